@@ -4,7 +4,7 @@
 // special xids, and length-prefixed framing with a maximum packet size.
 //
 // It is pure encoding and imports only the standard library. Decoding
-// never panics and never allocates more than its input holds: every length
+// never panics and allocates at most a small multiple of its input: every length
 // is checked against the bytes left before anything is made, and a
 // Decoder's first error is sticky, so a record's Decode reads all its
 // fields and the caller checks Decoder.Err once.

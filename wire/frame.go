@@ -112,8 +112,12 @@ func ResponseBody(op OpCode) Record {
 		return &WhoAmIResponse{}
 	case OpSASL:
 		return &SASLPacket{}
+	case OpAddWatch:
+		// ZooKeeper answers addWatch with ErrorResponse(0), a 4-byte body
+		// the Java client insists on reading (FinalRequestProcessor).
+		return &ErrorResponse{}
 	case OpDelete, OpCheck, OpDeleteContainer, OpPing, OpCloseSession, OpAuth,
-		OpSetWatches, OpSetWatches2, OpAddWatch, OpCheckWatches, OpRemoveWatches:
+		OpSetWatches, OpSetWatches2, OpCheckWatches, OpRemoveWatches:
 		return Empty{}
 	}
 	return nil
