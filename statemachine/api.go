@@ -1,0 +1,65 @@
+package statemachine
+
+import (
+	"github.com/paddockdb/paddock/wire"
+)
+
+// Txn is one ZooKeeper transaction, stamped before replication by the
+// proposer. Apply reads nothing but the Txn and the tree: every clock
+// reading and every id the transaction needs travels inside it.
+type Txn struct {
+	// Type is one of OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL,
+	// OpDelete, OpSetData, OpSetACL, OpCheck (only inside OpMulti), OpMulti,
+	// OpCreateSession, OpCloseSession, OpDeleteContainer.
+	Type      wire.OpCode `msgpack:"t,omitempty"`
+	SessionID int64       `msgpack:"s,omitempty"`
+	Cxid      int32       `msgpack:"x,omitempty"`
+	// Time is the proposer's wall clock, ms since the epoch: ctime and
+	// mtime, TTL and container decisions.
+	Time int64 `msgpack:"tm,omitempty"`
+	// MinZxid is the session's lastZxidSeen: the assigned zxid exceeds it.
+	MinZxid int64 `msgpack:"mz,omitempty"`
+	// Auth is the session's authenticated ids at proposal time.
+	Auth    []wire.ID       `msgpack:"a,omitempty"`
+	Path    string          `msgpack:"p,omitempty"`
+	Data    []byte          `msgpack:"d,omitempty"`
+	ACL     []wire.ACL      `msgpack:"acl,omitempty"`
+	Mode    wire.CreateMode `msgpack:"m,omitempty"`
+	TTL     int64           `msgpack:"ttl,omitempty"`
+	Version int32           `msgpack:"v,omitempty"`
+	// Ops are the sub-transactions of an OpMulti, applied all-or-nothing.
+	Ops []Txn `msgpack:"ops,omitempty"`
+	// Timeout is an OpCreateSession's negotiated timeout in ms.
+	Timeout int32 `msgpack:"to,omitempty"`
+	// Passwd is an OpCreateSession's password.
+	Passwd []byte `msgpack:"pw,omitempty"`
+}
+
+// Trigger is a watch trigger produced by Apply; the actors fan it out.
+type Trigger struct {
+	Path string
+	Type wire.EventType
+}
+
+// Result is the outcome of one Apply.
+type Result struct {
+	Zxid int64
+	// Err is Ok or the ZooKeeper error code of the transaction.
+	Err wire.Code
+	// Path is the created path of a create (with its sequence suffix).
+	Path string
+	// Stat is the node's Stat after create2/createContainer/createTTL,
+	// setData and setACL.
+	Stat wire.Stat
+	// Multi holds an OpMulti's per-op results as ZooKeeper returns them.
+	Multi []wire.MultiResult
+	// Triggers are the watch triggers, in the order ZooKeeper fires them.
+	Triggers []Trigger
+}
+
+// SessionInfo is one row of the sessions table.
+type SessionInfo struct {
+	ID      int64
+	Timeout int32
+	Passwd  []byte
+}

@@ -1,0 +1,68 @@
+// Package statemachine is Paddock's deterministic znode tree: the
+// transactions (Txn), their application (Tree.Apply), the sessions table,
+// quota bookkeeping, snapshots (msgpack) and the Dragonboat v4 adapter
+// (Replica).
+//
+// # What it owns
+//
+//   - The znodes of one shard, with ZooKeeper 3.8's Stat semantics: czxid,
+//     mzxid, pzxid, ctime, mtime, version, cversion (counts child creates;
+//     a delete moves only pzxid), aversion, ephemeralOwner (session id,
+//     Long.MIN_VALUE for containers, 0xFF00000000000000|ttl for TTL nodes),
+//     dataLength, numChildren.
+//   - The sessions table (createSession / closeSession transactions).
+//   - Quota stats under /zookeeper/quota/<path>/zookeeper_stats, kept as
+//     DataTree does (rewritten in place, no version change, no watch).
+//
+// # Invariants
+//
+//   - Apply is the only mutator and is deterministic: no clock, no
+//     randomness, no goroutines, no I/O, no map order in any result or
+//     snapshot. Time, session ids, auth ids and lastZxidSeen arrive in the
+//     Txn, stamped by the proposer before replication. A test parses the
+//     package and fails on time, math/rand, crypto/rand, actors imports and
+//     go statements.
+//   - Zxids are a hybrid logical clock: zxid = max(last+1, Time<<20,
+//     MinZxid+1). Every known transaction consumes one, failed ones too; a
+//     multi uses one for all its ops.
+//   - A multi is all-or-nothing: ops are applied in order with an undo
+//     journal and rolled back when one fails.
+//   - Apply fires no watches: it returns Triggers in ZooKeeper's order
+//     (create: NodeCreated, parent NodeChildrenChanged; delete:
+//     NodeDeleted, parent NodeChildrenChanged; setData: NodeDataChanged).
+//   - Equal trees save to equal bytes; Save then Load then Save gives the
+//     same bytes.
+//   - A Go error out of Replica.Update (ErrCorrupt) means the log cannot be
+//     applied; Result.Err codes (NoNode, BadVersion, ...) are outcomes.
+//   - Tree options (EnforceQuota, SuperDigest) change results and must be
+//     equal on every replica.
+//
+// # Checks done by the caller, not here
+//
+// Read ACLs (use CheckACL), the packet and data size limits, whether TTL
+// nodes are enabled (extendedTypesEnabled: answer Unimplemented before
+// proposing), local sessions, and sync.
+//
+// # Divergences from ZooKeeper
+//
+//   - Children and Ephemerals return sorted names; ZooKeeper returns hash
+//     order, which clients must not rely on.
+//   - The closeSession transaction deletes the session's ephemerals in
+//     sorted path order (ZooKeeper: hash-set order).
+//   - Ops of a session not in the sessions table fail with SessionExpired
+//     inside Apply (ZooKeeper decides this in PrepRequestProcessor).
+//     SessionID 0 is the system session (reaper, admin): always valid,
+//     may not create ephemerals. createSession needs a positive id outside
+//     the container/TTL owner encodings; a repeated createSession with the
+//     same timeout and password is a no-op, with different ones
+//     BadArguments.
+//   - A multi checks quotas against the state left by its earlier ops
+//     (ZooKeeper checks against the state before the multi).
+//   - Quota nodes count only below "/zookeeper/quota/" (ZooKeeper's
+//     startsWith also matches "/zookeeper/quotaX"). A malformed quota
+//     pair is ignored where ZooKeeper throws.
+//   - ACL schemes accepted in create/setACL: world:anyone, auth, digest,
+//     ip (IPv4), sasl and x509 (any id); others are InvalidACL, as with a
+//     ZooKeeper that has no such provider.
+//   - ApproximateDataSize also follows quota stats rewrites.
+package statemachine

@@ -1,0 +1,133 @@
+package statemachine
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	sm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// EncodeBatch encodes the transactions of one Raft entry (group commit).
+func EncodeBatch(txns []Txn) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseCompactInts(true)
+	if err := enc.Encode(txns); err != nil {
+		return nil, fmt.Errorf("paddock/statemachine: encode batch: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeBatch decodes an entry written by EncodeBatch. The result shares no
+// memory with b. A decode failure wraps ErrCorrupt.
+func DecodeBatch(b []byte) ([]Txn, error) {
+	var txns []Txn
+	if err := msgpack.Unmarshal(b, &txns); err != nil {
+		return nil, fmt.Errorf("%w: decode batch: %w", ErrCorrupt, err)
+	}
+	return txns, nil
+}
+
+// Replica adapts a Tree to dragonboat v4's IStateMachine (the in-memory
+// kind). Its contract, per method:
+//
+//   - Update is called by dragonboat's apply goroutine, one entry at a time
+//     in log order, under dragonboat's write lock and under r.mu held for
+//     writing. The entry's Cmd is an EncodeBatch batch. Every transaction
+//     is checked (CheckTxn) before any is applied; an entry that does not
+//     decode or holds an unknown transaction returns an ErrCorrupt error,
+//     which makes dragonboat panic: a replica that cannot apply the log
+//     must stop, not diverge. onApply runs synchronously at the end of
+//     Update, under r.mu; it must not block and must not call Read.
+//     Result.Value is the last zxid after the entry.
+//   - Lookup returns LastZxid (an int64); any query is accepted.
+//   - SaveSnapshot streams Tree.Save under r.mu held for reading, so local
+//     reads continue while a snapshot is written.
+//   - RecoverFromSnapshot replaces the tree (Tree.Load) under r.mu held for
+//     writing; errors wrap ErrCorrupt.
+//   - Read runs fn with r.mu held for reading: local reads never go
+//     through dragonboat and never see half an entry.
+type Replica struct {
+	ShardID   uint64
+	ReplicaID uint64
+
+	mu      sync.RWMutex
+	tree    *Tree
+	onApply func(index uint64, txns []Txn, results []Result)
+}
+
+// NewReplica returns a Replica holding NewTree(). onApply may be nil.
+func NewReplica(shardID, replicaID uint64, onApply func(index uint64, txns []Txn, results []Result)) *Replica {
+	return &Replica{ShardID: shardID, ReplicaID: replicaID, tree: NewTree(), onApply: onApply}
+}
+
+// Configure runs fn on the tree with the write lock held: set the Tree
+// options (EnforceQuota, SuperDigest, MaxNeverUsedIntervalMs) before the
+// replica is started. They must be equal on every replica of the shard.
+func (r *Replica) Configure(fn func(t *Tree)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.tree)
+}
+
+// Update implements sm.IStateMachine.
+func (r *Replica) Update(e sm.Entry) (sm.Result, error) {
+	txns, err := DecodeBatch(e.Cmd)
+	if err != nil {
+		return sm.Result{}, fmt.Errorf("entry %d: %w", e.Index, err)
+	}
+	for i := range txns {
+		if err := CheckTxn(&txns[i]); err != nil {
+			return sm.Result{}, fmt.Errorf("entry %d: %w", e.Index, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	results := make([]Result, len(txns))
+	for i := range txns {
+		results[i] = r.tree.Apply(&txns[i])
+	}
+	if r.onApply != nil {
+		r.onApply(e.Index, txns, results)
+	}
+	return sm.Result{Value: uint64(r.tree.LastZxid())}, nil
+}
+
+// Lookup implements sm.IStateMachine: it returns the last applied zxid.
+func (r *Replica) Lookup(any) (any, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.tree.LastZxid(), nil
+}
+
+// SaveSnapshot implements sm.IStateMachine.
+func (r *Replica) SaveSnapshot(w io.Writer, _ sm.ISnapshotFileCollection, _ <-chan struct{}) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.tree.Save(w)
+}
+
+// RecoverFromSnapshot implements sm.IStateMachine.
+func (r *Replica) RecoverFromSnapshot(rd io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tree.Load(rd)
+}
+
+// Close implements sm.IStateMachine. It changes nothing.
+func (r *Replica) Close() error { return nil }
+
+// Read runs fn on the tree with the read lock held. fn must not keep the
+// tree, or slices it returned, past its return if it may race with Update:
+// data and ACL slices are replaced, never modified, so holding them is
+// safe, but the maps behind Tree are not.
+func (r *Replica) Read(fn func(t *Tree)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	fn(r.tree)
+}
+
+var _ sm.IStateMachine = (*Replica)(nil)
