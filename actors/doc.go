@@ -1,0 +1,26 @@
+// Package actors is Paddock's server: the protoactor-go actors in front of
+// the replicated znode tree, on one Dragonboat NodeHost.
+//
+// It owns, for the meta shard (shard 1; the router resolves every path to
+// it until mounts exist):
+//
+//   - the client listener and one reader/writer goroutine pair per
+//     connection (framing, max packet size, handshake, four-letter words);
+//   - a session actor per connection: FIFO order, local reads through
+//     statemachine.Replica.Read (a direct call, no actor hop, no Raft),
+//     writes to the proposer, responses and watch events released in zxid
+//     order behind the delivery watermark;
+//   - the proposer: wall-clock stamping, group commit of many txns per Raft
+//     entry, many entries in flight, completion matched in onApply;
+//   - the watch router and per-path watch actors (registrations are
+//     watcher ids, a path actor lives while its path has registrations);
+//   - the session tracker (expiry by proposing OpCloseSession) and the
+//     container/TTL reaper.
+//
+// Invariants: nothing blocks in Receive; onApply only sends; the router is
+// the only writer of the watermark; a session actor never releases a
+// response computed at zxid Z before every event with zxid <= Z bound for
+// it. design.md has the message flow and the ordering argument.
+//
+// Divergences from ZooKeeper are listed in design.md.
+package actors

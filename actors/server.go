@@ -1,0 +1,505 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	dblogger "github.com/lni/dragonboat/v4/logger"
+	chantransport "github.com/lni/dragonboat/v4/plugin/chan"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
+)
+
+// MetaShard is the shard that holds /, /zookeeper and the sessions table.
+const MetaShard uint64 = 1
+
+// Config configures a single-node server. Zero fields take ZooKeeper's
+// defaults.
+type Config struct {
+	DataDir, DataLogDir                  string        // dragonboat NodeHost dir and WAL dir (WAL defaults to DataDir)
+	ClientAddr                           string        // "127.0.0.1:2181"; ":0" allowed in tests
+	TickTime                             time.Duration // default 2s
+	MinSessionTimeout, MaxSessionTimeout time.Duration // defaults 2x and 20x tick
+	MaxClientCnxns                       int           // per client IP, 0 = unlimited, default 60
+	MaxPacket                            int           // jute.maxbuffer, default wire.DefaultMaxPacket
+	FourLetterWords                      []string      // whitelist; "*" = all; default {"srvr"}
+	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
+	SuperDigest                          string        // "super:base64sha1" or ""
+	ServerID                             uint64        // myid, default 1
+	Logger                               *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.DataDir == "" {
+		return errors.New("paddock/actors: Config.DataDir is required")
+	}
+	if c.DataLogDir == "" {
+		c.DataLogDir = c.DataDir
+	}
+	if c.ClientAddr == "" {
+		c.ClientAddr = "127.0.0.1:2181"
+	}
+	if c.TickTime <= 0 {
+		c.TickTime = 2 * time.Second
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.MaxSessionTimeout < c.MinSessionTimeout {
+		return fmt.Errorf("paddock/actors: maxSessionTimeout %v < minSessionTimeout %v", c.MaxSessionTimeout, c.MinSessionTimeout)
+	}
+	if c.MaxClientCnxns < 0 {
+		c.MaxClientCnxns = 60
+	}
+	if c.MaxPacket <= 0 {
+		c.MaxPacket = wire.DefaultMaxPacket
+	}
+	if c.FourLetterWords == nil {
+		c.FourLetterWords = []string{"srvr"}
+	}
+	if c.ServerID == 0 {
+		c.ServerID = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Server is a running single-node Paddock: one NodeHost with the meta
+// shard, the actors in front of it and the client listener.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+
+	nh      *dragonboat.NodeHost
+	replica *statemachine.Replica
+
+	system   *actor.ActorSystem
+	root     *actor.RootContext
+	proposer *actor.PID
+	router   *actor.PID
+	tracker  *actor.PID
+
+	// watermark is the delivery watermark of the meta shard: every watch
+	// event with zxid <= watermark has been put into its session actor's
+	// mailbox. Written by the router only.
+	watermark atomic.Int64
+	// watchers maps a watcher id (one per session actor) to its PID, for
+	// the path actors' fan-out.
+	watchers sync.Map // uint64 -> *actor.PID
+	nextID   atomic.Uint64
+
+	ln   net.Listener
+	wg   sync.WaitGroup
+	stop chan struct{}
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	perIP  map[string]int
+	closed bool
+
+	// sessionConns maps a session id to its current connection, so a
+	// resume closes the old one.
+	sessionConns sync.Map // int64 -> *conn
+	// live holds the session tracker's liveness records.
+	live sync.Map // int64 -> *liveness
+
+	stats serverStats
+	white map[string]bool
+}
+
+// Start opens (or reopens) the data in cfg.DataDir, starts the meta shard
+// and the actors, and listens for clients. Cancelling ctx only bounds the
+// start-up; use Close to stop the server.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	quietDragonboat()
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "actors"),
+		started: time.Now(),
+		stop:    make(chan struct{}),
+		conns:   map[*conn]struct{}{},
+		perIP:   map[string]int{},
+		white:   map[string]bool{},
+	}
+	s.stats.reset()
+	for _, w := range cfg.FourLetterWords {
+		s.white[strings.TrimSpace(w)] = true
+	}
+	s.nextID.Store(0)
+
+	// Actors first: the replica's onApply sends to them, also while the
+	// log is replayed at start-up.
+	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
+	}))
+	s.root = s.system.Root
+	s.router = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRouter(s) }))
+	s.tracker = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newTracker(s) }))
+	s.proposer = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newProposer(s) }))
+
+	if err := s.startShard(ctx); err != nil {
+		s.stopActors()
+		return nil, err
+	}
+
+	// Re-arm the session tracker from the sessions table.
+	var infos []statemachine.SessionInfo
+	s.replica.Read(func(t *statemachine.Tree) { infos = t.Sessions() })
+	s.root.Send(s.tracker, &trackerRearm{sessions: infos})
+
+	ln, err := net.Listen("tcp", cfg.ClientAddr)
+	if err != nil {
+		s.nh.Close()
+		s.stopActors()
+		return nil, fmt.Errorf("paddock/actors: listen %s: %w", cfg.ClientAddr, err)
+	}
+	s.ln = ln
+	s.wg.Add(2)
+	go s.acceptLoop()
+	go s.ticker()
+	s.log.Info("serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "sessions", len(infos))
+	return s, nil
+}
+
+func (s *Server) startShard(ctx context.Context) error {
+	for _, d := range []string{s.cfg.DataDir, s.cfg.DataLogDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("paddock/actors: %w", err)
+		}
+	}
+	addr, err := raftAddress(s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	nhc := config.NodeHostConfig{
+		NodeHostDir:    filepath.Join(s.cfg.DataDir, "nodehost"),
+		WALDir:         filepath.Join(s.cfg.DataLogDir, "wal"),
+		RTTMillisecond: 1,
+		RaftAddress:    addr,
+		Expert: config.ExpertConfig{
+			LogDB: config.GetTinyMemLogDBConfig(),
+			// One replica: nothing travels between hosts, so an
+			// in-process transport replaces the TCP one (no port).
+			TransportFactory: &localTransport{},
+		},
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return fmt.Errorf("paddock/actors: start NodeHost: %w", err)
+	}
+	s.nh = nh
+	rc := config.Config{
+		ReplicaID:          1,
+		ShardID:            MetaShard,
+		ElectionRTT:        10,
+		HeartbeatRTT:       1,
+		CheckQuorum:        true,
+		SnapshotEntries:    10000,
+		CompactionOverhead: 5000,
+	}
+	members := map[uint64]dragonboat.Target{}
+	if !nh.HasNodeInfo(MetaShard, 1) {
+		members[1] = addr // first start: bootstrap the shard
+	}
+	create := func(shardID, replicaID uint64) sm.IStateMachine {
+		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
+		s.replica.Configure(func(t *statemachine.Tree) { t.SuperDigest = s.cfg.SuperDigest })
+		return s.replica
+	}
+	if err := nh.StartReplica(members, false, create, rc); err != nil {
+		nh.Close()
+		return fmt.Errorf("paddock/actors: start meta shard: %w", err)
+	}
+	// Wait until the replica has a leader (itself) and has replayed its log.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	for {
+		if _, _, valid, err := nh.GetLeaderID(MetaShard); err == nil && valid {
+			if rs, err := nh.ReadIndex(MetaShard, 5*time.Second); err == nil {
+				r := <-rs.ResultC()
+				rs.Release()
+				if r.Completed() {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			nh.Close()
+			return errors.New("paddock/actors: meta shard did not elect a leader in time")
+		}
+		select {
+		case <-ctx.Done():
+			nh.Close()
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond): // polling dragonboat, not a test sync
+		}
+	}
+}
+
+// raftAddress returns the Raft address recorded in dir, choosing one on
+// first start. Dragonboat refuses to reopen a NodeHost dir under another
+// address.
+func raftAddress(dir string) (string, error) {
+	f := filepath.Join(dir, "raft-address")
+	if b, err := os.ReadFile(f); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var r [2]byte
+	_, _ = rand.Read(r[:])
+	addr := "127.0.0.1:" + strconv.Itoa(20000+int(binary.BigEndian.Uint16(r[:]))%40000)
+	if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("paddock/actors: %w", err)
+	}
+	return addr, nil
+}
+
+// localTransport is dragonboat's in-process channel transport; its
+// Validate is for tests only and panics, so we answer it.
+type localTransport struct {
+	chantransport.ChanTransportFactory
+}
+
+func (localTransport) Validate(string) bool { return true }
+
+var quietOnce sync.Once
+
+func quietDragonboat() {
+	quietOnce.Do(func() {
+		for _, p := range []string{"dragonboat", "raft", "rsm", "transport", "logdb", "raftpb", "config", "settings", "grpc", "tan", "registry"} {
+			dblogger.GetLogger(p).SetLevel(dblogger.WARNING)
+		}
+	})
+}
+
+// Addr returns the client listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops the listener, every connection and actor and the NodeHost,
+// and waits for the goroutines it started.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	close(s.stop)
+	err := s.ln.Close()
+	for _, c := range conns {
+		c.close("server closing")
+	}
+	s.wg.Wait()
+	s.nh.Close()
+	s.stopActors()
+	return err
+}
+
+func (s *Server) stopActors() {
+	for _, pid := range []*actor.PID{s.proposer, s.tracker, s.router} {
+		if pid != nil {
+			_ = s.root.StopFuture(pid).Wait()
+		}
+	}
+	s.system.Shutdown()
+}
+
+// onApply is the replica's apply hook: it runs inside Update on
+// dragonboat's apply goroutine and must not block, so it only sends.
+// Triggers go to the router in apply order; results go to the proposer.
+func (s *Server) onApply(index uint64, txns []statemachine.Txn, results []statemachine.Result) {
+	s.root.Send(s.router, &appliedTriggers{results: results})
+	s.root.Send(s.proposer, &appliedBatch{index: index, txns: txns, results: results})
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept", "err", err)
+			continue
+		}
+		ip, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
+			s.mu.Unlock()
+			s.log.Warn("too many connections from one address, closing", "ip", ip, "max", s.cfg.MaxClientCnxns)
+			s.stats.rejected.Add(1)
+			nc.Close()
+			continue
+		}
+		c := newConn(s, nc, ip)
+		s.conns[c] = struct{}{}
+		s.perIP[ip]++
+		s.mu.Unlock()
+		s.wg.Add(2)
+		go c.readLoop()
+		go c.writeLoop()
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// ticker drives the session tracker and the container reaper.
+func (s *Server) ticker() {
+	defer s.wg.Done()
+	tick := s.cfg.TickTime / 2
+	if tick < 10*time.Millisecond {
+		tick = 10 * time.Millisecond
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	reap := time.NewTicker(containerInterval(s.cfg.TickTime))
+	defer reap.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.root.Send(s.tracker, &trackerTick{now: now})
+		case now := <-reap.C:
+			s.reapContainers(now)
+		}
+	}
+}
+
+func containerInterval(tick time.Duration) time.Duration {
+	// ZooKeeper checks every znode.container.checkIntervalMs (60s); we
+	// scale with the tick so small-tick deployments (tests) reap sooner.
+	d := 30 * tick
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+func (s *Server) reapContainers(now time.Time) {
+	var paths []string
+	s.replica.Read(func(t *statemachine.Tree) {
+		paths = t.ContainerCandidates(now.UnixMilli(), s.cfg.ExtendedTypes)
+	})
+	const maxPerRun = 10000 // znode.container.maxPerMinute
+	for i, p := range paths {
+		if i >= maxPerRun {
+			break
+		}
+		s.root.Send(s.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpDeleteContainer, Path: p}})
+	}
+}
+
+// lastZxid reads the replica's last applied zxid.
+func (s *Server) lastZxid() int64 {
+	var z int64
+	s.replica.Read(func(t *statemachine.Tree) { z = t.LastZxid() })
+	return z
+}
+
+// serverStats are the counters the four-letter words report.
+type serverStats struct {
+	received, sent, rejected atomic.Int64
+	latMin, latMax, latSum   atomic.Int64
+	latCount                 atomic.Int64
+	outstanding              atomic.Int64
+}
+
+func (st *serverStats) reset() {
+	st.received.Store(0)
+	st.sent.Store(0)
+	st.latMin.Store(math.MaxInt64)
+	st.latMax.Store(0)
+	st.latSum.Store(0)
+	st.latCount.Store(0)
+}
+
+func (st *serverStats) latency(d time.Duration) {
+	ms := d.Milliseconds()
+	st.latSum.Add(ms)
+	st.latCount.Add(1)
+	for {
+		m := st.latMin.Load()
+		if ms >= m || st.latMin.CompareAndSwap(m, ms) {
+			break
+		}
+	}
+	for {
+		m := st.latMax.Load()
+		if ms <= m || st.latMax.CompareAndSwap(m, ms) {
+			break
+		}
+	}
+}
+
+// minLevel filters a slog handler to records at or above a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }

@@ -1,0 +1,779 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
+)
+
+var tracer = otel.Tracer("github.com/paddockdb/paddock/actors")
+
+// Session-actor messages.
+type (
+	// request is one decoded client request, sent by the connection reader.
+	request struct {
+		xid       int32
+		op        wire.OpCode
+		body      wire.Record
+		recv      time.Time
+		size      int
+		unknown   bool
+		decodeErr bool
+	}
+	connClosed  struct{}
+	sessionGone struct{}
+	syncDone    struct {
+		seq uint64
+		ok  bool
+	}
+)
+
+// slot is one request on its way to a response, in FIFO order.
+type slot struct {
+	req     *request
+	started bool
+	done    bool
+	frame   []byte
+	zxid    int64 // the zxid the response reflects
+	waitReg uint64
+	seq     uint64
+	code    wire.Code
+	write   bool
+	close   bool
+	span    trace.Span
+}
+
+// session is the actor of one client connection's session: it keeps the
+// session's FIFO order, serves reads from the local replica with a direct
+// call, sends writes to the proposer, and releases responses and watch
+// events in zxid order (see design.md).
+type session struct {
+	s       *Server
+	c       *conn
+	id      int64
+	watcher uint64
+	self    *actor.PID
+	auth    []wire.ID
+
+	queue    []*slot
+	next     int // first slot not started
+	inflight int // writes and syncs started, not done
+	byCxid   map[int32][]*slot
+	bySeq    map[uint64]*slot
+	seq      uint64
+	events   []watchEvent
+	awaiting int64
+	closing  bool
+}
+
+func newSession(s *Server, c *conn) *session {
+	return &session{
+		s: s, c: c, id: c.sessionID.Load(),
+		watcher: s.nextID.Add(1),
+		auth:    []wire.ID{{Scheme: "ip", ID: c.ip}},
+		byCxid:  map[int32][]*slot{},
+		bySeq:   map[uint64]*slot{},
+	}
+}
+
+func (ss *session) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ss.self = ctx.Self()
+		ss.s.watchers.Store(ss.watcher, ss.self)
+	case *request:
+		if ss.closing {
+			ss.s.stats.outstanding.Add(-1)
+			return
+		}
+		sl := &slot{req: m}
+		_, sl.span = tracer.Start(context.Background(), m.op.String(), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithTimestamp(m.recv),
+			trace.WithAttributes(attribute.String("zk.op", m.op.String()), attribute.Int64("zk.session_id", ss.id), attribute.Int("zk.xid", int(m.xid))))
+		ss.queue = append(ss.queue, sl)
+		ss.pump(ctx)
+	case *writeResult:
+		q := ss.byCxid[m.cxid]
+		if len(q) == 0 {
+			return
+		}
+		sl := q[0]
+		if len(q) == 1 {
+			delete(ss.byCxid, m.cxid)
+		} else {
+			ss.byCxid[m.cxid] = q[1:]
+		}
+		ss.inflight--
+		ss.finishWrite(sl, m.res)
+		ss.pump(ctx)
+	case *writeFailed:
+		ss.s.log.Warn("write not replicated, closing connection", "session", sid(ss.id), "why", m.why)
+		ss.c.close("write failed: " + m.why)
+	case *watchEvent:
+		ss.addEvent(*m)
+		ss.flush(ctx)
+	case *watchRegistered:
+		if sl, ok := ss.bySeq[m.seq]; ok {
+			delete(ss.bySeq, m.seq)
+			sl.waitReg = 0
+		}
+		ss.flush(ctx)
+	case *watchOpDone:
+		if sl, ok := ss.bySeq[m.seq]; ok {
+			delete(ss.bySeq, m.seq)
+			ss.reply(sl, ss.s.watermark.Load(), m.code, wire.Empty{})
+		}
+		ss.flush(ctx)
+	case *syncDone:
+		if sl, ok := ss.bySeq[m.seq]; ok {
+			delete(ss.bySeq, m.seq)
+			ss.inflight--
+			if !m.ok {
+				ss.s.log.Warn("sync failed, closing connection", "session", sid(ss.id))
+				ss.c.close("sync failed")
+				return
+			}
+			ss.reply(sl, ss.s.lastZxid(), wire.Ok, &wire.PathRequest{Path: sl.req.body.(*wire.PathRequest).Path})
+		}
+		ss.pump(ctx)
+	case *watermarkAdvanced:
+		ss.awaiting = 0
+		ss.flush(ctx)
+	case *sessionGone:
+		ss.closing = true
+		ss.c.closeAfterFlush()
+	case *connClosed:
+		ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
+		ss.s.watchers.Delete(ss.watcher)
+		for _, sl := range ss.queue {
+			sl.span.End()
+			ss.s.stats.outstanding.Add(-1)
+		}
+		ss.queue = nil
+		ss.s.sessionConns.CompareAndDelete(ss.id, ss.c)
+		ctx.Stop(ctx.Self())
+	case *actor.Stopped:
+		ss.s.watchers.Delete(ss.watcher)
+	}
+}
+
+// needsApplied reports whether op reads local state, so it must wait for
+// the session's earlier writes to be applied (guarantee 2).
+func needsApplied(op wire.OpCode) bool {
+	switch op {
+	case wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2, wire.OpGetACL,
+		wire.OpGetAllChildrenNumber, wire.OpGetEphemerals, wire.OpMultiRead, wire.OpCheck,
+		wire.OpAddWatch, wire.OpSetWatches, wire.OpSetWatches2:
+		return true
+	}
+	return false
+}
+
+// pump starts queued requests in order as far as FIFO allows.
+func (ss *session) pump(ctx actor.Context) {
+	for ss.next < len(ss.queue) && !ss.closing {
+		sl := ss.queue[ss.next]
+		if needsApplied(sl.req.op) && ss.inflight > 0 {
+			break
+		}
+		ss.next++
+		sl.started = true
+		ss.start(ctx, sl)
+	}
+	ss.flush(ctx)
+}
+
+func (ss *session) reply(sl *slot, zxid int64, code wire.Code, body wire.Record) {
+	h := wire.ReplyHeader{Xid: sl.req.xid, Zxid: zxid, Err: code}
+	if code != wire.Ok || body == nil {
+		sl.frame = wire.AppendFrame(nil, &h)
+	} else {
+		sl.frame = wire.AppendFrame(nil, &h, body)
+	}
+	sl.zxid, sl.code, sl.done = zxid, code, true
+}
+
+func (ss *session) fail(sl *slot, code wire.Code) { ss.reply(sl, ss.s.watermark.Load(), code, nil) }
+
+func (ss *session) canRead(acl []wire.ACL, perm int32) bool {
+	return statemachine.CheckACL(acl, perm, ss.auth, ss.s.cfg.SuperDigest)
+}
+
+// register asks the router to register watches read at zxid z; the
+// response waits for the router's acknowledgement (design.md).
+func (ss *session) register(ctx actor.Context, sl *slot, z int64, items []watchItem) {
+	if len(items) == 0 {
+		return
+	}
+	ss.seq++
+	sl.waitReg = ss.seq
+	ss.bySeq[ss.seq] = sl
+	ctx.Send(ss.s.router, &watchRegister{watcher: ss.watcher, from: ss.self, z: z, items: items, seq: ss.seq})
+}
+
+func (ss *session) start(ctx actor.Context, sl *slot) {
+	r := sl.req
+	if r.unknown {
+		ss.fail(sl, wire.ErrUnimplemented)
+		return
+	}
+	if r.decodeErr {
+		ss.fail(sl, wire.ErrMarshallingError)
+		return
+	}
+	if p := requestPath(r.body); p != "" {
+		sl.span.SetAttributes(attribute.String("zk.path", p))
+	}
+	switch r.op {
+	case wire.OpPing:
+		ss.reply(sl, ss.s.watermark.Load(), wire.Ok, nil)
+	case wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2:
+		ss.readPathWatch(ctx, sl)
+	case wire.OpGetACL, wire.OpGetAllChildrenNumber, wire.OpGetEphemerals, wire.OpCheck:
+		ss.readOther(sl)
+	case wire.OpMultiRead:
+		ss.multiRead(ctx, sl)
+	case wire.OpSync:
+		ss.startSync(sl)
+	case wire.OpAddWatch:
+		req := r.body.(*wire.AddWatchRequest)
+		if statemachine.ValidatePath(req.Path) != nil {
+			ss.fail(sl, wire.ErrBadArguments)
+			return
+		}
+		kind := kPersistent
+		if req.Mode == wire.WatchPersistentRecursive {
+			kind = kRecursive
+		} else if req.Mode != wire.WatchPersistent {
+			ss.fail(sl, wire.ErrBadArguments)
+			return
+		}
+		z := ss.s.lastZxid()
+		ss.reply(sl, z, wire.Ok, wire.Empty{})
+		ss.register(ctx, sl, z, []watchItem{{req.Path, kind}})
+	case wire.OpSetWatches, wire.OpSetWatches2:
+		ss.setWatches(ctx, sl)
+	case wire.OpCheckWatches, wire.OpRemoveWatches:
+		req := r.body.(*wire.WatchesRequest)
+		ss.seq++
+		ss.bySeq[ss.seq] = sl
+		ctx.Send(ss.s.router, &watchRemove{watcher: ss.watcher, from: ss.self, path: req.Path, typ: req.Type, check: r.op == wire.OpCheckWatches, seq: ss.seq})
+	case wire.OpWhoAmI:
+		info := make([]wire.ClientInfo, 0, len(ss.auth))
+		for _, id := range ss.auth {
+			user := id.ID
+			if id.Scheme == "digest" {
+				user, _, _ = strings.Cut(user, ":")
+			}
+			info = append(info, wire.ClientInfo{AuthScheme: id.Scheme, User: user})
+		}
+		ss.reply(sl, ss.s.watermark.Load(), wire.Ok, &wire.WhoAmIResponse{ClientInfo: info})
+	case wire.OpAuth:
+		ss.addAuth(sl)
+	case wire.OpSASL:
+		ss.fail(sl, wire.ErrUnimplemented)
+	case wire.OpReconfig:
+		ss.fail(sl, wire.ErrReconfigDisabled)
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL,
+		wire.OpDelete, wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpCloseSession:
+		txn, code := ss.toTxn(r.op, r.body)
+		if code != wire.Ok {
+			ss.fail(sl, code)
+			return
+		}
+		txn.SessionID, txn.Cxid, txn.MinZxid = ss.id, r.xid, ss.c.lastZxid.Load()
+		txn.Auth = append([]wire.ID(nil), ss.auth...)
+		sl.write = true
+		ss.inflight++
+		ss.byCxid[r.xid] = append(ss.byCxid[r.xid], sl)
+		if r.op == wire.OpCloseSession {
+			ss.closing = true
+		}
+		ctx.Send(ss.s.proposer, &proposeWrite{txn: txn, from: ss.self})
+	default:
+		// deleteContainer is internal to the server; notification,
+		// createSession and error are not requests.
+		ss.fail(sl, wire.ErrUnimplemented)
+	}
+}
+
+func requestPath(b wire.Record) string {
+	switch r := b.(type) {
+	case *wire.PathRequest:
+		return r.Path
+	case *wire.PathWatchRequest:
+		return r.Path
+	case *wire.CreateRequest:
+		return r.Path
+	case *wire.PathVersionRequest:
+		return r.Path
+	case *wire.SetDataRequest:
+		return r.Path
+	case *wire.SetACLRequest:
+		return r.Path
+	case *wire.WatchesRequest:
+		return r.Path
+	case *wire.AddWatchRequest:
+		return r.Path
+	}
+	return ""
+}
+
+// toTxn turns a write request into its txn, refusing what ZooKeeper
+// refuses before replication.
+func (ss *session) toTxn(op wire.OpCode, body wire.Record) (statemachine.Txn, wire.Code) {
+	switch b := body.(type) {
+	case *wire.CreateRequest:
+		if (op == wire.OpCreateTTL || b.Flags.TTL()) && !ss.s.cfg.ExtendedTypes {
+			return statemachine.Txn{}, wire.ErrUnimplemented
+		}
+		if op == wire.OpCreateTTL && !b.Flags.TTL() || op != wire.OpCreateTTL && b.Flags.TTL() {
+			return statemachine.Txn{}, wire.ErrBadArguments
+		}
+		mode := b.Flags
+		if op == wire.OpCreateContainer {
+			mode = wire.ModeContainer
+		} else if mode == wire.ModeContainer && op != wire.OpCreate2 && op != wire.OpCreate {
+			return statemachine.Txn{}, wire.ErrBadArguments
+		}
+		return statemachine.Txn{Type: op, Path: b.Path, Data: b.Data, ACL: b.ACL, Mode: mode, TTL: b.TTL}, wire.Ok
+	case *wire.PathVersionRequest:
+		return statemachine.Txn{Type: op, Path: b.Path, Version: b.Version}, wire.Ok
+	case *wire.SetDataRequest:
+		return statemachine.Txn{Type: op, Path: b.Path, Data: b.Data, Version: b.Version}, wire.Ok
+	case *wire.SetACLRequest:
+		return statemachine.Txn{Type: op, Path: b.Path, ACL: b.ACL, Version: b.Version}, wire.Ok
+	case *wire.MultiRequest:
+		t := statemachine.Txn{Type: wire.OpMulti, Ops: make([]statemachine.Txn, 0, len(b.Ops))}
+		for _, o := range b.Ops {
+			switch o.Type {
+			case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpDelete, wire.OpSetData, wire.OpCheck:
+			default:
+				return statemachine.Txn{}, wire.ErrBadArguments
+			}
+			sub, code := ss.toTxn(o.Type, o.Body)
+			if code != wire.Ok {
+				return statemachine.Txn{}, code
+			}
+			t.Ops = append(t.Ops, sub)
+		}
+		return t, wire.Ok
+	case wire.Empty:
+		if op == wire.OpCloseSession {
+			return statemachine.Txn{Type: wire.OpCloseSession}, wire.Ok
+		}
+	}
+	return statemachine.Txn{}, wire.ErrBadArguments
+}
+
+func (ss *session) finishWrite(sl *slot, res statemachine.Result) {
+	z := res.Zxid
+	if z == 0 {
+		z = ss.s.watermark.Load()
+	}
+	op := sl.req.op
+	if op == wire.OpMulti && res.Multi != nil {
+		ss.reply(sl, z, wire.Ok, &wire.MultiResponse{Results: res.Multi})
+		return
+	}
+	if res.Err != wire.Ok {
+		ss.reply(sl, z, res.Err, nil)
+		return
+	}
+	switch op {
+	case wire.OpCreate:
+		ss.reply(sl, z, wire.Ok, &wire.PathRequest{Path: res.Path})
+	case wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+		ss.reply(sl, z, wire.Ok, &wire.Create2Response{Path: res.Path, Stat: res.Stat})
+	case wire.OpSetData, wire.OpSetACL:
+		ss.reply(sl, z, wire.Ok, &wire.StatResponse{Stat: res.Stat})
+	case wire.OpMulti:
+		ss.reply(sl, z, wire.Ok, &wire.MultiResponse{})
+	case wire.OpCloseSession:
+		ss.reply(sl, z, wire.Ok, nil)
+		sl.close = true
+	default:
+		ss.reply(sl, z, wire.Ok, nil)
+	}
+}
+
+func (ss *session) readPathWatch(ctx actor.Context, sl *slot) {
+	req := sl.req.body.(*wire.PathWatchRequest)
+	if statemachine.ValidatePath(req.Path) != nil {
+		ss.fail(sl, wire.ErrBadArguments)
+		return
+	}
+	var z int64
+	var code wire.Code
+	var body wire.Record
+	var kind uint8
+	ss.s.replica.Read(func(t *statemachine.Tree) {
+		z = t.LastZxid()
+		switch sl.req.op {
+		case wire.OpExists:
+			st, ok := t.Exists(req.Path)
+			kind = kData // an exist watch is a data watch on the server
+			if !ok {
+				code = wire.ErrNoNode
+				return
+			}
+			body = &wire.StatResponse{Stat: st}
+		case wire.OpGetData:
+			data, st, acl, c := t.Get(req.Path)
+			if code = c; c != wire.Ok {
+				return
+			}
+			if !ss.canRead(acl, wire.PermRead) {
+				code = wire.ErrNoAuth
+				return
+			}
+			kind = kData
+			body = &wire.GetDataResponse{Data: data, Stat: st}
+		default:
+			kids, st, acl, c := t.Children(req.Path)
+			if code = c; c != wire.Ok {
+				return
+			}
+			if !ss.canRead(acl, wire.PermRead) {
+				code = wire.ErrNoAuth
+				return
+			}
+			kind = kChild
+			if kids == nil {
+				kids = []string{}
+			}
+			if sl.req.op == wire.OpGetChildren {
+				body = &wire.ChildrenResponse{Children: kids}
+			} else {
+				body = &wire.Children2Response{Children: kids, Stat: st}
+			}
+		}
+	})
+	ss.reply(sl, z, code, body)
+	if req.Watch && kind != 0 {
+		ss.register(ctx, sl, z, []watchItem{{req.Path, kind}})
+	}
+}
+
+func (ss *session) readOther(sl *slot) {
+	var z int64
+	var code wire.Code
+	var body wire.Record
+	switch req := sl.req.body.(type) {
+	case *wire.PathRequest:
+		if sl.req.op != wire.OpGetEphemerals && statemachine.ValidatePath(req.Path) != nil {
+			ss.fail(sl, wire.ErrBadArguments)
+			return
+		}
+		ss.s.replica.Read(func(t *statemachine.Tree) {
+			z = t.LastZxid()
+			if sl.req.op == wire.OpGetEphemerals {
+				eph := t.Ephemerals(ss.id, req.Path)
+				if eph == nil {
+					eph = []string{}
+				}
+				body = &wire.ChildrenResponse{Children: eph}
+				return
+			}
+			acl, st, c := t.GetACL(req.Path)
+			if code = c; c != wire.Ok {
+				return
+			}
+			if sl.req.op == wire.OpGetACL {
+				if !ss.canRead(acl, wire.PermRead|wire.PermAdmin) {
+					code = wire.ErrNoAuth
+					return
+				}
+				body = &wire.GetACLResponse{ACL: acl, Stat: st}
+				return
+			}
+			if !ss.canRead(acl, wire.PermRead) {
+				code = wire.ErrNoAuth
+				return
+			}
+			n, c := t.CountDescendants(req.Path)
+			code = c
+			body = &wire.CountResponse{Count: n}
+		})
+	case *wire.PathVersionRequest: // check
+		if statemachine.ValidatePath(req.Path) != nil {
+			ss.fail(sl, wire.ErrBadArguments)
+			return
+		}
+		ss.s.replica.Read(func(t *statemachine.Tree) {
+			z = t.LastZxid()
+			acl, st, c := t.GetACL(req.Path)
+			if code = c; c != wire.Ok {
+				return
+			}
+			if !ss.canRead(acl, wire.PermRead) {
+				code = wire.ErrNoAuth
+				return
+			}
+			if req.Version != -1 && st.Version != req.Version {
+				code = wire.ErrBadVersion
+			}
+		})
+	}
+	ss.reply(sl, z, code, body)
+}
+
+func (ss *session) multiRead(ctx actor.Context, sl *slot) {
+	req := sl.req.body.(*wire.MultiRequest)
+	out := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(req.Ops))}
+	var z int64
+	var items []watchItem
+	ss.s.replica.Read(func(t *statemachine.Tree) {
+		z = t.LastZxid()
+		for _, op := range req.Ops {
+			pw, ok := op.Body.(*wire.PathWatchRequest)
+			if !ok || (op.Type != wire.OpGetData && op.Type != wire.OpGetChildren) {
+				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: wire.ErrBadArguments})
+				continue
+			}
+			if statemachine.ValidatePath(pw.Path) != nil {
+				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: wire.ErrBadArguments})
+				continue
+			}
+			if op.Type == wire.OpGetData {
+				data, st, acl, c := t.Get(pw.Path)
+				if c == wire.Ok && !ss.canRead(acl, wire.PermRead) {
+					c = wire.ErrNoAuth
+				}
+				if c != wire.Ok {
+					out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: c})
+					continue
+				}
+				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpGetData, Data: data, Stat: st})
+				if pw.Watch {
+					items = append(items, watchItem{pw.Path, kData})
+				}
+				continue
+			}
+			kids, _, acl, c := t.Children(pw.Path)
+			if c == wire.Ok && !ss.canRead(acl, wire.PermRead) {
+				c = wire.ErrNoAuth
+			}
+			if c != wire.Ok {
+				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: c})
+				continue
+			}
+			if kids == nil {
+				kids = []string{}
+			}
+			out.Results = append(out.Results, wire.MultiResult{Type: wire.OpGetChildren, Children: kids})
+			if pw.Watch {
+				items = append(items, watchItem{pw.Path, kChild})
+			}
+		}
+	})
+	ss.reply(sl, z, wire.Ok, out)
+	ss.register(ctx, sl, z, items)
+}
+
+// setWatches re-registers a reconnecting client's watches and fires the
+// events it missed, comparing each node's zxids with relativeZxid as
+// ZooKeeper's DataTree.setWatches does.
+func (ss *session) setWatches(ctx actor.Context, sl *slot) {
+	req := sl.req.body.(*wire.SetWatchesRequest)
+	var z int64
+	var items []watchItem
+	ss.s.replica.Read(func(t *statemachine.Tree) {
+		z = t.LastZxid()
+		fire := func(typ wire.EventType, path string) {
+			ss.addEvent(watchEvent{zxid: z, typ: typ, path: path})
+		}
+		for _, p := range req.DataWatches {
+			st, ok := t.Exists(p)
+			switch {
+			case !ok:
+				fire(wire.EventNodeDeleted, p)
+			case st.Mzxid > req.RelativeZxid:
+				fire(wire.EventNodeDataChanged, p)
+			default:
+				items = append(items, watchItem{p, kData})
+			}
+		}
+		for _, p := range req.ExistWatches {
+			if _, ok := t.Exists(p); ok {
+				fire(wire.EventNodeCreated, p)
+			} else {
+				items = append(items, watchItem{p, kData})
+			}
+		}
+		for _, p := range req.ChildWatches {
+			st, ok := t.Exists(p)
+			switch {
+			case !ok:
+				fire(wire.EventNodeDeleted, p)
+			case st.Pzxid > req.RelativeZxid:
+				fire(wire.EventNodeChildrenChanged, p)
+			default:
+				items = append(items, watchItem{p, kChild})
+			}
+		}
+		for _, p := range req.PersistentWatches {
+			items = append(items, watchItem{p, kPersistent})
+		}
+		for _, p := range req.PersistentRecursive {
+			items = append(items, watchItem{p, kRecursive})
+		}
+	})
+	ss.reply(sl, z, wire.Ok, nil)
+	// Registered at z, not relativeZxid: changes up to z were compared above.
+	ss.register(ctx, sl, z, items)
+}
+
+func (ss *session) startSync(sl *slot) {
+	req := sl.req.body.(*wire.PathRequest)
+	ss.seq++
+	seq := ss.seq
+	ss.bySeq[seq] = sl
+	ss.inflight++
+	rs, err := ss.s.nh.ReadIndex(MetaShard, 10*time.Second)
+	root, self := ss.s.root, ss.self
+	if err != nil {
+		root.Send(self, &syncDone{seq: seq})
+		return
+	}
+	_ = req
+	go func() { // ends when dragonboat completes the ReadIndex (bounded by its timeout)
+		r := <-rs.ResultC()
+		rs.Release()
+		root.Send(self, &syncDone{seq: seq, ok: r.Completed()})
+	}()
+}
+
+func (ss *session) addAuth(sl *slot) {
+	req := sl.req.body.(*wire.AuthPacket)
+	h := wire.ReplyHeader{Xid: sl.req.xid}
+	switch req.Scheme {
+	case "digest":
+		user, _, ok := strings.Cut(string(req.Auth), ":")
+		if ok {
+			_, pass, _ := strings.Cut(string(req.Auth), ":")
+			id := statemachine.DigestID(user, pass)
+			ss.auth = appendID(ss.auth, wire.ID{Scheme: "digest", ID: id})
+			if ss.s.cfg.SuperDigest != "" && id == ss.s.cfg.SuperDigest {
+				ss.auth = appendID(ss.auth, wire.ID{Scheme: "super", ID: ""})
+			}
+			break
+		}
+		h.Err = wire.ErrAuthFailed
+	case "ip":
+		ss.auth = appendID(ss.auth, wire.ID{Scheme: "ip", ID: ss.c.ip})
+	default:
+		h.Err = wire.ErrAuthFailed
+	}
+	sl.frame = wire.AppendFrame(nil, &h)
+	sl.code, sl.done, sl.zxid = h.Err, true, 0
+	if h.Err != wire.Ok {
+		// ZooKeeper answers AuthFailed and closes the connection.
+		ss.s.log.Info("auth failed, closing connection", "session", sid(ss.id), "scheme", req.Scheme)
+		sl.close = true
+		ss.closing = true
+	}
+}
+
+func appendID(ids []wire.ID, id wire.ID) []wire.ID {
+	for _, x := range ids {
+		if x == id {
+			return ids
+		}
+	}
+	return append(ids, id)
+}
+
+// addEvent queues a watch event in zxid order, dropping an exact
+// duplicate (one session, several matching watches, one event).
+func (ss *session) addEvent(e watchEvent) {
+	i := len(ss.events)
+	for i > 0 && ss.events[i-1].zxid > e.zxid {
+		i--
+	}
+	for j := i - 1; j >= 0 && ss.events[j].zxid == e.zxid; j-- {
+		if ss.events[j] == e {
+			return
+		}
+	}
+	ss.events = append(ss.events, watchEvent{})
+	copy(ss.events[i+1:], ss.events[i:])
+	ss.events[i] = e
+}
+
+// flush releases, in zxid order, the events and responses the delivery
+// watermark allows (design.md, "Watch ordering").
+func (ss *session) flush(ctx actor.Context) {
+	d := ss.s.watermark.Load()
+	var out []byte
+	var n int64
+	closeAfter := false
+	var need int64
+	for {
+		var head *slot
+		bound := int64(1<<63 - 1)
+		if len(ss.queue) > 0 && ss.queue[0].started {
+			head = ss.queue[0]
+			if head.done {
+				bound = head.zxid
+			}
+		}
+		if len(ss.events) > 0 && ss.events[0].zxid <= bound {
+			e := ss.events[0]
+			if e.zxid > d {
+				need = e.zxid
+				break
+			}
+			ss.events = ss.events[1:]
+			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
+			out = wire.AppendFrame(out, &h, &wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path})
+			n++
+			continue
+		}
+		if head == nil || !head.done || head.waitReg != 0 {
+			break
+		}
+		if head.zxid > d {
+			need = head.zxid
+			break
+		}
+		ss.queue = ss.queue[1:]
+		ss.next--
+		out = append(out, head.frame...)
+		n++
+		ss.s.stats.outstanding.Add(-1)
+		ss.s.stats.latency(time.Since(head.req.recv))
+		if head.zxid > ss.c.lastZxid.Load() {
+			ss.c.lastZxid.Store(head.zxid)
+		}
+		head.span.SetAttributes(attribute.Int64("zk.zxid", head.zxid), attribute.Int("zk.err", int(head.code)))
+		head.span.End()
+		if head.close {
+			closeAfter = true
+			break
+		}
+	}
+	if len(out) > 0 {
+		ss.c.enqueue(out, n)
+	}
+	if closeAfter {
+		ss.c.closeAfterFlush()
+		return
+	}
+	if need > 0 && (ss.awaiting == 0 || need < ss.awaiting) {
+		ss.awaiting = need
+		ctx.Send(ss.s.router, &awaitWatermark{z: need, from: ss.self})
+	}
+}
+
+func sid(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
+func zx(z int64) string   { return fmt.Sprintf("0x%x", uint64(z)) }

@@ -1,0 +1,477 @@
+package actors
+
+import (
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
+)
+
+// Watch kinds a registration holds, as a bit set.
+const (
+	kData       uint8 = 1 << iota // one-shot data/exist watch (getData, exists)
+	kChild                        // one-shot child watch (getChildren)
+	kPersistent                   // addWatch PERSISTENT
+	kRecursive                    // addWatch PERSISTENT_RECURSIVE
+)
+
+// Router and path-actor messages.
+type (
+	appliedTriggers struct{ results []statemachine.Result }
+	watchItem       struct {
+		path string
+		kind uint8
+	}
+	// watchRegister registers watches read at zxid z. The router answers
+	// with *watchRegistered after it has sent any event the registration
+	// missed (trigger zxid > z already fanned out).
+	watchRegister struct {
+		watcher uint64
+		from    *actor.PID
+		z       int64
+		items   []watchItem
+		seq     uint64
+	}
+	watchRegistered struct{ seq uint64 }
+	// watchRemove is removeWatches (check false) or checkWatches (check true).
+	watchRemove struct {
+		watcher uint64
+		from    *actor.PID
+		path    string
+		typ     wire.WatcherType
+		check   bool
+		seq     uint64
+	}
+	watchOpDone struct {
+		seq  uint64
+		code wire.Code
+	}
+	watcherGone    struct{ watcher uint64 }
+	awaitWatermark struct {
+		z    int64
+		from *actor.PID
+	}
+	watermarkAdvanced struct{}
+	// watchEvent is one notification bound for a session actor.
+	watchEvent struct {
+		zxid int64
+		typ  wire.EventType
+		path string
+	}
+
+	trig struct {
+		zxid          int64
+		typ           wire.EventType
+		path          string
+		recursiveOnly bool
+	}
+	pathTriggers struct {
+		batch uint64
+		items []trig
+	}
+	pathRegister struct {
+		watcher uint64
+		kind    uint8
+	}
+	pathWatcherGone struct{ watcher uint64 }
+	pathIdle        struct {
+		path     string
+		received uint64
+		pid      *actor.PID
+	}
+	fanoutDone struct{ batch uint64 }
+)
+
+// windowSize bounds the router's recent-trigger window.
+const windowSize = 1 << 16
+
+type pathEntry struct {
+	pid  *actor.PID
+	sent uint64 // registrations sent to the actor
+}
+
+type pendingBatch struct {
+	batch     uint64
+	zxid      int64
+	remaining int
+}
+
+type winEntry struct {
+	path string
+	zxid int64
+	typ  wire.EventType
+}
+
+type waiter struct {
+	z    int64
+	from *actor.PID
+}
+
+// router owns the per-path watch actors of the meta shard, routes apply
+// triggers to them in apply order, keeps the recent-trigger window that
+// makes registration atomic with the read, and advances the delivery
+// watermark once every path actor has fanned out a batch.
+type router struct {
+	s         *Server
+	paths     map[string]*pathEntry
+	recursive map[string]map[uint64]struct{} // paths with recursive watches
+	byWatcher map[uint64]map[string]struct{} // paths a watcher has registrations on
+
+	nextBatch uint64
+	inflight  []pendingBatch
+	waiters   []waiter
+
+	ring     []winEntry
+	ringHead int
+	ringLen  int
+	byPath   map[string][]winEntry
+	floor    int64 // highest zxid evicted from the window
+}
+
+func newRouter(s *Server) *router {
+	return &router{
+		s:         s,
+		paths:     map[string]*pathEntry{},
+		recursive: map[string]map[uint64]struct{}{},
+		byWatcher: map[uint64]map[string]struct{}{},
+		ring:      make([]winEntry, windowSize),
+		byPath:    map[string][]winEntry{},
+	}
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *appliedTriggers:
+		r.applied(ctx, m)
+	case *fanoutDone:
+		for i := range r.inflight {
+			if r.inflight[i].batch == m.batch {
+				r.inflight[i].remaining--
+				break
+			}
+		}
+		r.advance(ctx)
+	case *watchRegister:
+		r.register(ctx, m)
+	case *watchRemove:
+		e, ok := r.paths[m.path]
+		if !ok {
+			ctx.Send(m.from, &watchOpDone{seq: m.seq, code: wire.ErrNoWatcher})
+			return
+		}
+		if !m.check && (m.typ == wire.WatcherAny || m.typ == wire.WatcherRecursive) {
+			r.dropRecursive(m.path, m.watcher)
+		}
+		ctx.Send(e.pid, m)
+	case *watcherGone:
+		for p := range r.byWatcher[m.watcher] {
+			r.dropRecursive(p, m.watcher)
+			if e, ok := r.paths[p]; ok {
+				ctx.Send(e.pid, &pathWatcherGone{watcher: m.watcher})
+			}
+		}
+		delete(r.byWatcher, m.watcher)
+	case *pathIdle:
+		if e, ok := r.paths[m.path]; ok && e.sent == m.received && e.pid.Equal(m.pid) {
+			delete(r.paths, m.path)
+			// Poison is a user message: triggers already queued to the
+			// actor are still processed (and acknowledged) first.
+			ctx.Poison(e.pid)
+		}
+	case *awaitWatermark:
+		if r.s.watermark.Load() >= m.z {
+			ctx.Send(m.from, &watermarkAdvanced{})
+			return
+		}
+		r.waiters = append(r.waiters, waiter{m.z, m.from})
+	}
+}
+
+func (r *router) dropRecursive(path string, w uint64) {
+	if set, ok := r.recursive[path]; ok {
+		delete(set, w)
+		if len(set) == 0 {
+			delete(r.recursive, path)
+		}
+	}
+}
+
+func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
+	r.nextBatch++
+	b := pendingBatch{batch: r.nextBatch}
+	var sends map[*pathEntry][]trig
+	for _, res := range m.results {
+		if res.Zxid > b.zxid {
+			b.zxid = res.Zxid
+		}
+		for _, t := range res.Triggers {
+			r.remember(winEntry{path: t.Path, zxid: res.Zxid, typ: t.Type})
+			if e, ok := r.paths[t.Path]; ok {
+				if sends == nil {
+					sends = map[*pathEntry][]trig{}
+				}
+				sends[e] = append(sends[e], trig{zxid: res.Zxid, typ: t.Type, path: t.Path})
+			}
+			if t.Type == wire.EventNodeChildrenChanged || len(r.recursive) == 0 {
+				continue
+			}
+			for a := parent(t.Path); a != ""; a = parent(a) {
+				if _, ok := r.recursive[a]; !ok {
+					continue
+				}
+				if e, ok := r.paths[a]; ok {
+					if sends == nil {
+						sends = map[*pathEntry][]trig{}
+					}
+					sends[e] = append(sends[e], trig{zxid: res.Zxid, typ: t.Type, path: t.Path, recursiveOnly: true})
+				}
+			}
+		}
+	}
+	for e, items := range sends {
+		ctx.Send(e.pid, &pathTriggers{batch: b.batch, items: items})
+	}
+	b.remaining = len(sends)
+	r.inflight = append(r.inflight, b)
+	r.advance(ctx)
+}
+
+// advance moves the watermark over every fully fanned-out batch, in order,
+// and wakes the session actors waiting for it.
+func (r *router) advance(ctx actor.Context) {
+	moved := false
+	for len(r.inflight) > 0 && r.inflight[0].remaining <= 0 {
+		if z := r.inflight[0].zxid; z > r.s.watermark.Load() {
+			r.s.watermark.Store(z)
+			moved = true
+		}
+		r.inflight = r.inflight[1:]
+	}
+	if !moved || len(r.waiters) == 0 {
+		return
+	}
+	d := r.s.watermark.Load()
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
+		if w.z <= d {
+			ctx.Send(w.from, &watermarkAdvanced{})
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	r.waiters = kept
+}
+
+func (r *router) remember(e winEntry) {
+	if r.ringLen == len(r.ring) {
+		old := r.ring[r.ringHead]
+		if q := r.byPath[old.path]; len(q) > 1 {
+			r.byPath[old.path] = q[1:]
+		} else {
+			delete(r.byPath, old.path)
+		}
+		if old.zxid > r.floor {
+			r.floor = old.zxid
+		}
+		r.ring[r.ringHead] = e
+		r.ringHead = (r.ringHead + 1) % len(r.ring)
+	} else {
+		r.ring[(r.ringHead+r.ringLen)%len(r.ring)] = e
+		r.ringLen++
+	}
+	r.byPath[e.path] = append(r.byPath[e.path], e)
+}
+
+// register applies a batch of registrations read at zxid m.z. A trigger
+// with zxid > z that the router already fanned out fires now from the
+// window (guarantee 5: no change slips between the read and the watch).
+func (r *router) register(ctx actor.Context, m *watchRegister) {
+	for _, it := range m.items {
+		kind := it.kind
+		fired := false
+		if m.z < r.floor {
+			r.s.log.Warn("watch registration older than the trigger window; firing conservatively", "path", it.path, "zxid", zx(m.z), "floor", zx(r.floor))
+			if kind&(kData|kChild) != 0 {
+				ctx.Send(m.from, &watchEvent{zxid: r.floor, typ: conservativeEvent(kind), path: it.path})
+				fired = true
+			}
+		}
+		for _, w := range r.byPath[it.path] {
+			if w.zxid <= m.z || fired {
+				continue
+			}
+			if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
+				ctx.Send(m.from, &watchEvent{zxid: w.zxid, typ: w.typ, path: w.path})
+				if kind&(kPersistent|kRecursive) == 0 {
+					fired = true // one-shot: fired, not registered
+				}
+			}
+		}
+		if kind&kRecursive != 0 {
+			prefix := strings.TrimSuffix(it.path, "/") + "/"
+			for i := 0; i < r.ringLen; i++ {
+				w := r.ring[(r.ringHead+i)%len(r.ring)]
+				if w.zxid > m.z && strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
+					ctx.Send(m.from, &watchEvent{zxid: w.zxid, typ: w.typ, path: w.path})
+				}
+			}
+		}
+		if fired {
+			continue
+		}
+		e, ok := r.paths[it.path]
+		if !ok {
+			path := it.path
+			e = &pathEntry{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPathActor(r.s, path) }))}
+			r.paths[it.path] = e
+		}
+		e.sent++
+		ctx.Send(e.pid, &pathRegister{watcher: m.watcher, kind: kind})
+		set := r.byWatcher[m.watcher]
+		if set == nil {
+			set = map[string]struct{}{}
+			r.byWatcher[m.watcher] = set
+		}
+		set[it.path] = struct{}{}
+		if kind&kRecursive != 0 {
+			rs := r.recursive[it.path]
+			if rs == nil {
+				rs = map[uint64]struct{}{}
+				r.recursive[it.path] = rs
+			}
+			rs[m.watcher] = struct{}{}
+		}
+	}
+	ctx.Send(m.from, &watchRegistered{seq: m.seq})
+}
+
+func conservativeEvent(kind uint8) wire.EventType {
+	if kind&kChild != 0 {
+		return wire.EventNodeChildrenChanged
+	}
+	return wire.EventNodeDataChanged
+}
+
+// fires reports whether a registration of the given kinds fires on t.
+func fires(kind uint8, t trig) bool {
+	if t.recursiveOnly {
+		return kind&kRecursive != 0
+	}
+	switch t.typ {
+	case wire.EventNodeCreated, wire.EventNodeDataChanged:
+		return kind&(kData|kPersistent|kRecursive) != 0
+	case wire.EventNodeDeleted:
+		return kind != 0
+	case wire.EventNodeChildrenChanged:
+		return kind&(kChild|kPersistent) != 0
+	}
+	return false
+}
+
+// consume returns the kinds left after t fired: one-shot kinds that fired
+// are gone.
+func consume(kind uint8, t trig) uint8 {
+	if t.recursiveOnly {
+		return kind
+	}
+	switch t.typ {
+	case wire.EventNodeCreated, wire.EventNodeDataChanged:
+		return kind &^ kData
+	case wire.EventNodeDeleted:
+		return kind &^ (kData | kChild)
+	case wire.EventNodeChildrenChanged:
+		return kind &^ kChild
+	}
+	return kind
+}
+
+func parent(p string) string {
+	if p == "/" || p == "" {
+		return ""
+	}
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// pathActor owns the registrations of one path: watcher ids and their
+// kinds, nothing else. It lives while the path has registrations.
+type pathActor struct {
+	s        *Server
+	path     string
+	regs     map[uint64]uint8
+	received uint64
+}
+
+func newPathActor(s *Server, path string) *pathActor {
+	return &pathActor{s: s, path: path, regs: map[uint64]uint8{}}
+}
+
+func (p *pathActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *pathRegister:
+		p.received++
+		p.regs[m.watcher] |= m.kind
+	case *pathTriggers:
+		for _, t := range m.items {
+			for w, kind := range p.regs {
+				if !fires(kind, t) {
+					continue
+				}
+				if pid, ok := p.s.watchers.Load(w); ok {
+					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, typ: t.typ, path: t.path})
+				}
+				if k := consume(kind, t); k == 0 {
+					delete(p.regs, w)
+				} else {
+					p.regs[w] = k
+				}
+			}
+		}
+		// Events are in the sessions' mailboxes before the router hears
+		// this, so the watermark it then publishes is safe.
+		ctx.Send(ctx.Parent(), &fanoutDone{batch: m.batch})
+		p.idle(ctx)
+	case *watchRemove:
+		kind := p.regs[m.watcher]
+		var mask uint8
+		switch m.typ {
+		case wire.WatcherChildren:
+			mask = kChild
+		case wire.WatcherData:
+			mask = kData
+		case wire.WatcherAny:
+			mask = kData | kChild | kPersistent | kRecursive
+		case wire.WatcherPersistent:
+			mask = kPersistent
+		case wire.WatcherRecursive:
+			mask = kRecursive
+		}
+		code := wire.ErrNoWatcher
+		if kind&mask != 0 {
+			code = wire.Ok
+			if !m.check {
+				if kind &^= mask; kind == 0 {
+					delete(p.regs, m.watcher)
+				} else {
+					p.regs[m.watcher] = kind
+				}
+			}
+		}
+		ctx.Send(m.from, &watchOpDone{seq: m.seq, code: code})
+		p.idle(ctx)
+	case *pathWatcherGone:
+		delete(p.regs, m.watcher)
+		p.idle(ctx)
+	}
+}
+
+func (p *pathActor) idle(ctx actor.Context) {
+	if len(p.regs) == 0 {
+		ctx.Send(ctx.Parent(), &pathIdle{path: p.path, received: p.received, pid: ctx.Self()})
+	}
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/cmd/paddock/zoocfg"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func writeCfg(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "zoo.cfg")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestToActorsConfig(t *testing.T) {
+	zk, err := zoocfg.Parse(strings.NewReader(`
+tickTime=1000
+dataDir=/d
+dataLogDir=/l
+clientPort=2281
+clientPortAddress=10.0.0.1
+maxClientCnxns=0
+minSessionTimeout=3000
+4lw.commands.whitelist=ruok,mntr
+jute.maxbuffer=2097152
+extendedTypesEnabled=true
+DigestAuthenticationProvider.superDigest=super:abc=
+`), "zoo.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := toActorsConfig(zk, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := actors.Config{
+		DataDir:           "/d",
+		DataLogDir:        "/l",
+		ClientAddr:        "10.0.0.1:2281",
+		TickTime:          time.Second,
+		MinSessionTimeout: 3 * time.Second,
+		MaxSessionTimeout: 20 * time.Second,
+		MaxClientCnxns:    0,
+		MaxPacket:         2 << 20,
+		FourLetterWords:   []string{"ruok", "mntr"},
+		ExtendedTypes:     true,
+		SuperDigest:       "super:abc=",
+		ServerID:          7,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("toActorsConfig\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestToActorsConfigEdges(t *testing.T) {
+	zk := zoocfg.Default()
+	zk.DataDir = "/d"
+	zk.FourLetterWords = []string{}
+	got, err := toActorsConfig(zk, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DataLogDir != "/d" {
+		t.Errorf("DataLogDir = %q, want the data dir", got.DataLogDir)
+	}
+	if got.FourLetterWords == nil || len(got.FourLetterWords) != 0 {
+		t.Errorf("an empty whitelist must stay empty and non-nil, got %#v", got.FourLetterWords)
+	}
+	zk.ExtendedTypes = true
+	if _, err := toActorsConfig(zk, 255, nil); err == nil || !strings.Contains(err.Error(), "at most 254") {
+		t.Errorf("server id 255 with extended types: %v", err)
+	}
+	if _, err := toActorsConfig(zk, 0, nil); err == nil {
+		t.Error("server id 0 accepted")
+	}
+	zk.DataDir = ""
+	if _, err := toActorsConfig(zk, 1, nil); err == nil {
+		t.Error("empty data dir accepted")
+	}
+}
+
+func TestResolveConfig(t *testing.T) {
+	cfgWithDir := writeCfg(t, "dataDir=/from/cfg\nclientPort=3000\n")
+	cfgNoDir := writeCfg(t, "clientPort=3000\n")
+	tests := []struct {
+		name       string
+		opts       serveOptions
+		env        map[string]string
+		dir, src   string
+		clientAddr string
+	}{
+		{"defaults", serveOptions{}, nil, "paddock-data", "default", "127.0.0.1:2181"},
+		{"env", serveOptions{}, map[string]string{dataDirEnv: "/env"}, "/env", "$PADDOCK_DATA_DIR", "127.0.0.1:2181"},
+		{"flag beats env", serveOptions{dataDir: "/flag"}, map[string]string{dataDirEnv: "/env"}, "/flag", "--data-dir", "127.0.0.1:2181"},
+		{"zoo.cfg", serveOptions{configPath: cfgWithDir}, nil, "/from/cfg", "zoo.cfg dataDir", ":3000"},
+		{"env beats zoo.cfg", serveOptions{configPath: cfgWithDir}, map[string]string{dataDirEnv: "/env"}, "/env", "$PADDOCK_DATA_DIR", ":3000"},
+		{"zoo.cfg without dataDir", serveOptions{configPath: cfgNoDir}, nil, "paddock-data", "default", ":3000"},
+		{"client-addr beats zoo.cfg", serveOptions{configPath: cfgWithDir, clientAddr: "127.0.0.1:0"}, nil, "/from/cfg", "zoo.cfg dataDir", "127.0.0.1:0"},
+		{"client-addr ipv6", serveOptions{clientAddr: "[::1]:2182"}, nil, "paddock-data", "default", "[::1]:2182"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := resolveConfig(tt.opts, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.zk.DataDir != tt.dir || r.dataDirSource != tt.src || r.zk.ClientAddr() != tt.clientAddr {
+				t.Errorf("got dir %q (%s) addr %q, want %q (%s) %q",
+					r.zk.DataDir, r.dataDirSource, r.zk.ClientAddr(), tt.dir, tt.src, tt.clientAddr)
+			}
+		})
+	}
+}
+
+func TestResolveConfigErrors(t *testing.T) {
+	ensemble := writeCfg(t, "dataDir=/d\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n")
+	bad := writeCfg(t, "tickTime=soon\n")
+	tests := []struct {
+		name string
+		opts serveOptions
+		want string
+	}{
+		{"bad client-addr", serveOptions{clientAddr: "localhost"}, "--client-addr"},
+		{"bad client port", serveOptions{clientAddr: "localhost:http"}, "--client-addr"},
+		{"ensemble", serveOptions{configPath: ensemble}, "ensemble of 3 servers"},
+		{"bad file", serveOptions{configPath: bad}, bad + ":1: tickTime"},
+		{"missing file", serveOptions{configPath: filepath.Join(t.TempDir(), "nope.cfg")}, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := resolveConfig(tt.opts, env(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestServerID(t *testing.T) {
+	dir := t.TempDir()
+	if id, err := serverID(dir); id != defaultServerID || err != nil {
+		t.Errorf("no myid: %d %v", id, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := serverID(dir); id != 5 || err != nil {
+		t.Errorf("myid 5: %d %v", id, err)
+	}
+}

@@ -1,0 +1,116 @@
+// Command paddock is Paddock's one binary: a coordination service that
+// speaks the Apache ZooKeeper wire protocol.
+//
+//	paddock serve [--config zoo.cfg] [--data-dir DIR] [--client-addr HOST:PORT] [--log-level LEVEL]
+//	paddock version
+//	paddock help [command]
+//
+// Exit codes: 0 success; 1 the server failed while running; 2 invalid
+// invocation (unknown command or flag, a zoo.cfg that does not parse),
+// as ZooKeeper's INVALID_INVOCATION.
+//
+// Decisions (also in README.md):
+//   - Without --config, serve runs a single node on 127.0.0.1:2181 (loopback
+//     only: a development default). With a zoo.cfg it binds what the file
+//     says, every interface when clientPortAddress is absent, as ZooKeeper.
+//   - The data directory is, first found: --data-dir, $PADDOCK_DATA_DIR,
+//     zoo.cfg's dataDir, ./paddock-data. The choice and its source are
+//     logged at start.
+//   - Telemetry is off unless OTEL_TRACES_EXPORTER says otherwise (see
+//     telemetry.go).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+type command struct {
+	name    string
+	summary string
+	// run executes the command; it returns the exit code.
+	run func(args []string, stdout, stderr io.Writer) int
+	// usage prints the command's help, flags included.
+	usage func(w io.Writer)
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run a server", runServe, serveUsage},
+		{"version", "print the version", runVersion, versionUsage},
+		{"help", "show help for a command", runHelp, helpUsage},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "paddock: unknown command %q\nRun 'paddock help' for usage.\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Paddock is a coordination service that speaks the ZooKeeper protocol.
+
+Usage:
+  paddock <command> [arguments]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'paddock help <command>' for a command's flags.
+`)
+}
+
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		usage(stdout)
+		return exitOK
+	case 1:
+		for _, c := range commands() {
+			if c.name == args[0] {
+				c.usage(stdout)
+				return exitOK
+			}
+		}
+		fmt.Fprintf(stderr, "paddock help: unknown command %q\nRun 'paddock help' for usage.\n", args[0])
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "usage: paddock help [command]")
+	return exitUsage
+}
+
+func helpUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: paddock help [command]\n\nShows the commands, or one command's flags.")
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/paddockdb/paddock/actors"
+)
+
+// shutdownTimeout bounds the telemetry flush at exit.
+const shutdownTimeout = 5 * time.Second
+
+func newServeFlags(opts *serveOptions, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&opts.configPath, "config", "", "ZooKeeper `zoo.cfg` to read")
+	fs.StringVar(&opts.dataDir, "data-dir", "",
+		"data `directory` (overrides $"+dataDirEnv+" and zoo.cfg's dataDir; default ./"+defaultDataDir+")")
+	fs.StringVar(&opts.clientAddr, "client-addr", "",
+		"client listen `address` host:port (overrides zoo.cfg; default "+defaultClientAddr+" without --config)")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	return fs
+}
+
+func serveUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: paddock serve [flags]
+
+Runs a single Paddock node until SIGINT or SIGTERM. Without --config it
+listens on `+defaultClientAddr+`. Logs go to standard error.
+
+Flags:
+`)
+	var opts serveOptions
+	fs := newServeFlags(&opts, w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Environment:
+  `+dataDirEnv+`       data directory (below --data-dir, above zoo.cfg)
+  OTEL_TRACES_EXPORTER   otlp, console or none (default none: tracing off)
+  OTEL_*                 the other OpenTelemetry SDK variables
+`)
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	var opts serveOptions
+	fs := newServeFlags(&opts, stderr)
+	fs.Usage = func() { serveUsage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "paddock serve: unexpected argument %q\nRun 'paddock help serve' for usage.\n", fs.Arg(0))
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second one kills a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	return serve(ctx, opts, os.Getenv, stdout, stderr, nil)
+}
+
+// serve runs the server until ctx is done. ready, if not nil, is called
+// with the client address once the server listens (for tests).
+func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
+	stdout, stderr io.Writer, ready func(net.Addr)) int {
+	logger, err := newLogger(opts.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "paddock serve: %v\n", err)
+		return exitUsage
+	}
+	r, err := resolveConfig(opts, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "paddock serve: %v\n", err)
+		return exitUsage
+	}
+	for _, w := range r.zk.Warnings {
+		logger.Warn("zoo.cfg: "+w.Msg, "file", w.File, "line", w.Line, "key", w.Key)
+	}
+	logger.Info("data directory", "dir", r.zk.DataDir, "source", r.dataDirSource)
+	if err := os.MkdirAll(r.zk.DataDir, 0o750); err != nil {
+		logger.Error("creating the data directory", "err", err)
+		return exitFailure
+	}
+	id, err := serverID(r.zk.DataDir)
+	if err != nil {
+		logger.Error("reading myid", "err", err)
+		return exitUsage
+	}
+	cfg, err := toActorsConfig(r.zk, id, logger)
+	if err != nil {
+		logger.Error("invalid configuration", "err", err)
+		return exitUsage
+	}
+
+	shutdownTelemetry, err := setupTelemetry(ctx, stdout, logger)
+	if err != nil {
+		logger.Error("telemetry", "err", err)
+		return exitUsage
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := shutdownTelemetry(sctx); err != nil {
+			logger.Warn("telemetry shutdown", "err", err)
+		}
+	}()
+
+	srv, err := actors.Start(ctx, cfg)
+	if err != nil {
+		logger.Error("starting the server", "err", err)
+		return exitFailure
+	}
+	logger.Info("serving", "addr", srv.Addr().String(), "version", versionString(), "server_id", cfg.ServerID)
+	if ready != nil {
+		ready(srv.Addr())
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := srv.Close(); err != nil {
+		logger.Error("closing the server", "err", err)
+		return exitFailure
+	}
+	logger.Info("stopped")
+	return exitOK
+}
+
+// newLogger makes the text logger on w at the named level.
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
