@@ -22,6 +22,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/paddockdb/paddock/bench"
 	"io"
 	"os"
 )
@@ -45,10 +46,14 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run a server", runServe, serveUsage},
+		{"bench", "drive a ZooKeeper-protocol endpoint with load and report", bench.Main, benchUsage},
 		{"version", "print the version", runVersion, versionUsage},
 		{"help", "show help for a command", runHelp, helpUsage},
 	}
 }
+
+// benchUsage prints the bench subcommand's flags (bench.Main's -h).
+func benchUsage(w io.Writer) { bench.Main([]string{"-h"}, w, w) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
