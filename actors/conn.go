@@ -161,7 +161,11 @@ func (c *conn) readLoop() {
 			return
 		}
 		req := &request{xid: h.Xid, op: h.Type, recv: now, size: len(frame)}
-		if body := wire.RequestBody(h.Type); body != nil && h.Type != wire.OpCreateSession && h.Type != wire.OpNotification && h.Type != wire.OpError {
+		if h.Type == wire.OpCreateSession {
+			// ZooKeeper 3.8 cannot parse a ConnectRequest as a request
+			// after the handshake: MarshallingError, connection kept.
+			req.decodeErr = true
+		} else if body := wire.RequestBody(h.Type); body != nil && h.Type != wire.OpNotification && h.Type != wire.OpError {
 			body.Decode(d)
 			if d.Err() != nil {
 				req.decodeErr = true

@@ -243,10 +243,6 @@ func TestRawOpcodes(t *testing.T) {
 	if h, _ = c.read(); h.Err != wire.ErrReconfigDisabled {
 		t.Fatalf("reconfig: %v", h.Err)
 	}
-	c.send(7, wire.OpCode(77), nil)
-	if h, _ = c.read(); h.Err != wire.ErrUnimplemented || h.Xid != 7 {
-		t.Fatalf("unknown opcode: %+v", h)
-	}
 	c.send(8, wire.OpSASL, &wire.SASLPacket{})
 	if h, _ = c.read(); h.Err != wire.ErrUnimplemented {
 		t.Fatalf("sasl: %+v", h)
@@ -273,7 +269,13 @@ func TestRawOpcodes(t *testing.T) {
 	if h, _ = c.read(); h.Err != wire.Ok {
 		t.Fatalf("addWatch: %+v", h)
 	}
+	// ZooKeeper 3.8 has no persistent WatcherType: MarshallingError; a
+	// persistent watch counts as a data watch.
 	c.send(13, wire.OpCheckWatches, &wire.WatchesRequest{Path: "/e", Type: wire.WatcherPersistent})
+	if h, _ = c.read(); h.Err != wire.ErrMarshallingError {
+		t.Fatalf("checkWatches persistent: %+v", h)
+	}
+	c.send(13, wire.OpCheckWatches, &wire.WatchesRequest{Path: "/e", Type: wire.WatcherData})
 	if h, _ = c.read(); h.Err != wire.Ok {
 		t.Fatalf("checkWatches: %+v", h)
 	}
@@ -295,6 +297,15 @@ func TestRawOpcodes(t *testing.T) {
 	}
 	if _, err := wire.ReadFrame(c.nc, nil, wire.DefaultMaxPacket); err == nil {
 		t.Fatal("connection open after closeSession")
+	}
+	// An unknown opcode: Unimplemented, then ZooKeeper closes the connection.
+	u := dialRaw(t, s, 0, nil)
+	u.send(7, wire.OpCode(77), nil)
+	if h, _ = u.read(); h.Err != wire.ErrUnimplemented || h.Xid != 7 {
+		t.Fatalf("unknown opcode: %+v", h)
+	}
+	if _, err := wire.ReadFrame(u.nc, nil, wire.DefaultMaxPacket); err == nil {
+		t.Fatal("connection open after an unknown opcode")
 	}
 	// Guarantee 6: ephemerals vanish with their session.
 	z := connectZK(t, s)

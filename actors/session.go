@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -73,6 +75,13 @@ type session struct {
 	events   []watchEvent
 	awaiting int64
 	closing  bool
+	// evBound is a watermark value known to have all its events in this
+	// actor: every path actor sends its events before it reports the
+	// fan-out done, so once a self-message sent after reading watermark d
+	// (eventsSettled) arrives, the events of zxids <= d are all queued
+	// here, in (zxid, trigger) order whatever path actor sent them.
+	evBound   int64
+	settleReq int64
 }
 
 func newSession(s *Server, c *conn) *session {
@@ -147,6 +156,11 @@ func (ss *session) Receive(ctx actor.Context) {
 		ss.pump(ctx)
 	case *watermarkAdvanced:
 		ss.awaiting = 0
+		ss.flush(ctx)
+	case *eventsSettled:
+		if m.z > ss.evBound {
+			ss.evBound = m.z
+		}
 		ss.flush(ctx)
 	case *sessionGone:
 		ss.closing = true
@@ -223,7 +237,12 @@ func (ss *session) register(ctx actor.Context, sl *slot, z int64, items []watchI
 func (ss *session) start(ctx actor.Context, sl *slot) {
 	r := sl.req
 	if r.unknown {
+		// ZooKeeper answers an unknown opcode (notification included)
+		// Unimplemented and then closes the connection.
+		ss.s.log.Info("unknown opcode, closing connection", "session", sid(ss.id), "op", int32(r.op))
 		ss.fail(sl, wire.ErrUnimplemented)
+		sl.close = true
+		ss.closing = true
 		return
 	}
 	if r.decodeErr {
@@ -258,12 +277,19 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 			return
 		}
 		z := ss.s.lastZxid()
-		ss.reply(sl, z, wire.Ok, wire.Empty{})
+		// ZooKeeper answers addWatch with an ErrorResponse(0) body.
+		ss.reply(sl, z, wire.Ok, &wire.ErrorResponse{Err: wire.Ok})
 		ss.register(ctx, sl, z, []watchItem{{req.Path, kind}})
 	case wire.OpSetWatches, wire.OpSetWatches2:
 		ss.setWatches(ctx, sl)
 	case wire.OpCheckWatches, wire.OpRemoveWatches:
 		req := r.body.(*wire.WatchesRequest)
+		if req.Type != wire.WatcherChildren && req.Type != wire.WatcherData && req.Type != wire.WatcherAny {
+			// ZooKeeper 3.8's WatcherType has no persistent or recursive
+			// value: MarshallingError (persistent watches go with "any").
+			ss.fail(sl, wire.ErrMarshallingError)
+			return
+		}
 		ss.seq++
 		ss.bySeq[ss.seq] = sl
 		ctx.Send(ss.s.router, &watchRemove{watcher: ss.watcher, from: ss.self, path: req.Path, typ: req.Type, check: r.op == wire.OpCheckWatches, seq: ss.seq})
@@ -339,13 +365,10 @@ func (ss *session) toTxn(op wire.OpCode, body wire.Record) (statemachine.Txn, wi
 		if op == wire.OpCreateTTL && !b.Flags.TTL() || op != wire.OpCreateTTL && b.Flags.TTL() {
 			return statemachine.Txn{}, wire.ErrBadArguments
 		}
-		mode := b.Flags
-		if op == wire.OpCreateContainer {
-			mode = wire.ModeContainer
-		} else if mode == wire.ModeContainer && op != wire.OpCreate2 && op != wire.OpCreate {
-			return statemachine.Txn{}, wire.ErrBadArguments
-		}
-		return statemachine.Txn{Type: op, Path: b.Path, Data: b.Data, ACL: b.ACL, Mode: mode, TTL: b.TTL}, wire.Ok
+		// The mode travels as sent: createContainer makes a container
+		// whatever the mode (a sequential one still adds the suffix), as
+		// ZooKeeper's CreateContainerTxn does.
+		return statemachine.Txn{Type: op, Path: b.Path, Data: b.Data, ACL: b.ACL, Mode: b.Flags, TTL: b.TTL}, wire.Ok
 	case *wire.PathVersionRequest:
 		return statemachine.Txn{Type: op, Path: b.Path, Version: b.Version}, wire.Ok
 	case *wire.SetDataRequest:
@@ -355,12 +378,16 @@ func (ss *session) toTxn(op wire.OpCode, body wire.Record) (statemachine.Txn, wi
 	case *wire.MultiRequest:
 		t := statemachine.Txn{Type: wire.OpMulti, Ops: make([]statemachine.Txn, 0, len(b.Ops))}
 		for _, o := range b.Ops {
-			switch o.Type {
-			case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpDelete, wire.OpSetData, wire.OpCheck:
+			typ := o.Type
+			switch typ {
+			case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+				typ = multiCreateOp(typ, o.Body)
+			case wire.OpDelete, wire.OpSetData, wire.OpCheck:
 			default:
-				return statemachine.Txn{}, wire.ErrBadArguments
+				// A read in a multi: ZooKeeper fails the whole request.
+				return statemachine.Txn{}, wire.ErrMarshallingError
 			}
-			sub, code := ss.toTxn(o.Type, o.Body)
+			sub, code := ss.toTxn(typ, o.Body)
 			if code != wire.Ok {
 				return statemachine.Txn{}, code
 			}
@@ -373,6 +400,25 @@ func (ss *session) toTxn(op wire.OpCode, body wire.Record) (statemachine.Txn, wi
 		}
 	}
 	return statemachine.Txn{}, wire.ErrBadArguments
+}
+
+// multiCreateOp is the op type ZooKeeper's MultiOperationRecord gives a
+// create inside a multi: Op.create derives it from the mode alone (TTL
+// modes createTTL, the container mode createContainer, else create), so
+// create2 answers like create and createContainer with a persistent mode
+// makes a persistent node.
+func multiCreateOp(op wire.OpCode, body wire.Record) wire.OpCode {
+	b, ok := body.(*wire.CreateRequest)
+	if !ok {
+		return op
+	}
+	switch {
+	case b.Flags.TTL():
+		return wire.OpCreateTTL
+	case b.Flags == wire.ModeContainer:
+		return wire.OpCreateContainer
+	}
+	return wire.OpCreate
 }
 
 func (ss *session) finishWrite(sl *slot, res statemachine.Result) {
@@ -408,10 +454,8 @@ func (ss *session) finishWrite(sl *slot, res statemachine.Result) {
 
 func (ss *session) readPathWatch(ctx actor.Context, sl *slot) {
 	req := sl.req.body.(*wire.PathWatchRequest)
-	if statemachine.ValidatePath(req.Path) != nil {
-		ss.fail(sl, wire.ErrBadArguments)
-		return
-	}
+	// Reads do not validate the path (FinalRequestProcessor): an invalid
+	// one is simply not found.
 	var z int64
 	var code wire.Code
 	var body wire.Record
@@ -470,10 +514,6 @@ func (ss *session) readOther(sl *slot) {
 	var body wire.Record
 	switch req := sl.req.body.(type) {
 	case *wire.PathRequest:
-		if sl.req.op != wire.OpGetEphemerals && statemachine.ValidatePath(req.Path) != nil {
-			ss.fail(sl, wire.ErrBadArguments)
-			return
-		}
 		ss.s.replica.Read(func(t *statemachine.Tree) {
 			z = t.LastZxid()
 			if sl.req.op == wire.OpGetEphemerals {
@@ -530,20 +570,19 @@ func (ss *session) readOther(sl *slot) {
 func (ss *session) multiRead(ctx actor.Context, sl *slot) {
 	req := sl.req.body.(*wire.MultiRequest)
 	out := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(req.Ops))}
+	for _, op := range req.Ops {
+		if _, ok := op.Body.(*wire.PathWatchRequest); !ok || (op.Type != wire.OpGetData && op.Type != wire.OpGetChildren) {
+			// A write in a multiRead: ZooKeeper fails the whole request.
+			ss.fail(sl, wire.ErrMarshallingError)
+			return
+		}
+	}
 	var z int64
 	var items []watchItem
 	ss.s.replica.Read(func(t *statemachine.Tree) {
 		z = t.LastZxid()
 		for _, op := range req.Ops {
-			pw, ok := op.Body.(*wire.PathWatchRequest)
-			if !ok || (op.Type != wire.OpGetData && op.Type != wire.OpGetChildren) {
-				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: wire.ErrBadArguments})
-				continue
-			}
-			if statemachine.ValidatePath(pw.Path) != nil {
-				out.Results = append(out.Results, wire.MultiResult{Type: wire.OpError, Err: wire.ErrBadArguments})
-				continue
-			}
+			pw := op.Body.(*wire.PathWatchRequest)
 			if op.Type == wire.OpGetData {
 				data, st, acl, c := t.Get(pw.Path)
 				if c == wire.Ok && !ss.canRead(acl, wire.PermRead) {
@@ -658,17 +697,14 @@ func (ss *session) addAuth(sl *slot) {
 	h := wire.ReplyHeader{Xid: sl.req.xid}
 	switch req.Scheme {
 	case "digest":
-		user, _, ok := strings.Cut(string(req.Auth), ":")
-		if ok {
-			_, pass, _ := strings.Cut(string(req.Auth), ":")
-			id := statemachine.DigestID(user, pass)
-			ss.auth = appendID(ss.auth, wire.ID{Scheme: "digest", ID: id})
-			if ss.s.cfg.SuperDigest != "" && id == ss.s.cfg.SuperDigest {
-				ss.auth = appendID(ss.auth, wire.ID{Scheme: "super", ID: ""})
-			}
-			break
+		// DigestAuthenticationProvider accepts any credential: the id is
+		// the part before the first colon (all of it without one) and the
+		// SHA1 of the whole credential.
+		id := digestOf(string(req.Auth))
+		ss.auth = appendID(ss.auth, wire.ID{Scheme: "digest", ID: id})
+		if ss.s.cfg.SuperDigest != "" && id == ss.s.cfg.SuperDigest {
+			ss.auth = appendID(ss.auth, wire.ID{Scheme: "super", ID: ""})
 		}
-		h.Err = wire.ErrAuthFailed
 	case "ip":
 		ss.auth = appendID(ss.auth, wire.ID{Scheme: "ip", ID: ss.c.ip})
 	default:
@@ -684,6 +720,16 @@ func (ss *session) addAuth(sl *slot) {
 	}
 }
 
+// digestOf is DigestAuthenticationProvider.generateDigest.
+func digestOf(cred string) string {
+	user, pass, ok := strings.Cut(cred, ":")
+	if ok {
+		return statemachine.DigestID(user, pass)
+	}
+	sum := sha1.Sum([]byte(cred))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
 func appendID(ids []wire.ID, id wire.ID) []wire.ID {
 	for _, x := range ids {
 		if x == id {
@@ -693,11 +739,12 @@ func appendID(ids []wire.ID, id wire.ID) []wire.ID {
 	return append(ids, id)
 }
 
-// addEvent queues a watch event in zxid order, dropping an exact
-// duplicate (one session, several matching watches, one event).
+// addEvent queues a watch event in (zxid, trigger index) order, the order
+// ZooKeeper fires them in whichever path actors they came from, dropping
+// an exact duplicate (one session, several matching watches, one event).
 func (ss *session) addEvent(e watchEvent) {
 	i := len(ss.events)
-	for i > 0 && ss.events[i-1].zxid > e.zxid {
+	for i > 0 && (ss.events[i-1].zxid > e.zxid || ss.events[i-1].zxid == e.zxid && ss.events[i-1].ord > e.ord) {
 		i--
 	}
 	for j := i - 1; j >= 0 && ss.events[j].zxid == e.zxid; j-- {
@@ -718,6 +765,7 @@ func (ss *session) flush(ctx actor.Context) {
 	var n int64
 	closeAfter := false
 	var need int64
+	settle := false
 	for {
 		var head *slot
 		bound := int64(1<<63 - 1)
@@ -733,6 +781,10 @@ func (ss *session) flush(ctx actor.Context) {
 				need = e.zxid
 				break
 			}
+			if e.zxid > ss.evBound {
+				settle = true
+				break
+			}
 			ss.events = ss.events[1:]
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
 			out = wire.AppendFrame(out, &h, &wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path})
@@ -744,6 +796,11 @@ func (ss *session) flush(ctx actor.Context) {
 		}
 		if head.zxid > d {
 			need = head.zxid
+			break
+		}
+		if head.zxid > ss.evBound {
+			// Events of zxids <= head.zxid may still sit in the mailbox.
+			settle = true
 			break
 		}
 		ss.queue = ss.queue[1:]
@@ -768,6 +825,10 @@ func (ss *session) flush(ctx actor.Context) {
 	if closeAfter {
 		ss.c.closeAfterFlush()
 		return
+	}
+	if settle && d > ss.settleReq {
+		ss.settleReq = d
+		ctx.Send(ss.self, &eventsSettled{z: d})
 	}
 	if need > 0 && (ss.awaiting == 0 || need < ss.awaiting) {
 		ss.awaiting = need

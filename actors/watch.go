@@ -15,6 +15,12 @@ const (
 	kChild                        // one-shot child watch (getChildren)
 	kPersistent                   // addWatch PERSISTENT
 	kRecursive                    // addWatch PERSISTENT_RECURSIVE
+	// ZooKeeper 3.8 keeps a persistent or recursive watch in both its
+	// data and its child watch tables, and removeWatches DATA or CHILDREN
+	// takes it out of one: these bits record a half already removed, for
+	// checkWatches and removeWatches (firing is unchanged).
+	kNoDataHalf
+	kNoChildHalf
 )
 
 // Router and path-actor messages.
@@ -35,6 +41,12 @@ type (
 		seq     uint64
 	}
 	watchRegistered struct{ seq uint64 }
+	// recursiveDropped tells the router a path actor removed a recursive
+	// watch (removeWatches).
+	recursiveDropped struct {
+		path    string
+		watcher uint64
+	}
 	// watchRemove is removeWatches (check false) or checkWatches (check true).
 	watchRemove struct {
 		watcher uint64
@@ -54,15 +66,20 @@ type (
 		from *actor.PID
 	}
 	watermarkAdvanced struct{}
+	// eventsSettled is a session actor's message to itself: the events of
+	// zxids <= z bound for it are all in its mailbox ahead of this one.
+	eventsSettled struct{ z int64 }
 	// watchEvent is one notification bound for a session actor.
 	watchEvent struct {
 		zxid int64
+		ord  int32 // the trigger's index in its transaction's Triggers
 		typ  wire.EventType
 		path string
 	}
 
 	trig struct {
 		zxid          int64
+		ord           int32
 		typ           wire.EventType
 		path          string
 		recursiveOnly bool
@@ -101,6 +118,7 @@ type pendingBatch struct {
 type winEntry struct {
 	path string
 	zxid int64
+	ord  int32
 	typ  wire.EventType
 }
 
@@ -161,10 +179,9 @@ func (r *router) Receive(ctx actor.Context) {
 			ctx.Send(m.from, &watchOpDone{seq: m.seq, code: wire.ErrNoWatcher})
 			return
 		}
-		if !m.check && (m.typ == wire.WatcherAny || m.typ == wire.WatcherRecursive) {
-			r.dropRecursive(m.path, m.watcher)
-		}
 		ctx.Send(e.pid, m)
+	case *recursiveDropped:
+		r.dropRecursive(m.path, m.watcher)
 	case *watcherGone:
 		for p := range r.byWatcher[m.watcher] {
 			r.dropRecursive(p, m.watcher)
@@ -206,13 +223,14 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 		if res.Zxid > b.zxid {
 			b.zxid = res.Zxid
 		}
-		for _, t := range res.Triggers {
-			r.remember(winEntry{path: t.Path, zxid: res.Zxid, typ: t.Type})
+		for i, t := range res.Triggers {
+			ord := int32(i)
+			r.remember(winEntry{path: t.Path, zxid: res.Zxid, ord: ord, typ: t.Type})
 			if e, ok := r.paths[t.Path]; ok {
 				if sends == nil {
 					sends = map[*pathEntry][]trig{}
 				}
-				sends[e] = append(sends[e], trig{zxid: res.Zxid, typ: t.Type, path: t.Path})
+				sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path})
 			}
 			if t.Type == wire.EventNodeChildrenChanged || len(r.recursive) == 0 {
 				continue
@@ -225,7 +243,7 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 					if sends == nil {
 						sends = map[*pathEntry][]trig{}
 					}
-					sends[e] = append(sends[e], trig{zxid: res.Zxid, typ: t.Type, path: t.Path, recursiveOnly: true})
+					sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path, recursiveOnly: true})
 				}
 			}
 		}
@@ -303,7 +321,7 @@ func (r *router) register(ctx actor.Context, m *watchRegister) {
 				continue
 			}
 			if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
-				ctx.Send(m.from, &watchEvent{zxid: w.zxid, typ: w.typ, path: w.path})
+				ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
 				if kind&(kPersistent|kRecursive) == 0 {
 					fired = true // one-shot: fired, not registered
 				}
@@ -314,7 +332,7 @@ func (r *router) register(ctx actor.Context, m *watchRegister) {
 			for i := 0; i < r.ringLen; i++ {
 				w := r.ring[(r.ringHead+i)%len(r.ring)]
 				if w.zxid > m.z && strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
-					ctx.Send(m.from, &watchEvent{zxid: w.zxid, typ: w.typ, path: w.path})
+					ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
 				}
 			}
 		}
@@ -415,7 +433,11 @@ func (p *pathActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pathRegister:
 		p.received++
-		p.regs[m.watcher] |= m.kind
+		k := p.regs[m.watcher]
+		if m.kind&(kPersistent|kRecursive) != 0 {
+			k &^= kNoDataHalf | kNoChildHalf
+		}
+		p.regs[m.watcher] = k | m.kind
 	case *pathTriggers:
 		for _, t := range m.items {
 			for w, kind := range p.regs {
@@ -423,7 +445,7 @@ func (p *pathActor) Receive(ctx actor.Context) {
 					continue
 				}
 				if pid, ok := p.s.watchers.Load(w); ok {
-					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, typ: t.typ, path: t.path})
+					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path})
 				}
 				if k := consume(kind, t); k == 0 {
 					delete(p.regs, w)
@@ -438,27 +460,41 @@ func (p *pathActor) Receive(ctx actor.Context) {
 		p.idle(ctx)
 	case *watchRemove:
 		kind := p.regs[m.watcher]
-		var mask uint8
+		// checkWatches/removeWatches as ZooKeeper 3.8's DataTree does over
+		// its two tables: a persistent or recursive watch counts as a data
+		// and as a child watch.
+		pr := kind & (kPersistent | kRecursive)
+		inData := kind&kData != 0 || (pr != 0 && kind&kNoDataHalf == 0)
+		inChild := kind&kChild != 0 || (pr != 0 && kind&kNoChildHalf == 0)
+		var has bool
 		switch m.typ {
 		case wire.WatcherChildren:
-			mask = kChild
+			has = inChild
 		case wire.WatcherData:
-			mask = kData
+			has = inData
 		case wire.WatcherAny:
-			mask = kData | kChild | kPersistent | kRecursive
-		case wire.WatcherPersistent:
-			mask = kPersistent
-		case wire.WatcherRecursive:
-			mask = kRecursive
+			has = inData || inChild
 		}
 		code := wire.ErrNoWatcher
-		if kind&mask != 0 {
+		if has {
 			code = wire.Ok
 			if !m.check {
-				if kind &^= mask; kind == 0 {
+				k := kind
+				switch m.typ {
+				case wire.WatcherData:
+					k = removeHalf(k&^kData, kNoDataHalf, kNoChildHalf)
+				case wire.WatcherChildren:
+					k = removeHalf(k&^kChild, kNoChildHalf, kNoDataHalf)
+				default:
+					k = 0
+				}
+				if k == 0 {
 					delete(p.regs, m.watcher)
 				} else {
-					p.regs[m.watcher] = kind
+					p.regs[m.watcher] = k
+				}
+				if kind&kRecursive != 0 && k&kRecursive == 0 {
+					ctx.Send(ctx.Parent(), &recursiveDropped{path: p.path, watcher: m.watcher})
 				}
 			}
 		}
@@ -468,6 +504,18 @@ func (p *pathActor) Receive(ctx actor.Context) {
 		delete(p.regs, m.watcher)
 		p.idle(ctx)
 	}
+}
+
+// removeHalf takes a persistent or recursive watch out of one table
+// (this half); with the other half already gone, the watch goes.
+func removeHalf(kind, this, other uint8) uint8 {
+	if kind&(kPersistent|kRecursive) == 0 {
+		return kind
+	}
+	if kind&other != 0 {
+		return kind &^ (kPersistent | kRecursive | kNoDataHalf | kNoChildHalf)
+	}
+	return kind | this
 }
 
 func (p *pathActor) idle(ctx actor.Context) {

@@ -20,9 +20,11 @@ type Txn struct {
 	// MinZxid is the session's lastZxidSeen: the assigned zxid exceeds it.
 	MinZxid int64 `msgpack:"mz,omitempty"`
 	// Auth is the session's authenticated ids at proposal time.
-	Auth    []wire.ID       `msgpack:"a,omitempty"`
-	Path    string          `msgpack:"p,omitempty"`
-	Data    []byte          `msgpack:"d,omitempty"`
+	Auth []wire.ID `msgpack:"a,omitempty"`
+	Path string    `msgpack:"p,omitempty"`
+	// Data keeps nil (ZooKeeper's null) apart from empty: no omitempty.
+	// ON-DISK FORMAT: raft entries carry this encoding.
+	Data    []byte          `msgpack:"d"`
 	ACL     []wire.ACL      `msgpack:"acl,omitempty"`
 	Mode    wire.CreateMode `msgpack:"m,omitempty"`
 	TTL     int64           `msgpack:"ttl,omitempty"`

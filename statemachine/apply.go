@@ -176,7 +176,12 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	if !mode.Valid() {
 		return opResult{err: wire.ErrBadArguments}
 	}
-	container := txn.Type == wire.OpCreateContainer || mode.Container()
+	// As DataTree.processTxn: only a createContainer txn makes a container
+	// (whatever its mode, whose sequential flag still applies); create and
+	// create2 with the container mode make a persistent node (CreateTxn
+	// carries only "ephemeral"). In a multi the request decoder derives
+	// the op type from the mode (MultiOperationRecord), see the actors.
+	container := txn.Type == wire.OpCreateContainer
 	// EphemeralType.validateTTL: a TTL mode needs createTTL and a TTL in
 	// (0, MaxTTL]; createTTL needs a TTL mode. Whether TTL nodes are
 	// enabled at all (extendedTypesEnabled) is the proposer's decision.
@@ -229,10 +234,7 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	case mode.Ephemeral():
 		owner = top.SessionID
 	}
-	data := txn.Data
-	if data == nil {
-		data = []byte{}
-	}
+	data := txn.Data // nil stays nil: ZooKeeper reads it back as null
 	n := &znode{
 		data: data, acl: acl,
 		czxid: zxid, mzxid: zxid, pzxid: zxid,
@@ -282,8 +284,9 @@ func (t *Tree) removeQuota(p string) {
 
 // deleteNode is DataTree.deleteNode: unlink, raise the parent's pzxid,
 // keep quota stats, and fire NodeDeleted then the parent's
-// NodeChildrenChanged. The parent's cversion does not change (ZooKeeper
-// counts creates only).
+// NodeChildrenChanged. The parent's stored cversion does not change: it
+// counts creates, which is what the sequential suffix follows; the Stat
+// clients see counts the delete too (znode.stat).
 func (t *Tree) deleteNode(path string, zxid int64, trig []Trigger) []Trigger {
 	parentPath, name, _ := splitPath(path)
 	parent := t.nodes[parentPath]
@@ -378,10 +381,7 @@ func (t *Tree) setData(txn, top *Txn, zxid int64) opResult {
 	if txn.Version != -1 && txn.Version != n.version {
 		return opResult{err: wire.ErrBadVersion}
 	}
-	data := txn.Data
-	if data == nil {
-		data = []byte{}
-	}
+	data := txn.Data // nil stays nil, as in DataTree.setData
 	diff := int64(len(data) - len(n.data))
 	t.modify(n)
 	t.adjustSize(diff)

@@ -6,10 +6,17 @@
 // # What it owns
 //
 //   - The znodes of one shard, with ZooKeeper 3.8's Stat semantics: czxid,
-//     mzxid, pzxid, ctime, mtime, version, cversion (counts child creates;
-//     a delete moves only pzxid), aversion, ephemeralOwner (session id,
-//     Long.MIN_VALUE for containers, 0xFF00000000000000|ttl for TTL nodes),
-//     dataLength, numChildren.
+//     mzxid, pzxid, ctime, mtime, version, cversion, aversion,
+//     ephemeralOwner, dataLength, numChildren. As in ZooKeeper's
+//     StatPersisted, a node stores the count of child creates; the
+//     sequential suffix is that count, and the Stat clients see has
+//     cversion = 2*creates - numChildren (creates plus deletes; so a fresh
+//     "/" reads -1 and "/zookeeper" -2), as DataNode.copyStat computes it.
+//     The stored ephemeralOwner is the session id, Long.MIN_VALUE for
+//     containers, 0xFF00000000000000|ttl for TTL nodes; clients see 0 for
+//     containers and TTL nodes.
+//   - Null data (a nil buffer) and empty data are kept apart, as ZooKeeper
+//     does: create or setData with null reads back null (length -1).
 //   - The sessions table (createSession / closeSession transactions).
 //   - Quota stats under /zookeeper/quota/<path>/zookeeper_stats, kept as
 //     DataTree does (rewritten in place, no version change, no watch).

@@ -14,7 +14,10 @@ import (
 // ON-DISK FORMAT: changing how Save encodes anything changes what existing
 // snapshots hold. Bump this constant and keep Load able to read every
 // older version.
-const SnapshotFormatVersion = 1
+//
+// Version 2 keeps a node's null data (msgpack nil) apart from empty data;
+// version 1 saved both as empty and still loads, as empty.
+const SnapshotFormatVersion = 2
 
 // snapshotMagic opens every snapshot stream.
 const snapshotMagic = "paddock/statemachine snapshot"
@@ -35,7 +38,7 @@ func (t *Tree) Save(w io.Writer) error {
 	var walk func(string, *znode)
 	walk = func(p string, n *znode) {
 		e.str(p)
-		e.bytes(n.data)
+		e.data(n.data)
 		e.arrayLen(len(n.acl))
 		for _, a := range n.acl {
 			e.int(int64(a.Perms))
@@ -92,6 +95,18 @@ func (e *errEnc) bytes(b []byte) {
 	if e.err == nil {
 		e.err = e.enc.EncodeBytes(b)
 	}
+}
+
+// data saves a node's data: nil (ZooKeeper's null) as msgpack nil.
+func (e *errEnc) data(b []byte) {
+	if e.err != nil {
+		return
+	}
+	if b == nil {
+		e.err = e.enc.EncodeNil()
+		return
+	}
+	e.err = e.enc.EncodeBytes(b)
 }
 func (e *errEnc) arrayLen(n int) {
 	if e.err == nil {
@@ -152,8 +167,9 @@ func (t *Tree) Load(r io.Reader) error {
 	if m := d.str(); d.err == nil && m != snapshotMagic {
 		return fmt.Errorf("%w: not a snapshot", ErrCorrupt)
 	}
-	if v := d.int(); d.err == nil && v != SnapshotFormatVersion {
-		return fmt.Errorf("%w: snapshot format %d, want %d", ErrCorrupt, v, SnapshotFormatVersion)
+	version := d.int()
+	if d.err == nil && version != SnapshotFormatVersion && version != 1 {
+		return fmt.Errorf("%w: snapshot format %d, want %d", ErrCorrupt, version, SnapshotFormatVersion)
 	}
 	nt := &Tree{}
 	nt.nodes = map[string]*znode{}
@@ -167,7 +183,7 @@ func (t *Tree) Load(r io.Reader) error {
 	for i := int64(0); i < count && d.err == nil; i++ {
 		p := d.str()
 		n := &znode{data: d.bytes()}
-		if n.data == nil {
+		if n.data == nil && version == 1 {
 			n.data = []byte{}
 		}
 		na := d.arrayLen()

@@ -46,7 +46,7 @@ func kindOf(owner int64) ownerKind {
 
 // znode is one node. NumChildren and DataLength are derived.
 type znode struct {
-	data     []byte
+	data     []byte     // nil is ZooKeeper's null data, apart from empty
 	acl      []wire.ACL // never mutated in place; may be shared
 	czxid    int64
 	mzxid    int64
@@ -54,18 +54,27 @@ type znode struct {
 	ctime    int64
 	mtime    int64
 	version  int32
-	cversion int32
+	cversion int32 // child creates ever (StatPersisted); see stat
 	aversion int32
 	owner    int64
 	children map[string]struct{} // nil when the node never had children
 }
 
+// stat is the Stat clients see, as DataNode.copyStat makes it: the stored
+// cversion counts child creates, and clients see creates plus deletes
+// (2*creates - numChildren); container and TTL markers read as
+// ephemeralOwner 0 (DataNode.getClientEphemeralOwner).
 func (n *znode) stat() wire.Stat {
+	owner := n.owner
+	if kindOf(owner) != ownerSession {
+		owner = 0
+	}
+	numChildren := int32(len(n.children))
 	return wire.Stat{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
-		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
-		EphemeralOwner: n.owner, DataLength: int32(len(n.data)),
-		NumChildren: int32(len(n.children)), Pzxid: n.pzxid,
+		Version: n.version, Cversion: n.cversion*2 - numChildren, Aversion: n.aversion,
+		EphemeralOwner: owner, DataLength: int32(len(n.data)),
+		NumChildren: numChildren, Pzxid: n.pzxid,
 	}
 }
 

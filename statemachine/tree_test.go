@@ -44,12 +44,13 @@ func TestNewTreeMatchesFreshZooKeeper(t *testing.T) {
 		t.Errorf("ApproximateDataSize = %d, want 44", got)
 	}
 	kids, st, _, _ := tr.Children("/")
-	if !slices.Equal(kids, []string{"zookeeper"}) || st.NumChildren != 1 || st.Cversion != 0 {
+	// ZooKeeper 3.8 shows cversion = 2*creates - numChildren: -1 for /.
+	if !slices.Equal(kids, []string{"zookeeper"}) || st.NumChildren != 1 || st.Cversion != -1 {
 		t.Errorf("root: %v %+v", kids, st)
 	}
-	kids, _, _, _ = tr.Children("/zookeeper")
-	if !slices.Equal(kids, []string{"config", "quota"}) {
-		t.Errorf("/zookeeper children %v", kids)
+	kids, st, _, _ = tr.Children("/zookeeper")
+	if !slices.Equal(kids, []string{"config", "quota"}) || st.Cversion != -2 {
+		t.Errorf("/zookeeper children %v %+v", kids, st)
 	}
 	acl, st, err := tr.GetACL("/zookeeper/config")
 	if err != wire.Ok || st.Aversion != -1 || !reflect.DeepEqual(acl, wire.ReadACL) {
@@ -72,15 +73,21 @@ func TestCreateStatAndParent(t *testing.T) {
 		t.Errorf("triggers %v", r.Triggers)
 	}
 	root, _ := tr.Exists("/")
-	if root.Cversion != 1 || root.Pzxid != r.Zxid || root.NumChildren != 2 {
+	if root.Cversion != 0 || root.Pzxid != r.Zxid || root.NumChildren != 2 {
 		t.Errorf("root after create %+v", root)
 	}
 	r2 := mustOK(t, tr, create("/a/b", "", wire.ModePersistent))
 	del := mustOK(t, tr, &Txn{Type: wire.OpDelete, SessionID: sess, Path: "/a/b", Version: 0})
 	a, _ := tr.Exists("/a")
-	if a.Cversion != 1 || a.Pzxid != del.Zxid || a.NumChildren != 0 || del.Zxid <= r2.Zxid {
-		t.Errorf("/a after delete %+v (cversion counts creates only)", a)
+	if a.Cversion != 2 || a.Pzxid != del.Zxid || a.NumChildren != 0 || del.Zxid <= r2.Zxid {
+		t.Errorf("/a after delete %+v (clients see creates plus deletes)", a)
 	}
+	// The sequential suffix follows creates only (ZooKeeper's stored cversion).
+	seq := mustOK(t, tr, create("/a/s-", "", wire.ModePersistentSequential))
+	if seq.Path != "/a/s-0000000001" {
+		t.Errorf("sequential after a delete: %s, want /a/s-0000000001", seq.Path)
+	}
+	mustOK(t, tr, &Txn{Type: wire.OpDelete, SessionID: sess, Path: seq.Path, Version: -1})
 	wantTrig = []Trigger{{"/a/b", wire.EventNodeDeleted}, {"/a", wire.EventNodeChildrenChanged}}
 	if !reflect.DeepEqual(del.Triggers, wantTrig) {
 		t.Errorf("delete triggers %v", del.Triggers)
@@ -347,14 +354,44 @@ func TestDigestIDMatchesZooKeeper(t *testing.T) {
 	}
 }
 
+// ZooKeeper keeps null data apart from empty data, in the tree and in
+// snapshots.
+func TestNullAndEmptyData(t *testing.T) {
+	tr := newTestTree(t)
+	mustOK(t, tr, &Txn{Type: wire.OpCreate, SessionID: sess, Path: "/null", Data: nil, ACL: wire.WorldACL})
+	if d, _, _, _ := tr.Get("/null"); d != nil {
+		t.Errorf("/null after create: %v, want nil", d)
+	}
+	mustOK(t, tr, &Txn{Type: wire.OpCreate, SessionID: sess, Path: "/empty", Data: []byte{}, ACL: wire.WorldACL})
+	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/empty", Data: nil, Version: -1})
+	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/null", Data: []byte{}, Version: -1})
+	check := func(tr *Tree) {
+		t.Helper()
+		if d, _, _, _ := tr.Get("/empty"); d != nil {
+			t.Errorf("/empty after setData null: %q, want nil", d)
+		}
+		if d, _, _, _ := tr.Get("/null"); d == nil || len(d) != 0 {
+			t.Errorf("/null after setData empty: %v, want empty", d)
+		}
+	}
+	check(tr)
+	nt := NewTree()
+	if err := nt.Load(bytes.NewReader(saved(t, tr))); err != nil {
+		t.Fatal(err)
+	}
+	check(nt)
+}
+
 func TestContainersAndTTL(t *testing.T) {
 	tr := newTestTree(t)
 	c := mustOK(t, tr, &Txn{Type: wire.OpCreateContainer, SessionID: sess, Path: "/c", ACL: wire.WorldACL, Mode: wire.ModeContainer, Time: 100})
-	if c.Stat.EphemeralOwner != ContainerOwner {
+	// Clients see ephemeralOwner 0 for containers and TTL nodes; the
+	// marker stays inside (ZooKeeper's getClientEphemeralOwner).
+	if c.Stat.EphemeralOwner != 0 || tr.nodes["/c"].owner != ContainerOwner {
 		t.Fatalf("container owner %x", c.Stat.EphemeralOwner)
 	}
 	ttl := mustOK(t, tr, &Txn{Type: wire.OpCreateTTL, SessionID: sess, Path: "/t", ACL: wire.WorldACL, Mode: wire.ModePersistentWithTTL, TTL: 500, Time: 100})
-	if uint64(ttl.Stat.EphemeralOwner) != 0xFF000000000001F4 {
+	if ttl.Stat.EphemeralOwner != 0 || uint64(tr.nodes["/t"].owner) != 0xFF000000000001F4 {
 		t.Fatalf("ttl owner %x", ttl.Stat.EphemeralOwner)
 	}
 	if got := tr.ContainerCandidates(600, true); len(got) != 0 {
