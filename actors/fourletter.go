@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -15,16 +17,46 @@ import (
 // Version is what the four-letter words report as the server version.
 const Version = "3.8.0-paddock"
 
+// The four-letter words answer as ZooKeeper 3.8's NIO server does
+// (org.apache.zookeeper.server.command.*): same words, same line formats,
+// same whitelist message; fourletter_test.go checks them against a real
+// ZooKeeper. Where Paddock differs:
+//
+//   - mntr reports the keys Paddock has a meaningful value for. Left out:
+//     the JVM, quorum/leader/learner, TLS/SASL/ensemble-auth, request
+//     throttling, netty, commit/prep/sync-processor pipeline and digest
+//     metrics (no such component here), the per-namespace and per-watch-
+//     type summaries, read/update latency splits and response-size and
+//     byte counters (not yet measured), zk_last_proposal_size and friends.
+//     fourletter_test.go holds the list, so a new ZooKeeper key fails the
+//     test until it is classified.
+//   - cons lacks lcxid, lresp, llat, minlat, avglat and maxlat: they need
+//     per-connection bookkeeping on the reply path (session.go).
+//   - envi reports the Go runtime (go.version) instead of the java.* keys.
+//   - hash prints ZooKeeper's digest log, which Paddock does not keep (Raft
+//     and the determinism test cover what the digest is for): always empty,
+//     which is also what a ZooKeeper with fewer than 128 transactions says.
+//   - dump's Connections section buckets by the session's expiry (and 10s
+//     for connections without a session, ZooKeeper's sessionlessCnxnTimeout).
 var fourLetterWords = map[string]bool{
 	"ruok": true, "srvr": true, "stat": true, "conf": true, "cons": true, "crst": true, "dump": true,
 	"envi": true, "mntr": true, "srst": true, "wchs": true, "wchc": true, "wchp": true, "dirs": true,
 	"isro": true, "hash": true,
 }
 
+// sessionlessCnxnTimeout is ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout.
+const sessionlessCnxnTimeout = 10 * time.Second
+
+// javaDate is the layout of Java's Date.toString.
+const javaDate = "Mon Jan 02 15:04:05 MST 2006"
+
 // fourLetter answers a four-letter word and closes the connection, as
-// ZooKeeper's NIOServerCnxn does.
+// ZooKeeper's NIOServerCnxn does. The word counts as one packet received
+// and the answer as one sent, as in ZooKeeper.
 func (c *conn) fourLetter(w string) {
 	s := c.s
+	c.recv.Add(1)
+	s.stats.received.Add(1)
 	var out string
 	if !s.white["*"] && !s.white[w] {
 		out = w + " is not executed because it is not in the whitelist.\n"
@@ -32,86 +64,42 @@ func (c *conn) fourLetter(w string) {
 		out = s.fourLetterOutput(w)
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, _ = c.nc.Write([]byte(out))
+	if _, err := c.nc.Write([]byte(out)); err == nil {
+		c.sent.Add(1)
+		s.stats.sent.Add(1)
+	}
 }
 
+// fourLetterOutput computes the answer to a whitelisted word.
 func (s *Server) fourLetterOutput(w string) string {
 	var b strings.Builder
-	var nodes int
-	var zxid int64
-	var eph int
-	var size int64
-	var sessions []statemachine.SessionInfo
-	s.replica.Read(func(t *statemachine.Tree) {
-		nodes, zxid, eph, size = t.NodeCount(), t.LastZxid(), t.EphemeralCount(), t.ApproximateDataSize()
-		if w == "dump" {
-			sessions = t.Sessions()
-		}
-	})
-	min := s.stats.latMin.Load()
-	if s.stats.latCount.Load() == 0 {
-		min = 0
-	}
-	avg := 0.0
-	if n := s.stats.latCount.Load(); n > 0 {
-		avg = float64(s.stats.latSum.Load()) / float64(n)
-	}
-	conns := s.connList()
 	switch w {
 	case "ruok":
 		return "imok"
 	case "isro":
 		return "rw"
 	case "srvr", "stat":
-		fmt.Fprintf(&b, "Zookeeper version: %s, built on paddock\n", Version)
-		if w == "stat" {
-			b.WriteString("Clients:\n")
-			for _, c := range conns {
-				fmt.Fprintf(&b, " /%s[1](queued=0,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load())
-			}
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "Latency min/avg/max: %d/%.4f/%d\n", min, avg, s.stats.latMax.Load())
-		fmt.Fprintf(&b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n",
-			s.stats.received.Load(), s.stats.sent.Load(), len(conns), s.stats.outstanding.Load())
-		fmt.Fprintf(&b, "Zxid: 0x%x\nMode: standalone\nNode count: %d\n", uint64(zxid), nodes)
+		s.writeSrvr(&b, w == "stat")
 	case "mntr":
-		kv := [][2]string{
-			{"zk_version", Version + ", built on paddock"},
-			{"zk_server_state", "standalone"},
-			{"zk_ephemerals_count", fmt.Sprint(eph)},
-			{"zk_num_alive_connections", fmt.Sprint(len(conns))},
-			{"zk_avg_latency", fmt.Sprintf("%.4f", avg)},
-			{"zk_outstanding_requests", fmt.Sprint(s.stats.outstanding.Load())},
-			{"zk_znode_count", fmt.Sprint(nodes)},
-			{"zk_global_sessions", fmt.Sprint(s.liveCount())},
-			{"zk_packets_sent", fmt.Sprint(s.stats.sent.Load())},
-			{"zk_packets_received", fmt.Sprint(s.stats.received.Load())},
-			{"zk_watch_count", "0"},
-			{"zk_min_latency", fmt.Sprint(min)},
-			{"zk_max_latency", fmt.Sprint(s.stats.latMax.Load())},
-			{"zk_approximate_data_size", fmt.Sprint(size)},
-			{"zk_open_file_descriptor_count", fmt.Sprint(openFDs())},
-			{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
-			{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
-			{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
-		}
-		for _, p := range kv {
-			b.WriteString(p[0] + "\t" + p[1] + "\n")
-		}
+		s.writeMntr(&b)
 	case "conf":
 		fmt.Fprintf(&b, "clientPort=%d\nsecureClientPort=-1\ndataDir=%s\ndataDirSize=%d\ndataLogDir=%s\ndataLogSize=%d\n",
 			s.port(), s.cfg.DataDir, dirSize(s.cfg.DataDir), s.cfg.DataLogDir, dirSize(s.cfg.DataLogDir))
 		fmt.Fprintf(&b, "tickTime=%d\nmaxClientCnxns=%d\nminSessionTimeout=%d\nmaxSessionTimeout=%d\nclientPortListenBacklog=-1\nserverId=%d\n",
 			s.cfg.TickTime.Milliseconds(), s.cfg.MaxClientCnxns, s.cfg.MinSessionTimeout.Milliseconds(), s.cfg.MaxSessionTimeout.Milliseconds(), s.cfg.ServerID)
 	case "cons":
-		for _, c := range conns {
+		for _, c := range s.sortedConns() {
+			id := c.sessionID.Load()
+			if id == 0 {
+				fmt.Fprintf(&b, " /%s[0](queued=0,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load())
+				continue
+			}
 			fmt.Fprintf(&b, " /%s[1](queued=0,recved=%d,sent=%d,sid=%s,lop=NA,est=%d,to=%d,lzxid=%s)\n",
-				c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load(), sid(c.sessionID.Load()), c.started.UnixMilli(), c.timeout.Load(), zx(c.lastZxid.Load()))
+				c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load(), sid(id), c.started.UnixMilli(), c.timeout.Load(), zx(c.lastZxid.Load()))
 		}
 		b.WriteString("\n")
 	case "crst":
-		for _, c := range conns {
+		for _, c := range s.connList() {
 			c.recv.Store(0)
 			c.sent.Store(0)
 		}
@@ -120,39 +108,267 @@ func (s *Server) fourLetterOutput(w string) string {
 		s.stats.reset()
 		return "Server stats reset.\n"
 	case "envi":
-		host, _ := os.Hostname()
-		wd, _ := os.Getwd()
-		fmt.Fprintf(&b, "Environment:\nzookeeper.version=%s, built on paddock\nhost.name=%s\ngo.version=%s\nos.name=%s\nos.arch=%s\nuser.dir=%s\n",
-			Version, host, runtime.Version(), runtime.GOOS, runtime.GOARCH, wd)
+		s.writeEnvi(&b)
 	case "dirs":
 		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", dirSize(s.cfg.DataDir), dirSize(s.cfg.DataLogDir))
 	case "dump":
-		b.WriteString("SessionTracker dump:\n")
-		fmt.Fprintf(&b, "Session Sets (%d):\n", len(sessions))
-		sort.Slice(sessions, func(i, j int) bool { return sessions[i].ID < sessions[j].ID })
-		for _, si := range sessions {
-			fmt.Fprintf(&b, "\t%s\n", sid(si.ID))
-		}
-		b.WriteString("ephemeral nodes dump:\n")
-		fmt.Fprintf(&b, "Sessions with Ephemerals (%d):\n", eph)
-		s.replica.Read(func(t *statemachine.Tree) {
-			for _, si := range sessions {
-				if eps := t.Ephemerals(si.ID, "/"); len(eps) > 0 {
-					fmt.Fprintf(&b, "%s:\n", sid(si.ID))
-					for _, p := range eps {
-						fmt.Fprintf(&b, "\t%s\n", p)
-					}
-				}
-			}
-		})
-	case "wchs":
-		fmt.Fprintf(&b, "%d connections watching %d paths\nTotal watches:%d\n", 0, 0, 0)
-	case "wchc", "wchp":
-		b.WriteString("\n")
+		s.writeDump(&b)
+	case "wchs", "wchc", "wchp":
+		s.writeWatches(&b, w)
 	case "hash":
-		b.WriteString("\n")
+		// No digest log; see the package notes above.
 	}
 	return b.String()
+}
+
+// latencies returns min/avg/max request latency in ms as ZooKeeper's
+// ServerStats reports them (min 0 before the first request).
+func (s *Server) latencies() (lo int64, avg float64, hi int64) {
+	n := s.stats.latCount.Load()
+	if n == 0 {
+		return 0, 0, s.stats.latMax.Load()
+	}
+	return s.stats.latMin.Load(), float64(s.stats.latSum.Load()) / float64(n), s.stats.latMax.Load()
+}
+
+type treeStats struct {
+	nodes, eph int
+	zxid, size int64
+}
+
+func (s *Server) treeStats() treeStats {
+	var ts treeStats
+	s.replica.Read(func(t *statemachine.Tree) {
+		ts = treeStats{nodes: t.NodeCount(), eph: t.EphemeralCount(), zxid: t.LastZxid(), size: t.ApproximateDataSize()}
+	})
+	return ts
+}
+
+func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
+	ts := s.treeStats()
+	conns := s.sortedConns()
+	fmt.Fprintf(b, "Zookeeper version: %s, built on paddock\n", Version)
+	if withClients {
+		b.WriteString("Clients:\n")
+		for _, c := range conns {
+			ops := 1
+			if c.sessionID.Load() == 0 {
+				ops = 0
+			}
+			fmt.Fprintf(b, " /%s[%d](queued=0,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), ops, c.recv.Load(), c.sent.Load())
+		}
+		b.WriteString("\n")
+	}
+	lo, avg, hi := s.latencies()
+	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", lo, javaDouble(avg), hi)
+	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n",
+		s.stats.received.Load(), s.stats.sent.Load(), len(conns), s.stats.outstanding.Load())
+	fmt.Fprintf(b, "Zxid: 0x%x\nMode: standalone\nNode count: %d\n", uint64(ts.zxid), ts.nodes)
+}
+
+func (s *Server) writeMntr(b *strings.Builder) {
+	ts := s.treeStats()
+	conns := s.connList()
+	lo, avg, hi := s.latencies()
+	watches := 0
+	if regs, err := s.watchRegs(); err == nil {
+		watches = watchCount(regs)
+	} else {
+		s.log.Warn("mntr: reading watch registrations", "err", err)
+	}
+	kv := [][2]string{
+		{"zk_version", Version + ", built on paddock"},
+		{"zk_server_state", "standalone"},
+		{"zk_ephemerals_count", fmt.Sprint(ts.eph)},
+		{"zk_num_alive_connections", fmt.Sprint(len(conns))},
+		{"zk_avg_latency", javaDouble(avg)},
+		{"zk_outstanding_requests", fmt.Sprint(s.stats.outstanding.Load())},
+		{"zk_znode_count", fmt.Sprint(ts.nodes)},
+		{"zk_global_sessions", fmt.Sprint(s.liveCount())},
+		{"zk_local_sessions", "0"}, // Paddock has no local sessions
+		{"zk_packets_sent", fmt.Sprint(s.stats.sent.Load())},
+		{"zk_packets_received", fmt.Sprint(s.stats.received.Load())},
+		{"zk_watch_count", fmt.Sprint(watches)},
+		{"zk_min_latency", fmt.Sprint(lo)},
+		{"zk_max_latency", fmt.Sprint(hi)},
+		{"zk_approximate_data_size", fmt.Sprint(ts.size)},
+		{"zk_open_file_descriptor_count", fmt.Sprint(openFDs())},
+		{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
+		{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
+		{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
+	}
+	for _, p := range kv {
+		b.WriteString(p[0] + "\t" + p[1] + "\n")
+	}
+}
+
+func (s *Server) writeEnvi(b *strings.Builder) {
+	host, _ := os.Hostname()
+	wd, _ := os.Getwd()
+	osVersion := "unknown"
+	if v, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		osVersion = strings.TrimSpace(string(v))
+	}
+	userName, userHome := "?", os.Getenv("HOME")
+	if u, err := user.Current(); err == nil {
+		userName, userHome = u.Username, u.HomeDir
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	const mb = 1 << 20
+	// os.memory.max is the Go memory limit if set, else physical memory
+	// (the JVM's default max heap is a share of it).
+	max := uint64(memTotalMB())
+	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < 1<<62 {
+		max = uint64(lim) / mb
+	}
+	fmt.Fprintf(b, "Environment:\nzookeeper.version=%s, built on paddock\nhost.name=%s\ngo.version=%s\nos.name=%s\nos.arch=%s\nos.version=%s\nuser.name=%s\nuser.home=%s\nuser.dir=%s\n",
+		Version, host, runtime.Version(), osName(), runtime.GOARCH, osVersion, userName, userHome, wd)
+	fmt.Fprintf(b, "os.memory.free=%dMB\nos.memory.max=%dMB\nos.memory.total=%dMB\n",
+		(ms.HeapIdle-ms.HeapReleased)/mb, max, ms.Sys/mb)
+}
+
+// osName spells GOOS as Java's os.name does for the common cases.
+func osName() string {
+	switch runtime.GOOS {
+	case "linux":
+		return "Linux"
+	case "darwin":
+		return "Mac OS X"
+	case "freebsd":
+		return "FreeBSD"
+	case "windows":
+		return "Windows"
+	}
+	return runtime.GOOS
+}
+
+// writeDump answers dump as ZooKeeper's DumpCommand: sessions bucketed by
+// expiry time (rounded up to the tick, as its ExpiryQueue), the
+// ephemerals of each session, and the connections.
+func (s *Server) writeDump(b *strings.Builder) {
+	tick := s.cfg.TickTime.Milliseconds()
+	var sessions []statemachine.SessionInfo
+	eph := map[int64][]string{}
+	s.replica.Read(func(t *statemachine.Tree) {
+		sessions = t.Sessions()
+		for _, si := range sessions {
+			if ps := t.Ephemerals(si.ID, "/"); len(ps) > 0 {
+				eph[si.ID] = ps
+			}
+		}
+	})
+	sort.Slice(sessions, func(i, j int) bool { return sessions[i].ID < sessions[j].ID })
+	expiry := map[int64][]string{}
+	n := 0
+	for _, si := range sessions {
+		at := time.Now().UnixMilli() + int64(si.Timeout)
+		if v, ok := s.live.Load(si.ID); ok {
+			l := v.(*liveness)
+			at = l.lastSeen.Load() + l.timeoutMs
+		}
+		at = roundToTick(at, tick)
+		expiry[at] = append(expiry[at], sid(si.ID))
+		n++
+	}
+	b.WriteString("SessionTracker dump:\n")
+	writeExpirySets(b, "Session", expiry, n)
+	b.WriteString("ephemeral nodes dump:\n")
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
+	for _, si := range sessions {
+		if ps := eph[si.ID]; len(ps) > 0 {
+			fmt.Fprintf(b, "%s:\n", sid(si.ID))
+			for _, p := range ps {
+				fmt.Fprintf(b, "\t%s\n", p)
+			}
+		}
+	}
+	b.WriteString("Connections dump:\n")
+	cx := map[int64][]string{}
+	conns := s.sortedConns()
+	for _, c := range conns {
+		id := c.sessionID.Load()
+		at := c.started.Add(sessionlessCnxnTimeout).UnixMilli()
+		if v, ok := s.live.Load(id); ok && id != 0 {
+			at = v.(*liveness).lastSeen.Load() + int64(c.timeout.Load())
+		}
+		at = roundToTick(at, tick)
+		cx[at] = append(cx[at], fmt.Sprintf("ip: /%s sessionId: %s", c.nc.RemoteAddr(), sid(id)))
+	}
+	writeExpirySets(b, "Connections", cx, len(conns))
+}
+
+// writeExpirySets prints an expiry queue as ZooKeeper's ExpiryQueue.dump.
+func writeExpirySets(b *strings.Builder, what string, sets map[int64][]string, total int) {
+	fmt.Fprintf(b, "%s Sets (%d)/(%d):\n", what, len(sets), total)
+	keys := make([]int64, 0, len(sets))
+	for k := range sets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, k := range keys {
+		fmt.Fprintf(b, "%d expire at %s:\n", len(sets[k]), time.UnixMilli(k).Format(javaDate))
+		for _, e := range sets[k] {
+			fmt.Fprintf(b, "\t%s\n", e)
+		}
+	}
+}
+
+func roundToTick(ms, tick int64) int64 {
+	if tick <= 0 {
+		return ms
+	}
+	return (ms/tick + 1) * tick
+}
+
+// writeWatches answers wchs, wchc and wchp from ZooKeeper's data-watch
+// manager view (see inDataManager), sorted where ZooKeeper uses hash order.
+func (s *Server) writeWatches(b *strings.Builder, w string) {
+	regs, err := s.watchRegs()
+	if err != nil {
+		s.log.Warn(w+": reading watch registrations", "err", err)
+	}
+	byPath := map[string][]int64{}
+	bySession := map[int64][]string{}
+	total := 0
+	for _, r := range regs {
+		if !inDataManager(r.kind) {
+			continue
+		}
+		byPath[r.path] = append(byPath[r.path], r.session)
+		bySession[r.session] = append(bySession[r.session], r.path)
+		total++
+	}
+	switch w {
+	case "wchs":
+		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", len(bySession), len(byPath), total)
+	case "wchp":
+		paths := make([]string, 0, len(byPath))
+		for p := range byPath {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			b.WriteString(p + "\n")
+			for _, id := range byPath[p] {
+				b.WriteString("\t" + sid(id) + "\n")
+			}
+		}
+		b.WriteString("\n")
+	case "wchc":
+		ids := make([]int64, 0, len(bySession))
+		for id := range bySession {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for _, id := range ids {
+			b.WriteString(sid(id) + "\n")
+			for _, p := range bySession[id] {
+				b.WriteString("\t" + p + "\n")
+			}
+		}
+		b.WriteString("\n")
+	}
 }
 
 func (s *Server) connList() []*conn {
@@ -165,6 +381,13 @@ func (s *Server) connList() []*conn {
 	return out
 }
 
+// sortedConns is connList in start order, for stable output.
+func (s *Server) sortedConns() []*conn {
+	cs := s.connList()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].started.Before(cs[j].started) })
+	return cs
+}
+
 func (s *Server) liveCount() int {
 	n := 0
 	s.live.Range(func(any, any) bool { n++; return true })
@@ -174,38 +397,6 @@ func (s *Server) liveCount() int {
 func (s *Server) port() int {
 	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
 		return a.Port
-	}
-	return 0
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !e.IsDir() {
-			n += info.Size()
-		}
-	}
-	return n
-}
-
-func openFDs() int {
-	e, _ := os.ReadDir("/proc/self/fd")
-	return len(e)
-}
-
-func maxFDs() uint64 {
-	var b []byte
-	b, _ = os.ReadFile("/proc/self/limits")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "Max open files") {
-			var soft uint64
-			f := strings.Fields(strings.TrimPrefix(l, "Max open files"))
-			if len(f) > 0 {
-				fmt.Sscanf(f[0], "%d", &soft)
-			}
-			return soft
-		}
 	}
 	return 0
 }

@@ -163,6 +163,12 @@ func (ss *session) Receive(ctx actor.Context) {
 		}
 		ss.flush(ctx)
 	case *sessionGone:
+		// Already closing: either the connection closes after its flush
+		// already, or this session's own closeSession is in flight and its
+		// reply (which must reach the client) closes the connection.
+		if ss.closing {
+			return
+		}
 		ss.closing = true
 		ss.c.closeAfterFlush()
 	case *connClosed:
