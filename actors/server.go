@@ -44,6 +44,7 @@ type Config struct {
 	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
 	SuperDigest                          string        // "super:base64sha1" or ""
 	ServerID                             uint64        // myid, default 1
+	ContainerCheckInterval               time.Duration // reaper period (znode.container.checkIntervalMs); default 30 ticks, at most 60s
 	Logger                               *slog.Logger
 }
 
@@ -59,6 +60,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.TickTime <= 0 {
 		c.TickTime = 2 * time.Second
+	}
+	if c.ContainerCheckInterval <= 0 {
+		c.ContainerCheckInterval = defaultContainerInterval(c.TickTime)
 	}
 	if c.MinSessionTimeout <= 0 {
 		c.MinSessionTimeout = 2 * c.TickTime
@@ -409,7 +413,7 @@ func (s *Server) ticker() {
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	reap := time.NewTicker(containerInterval(s.cfg.TickTime))
+	reap := time.NewTicker(s.cfg.ContainerCheckInterval)
 	defer reap.Stop()
 	for {
 		select {
@@ -423,7 +427,7 @@ func (s *Server) ticker() {
 	}
 }
 
-func containerInterval(tick time.Duration) time.Duration {
+func defaultContainerInterval(tick time.Duration) time.Duration {
 	// ZooKeeper checks every znode.container.checkIntervalMs (60s); we
 	// scale with the tick so small-tick deployments (tests) reap sooner.
 	d := 30 * tick

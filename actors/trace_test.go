@@ -1,0 +1,71 @@
+package actors
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+)
+
+// TestSpanPerRequest: with a tracer provider installed (cmd/paddock does it
+// from OTEL_* variables), every request gets a server span named after its
+// opcode with the zk.* attributes.
+func TestSpanPerRequest(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev); tp.Shutdown(context.Background()) })
+
+	s := startServer(t, t.TempDir(), nil)
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := client.Connect(ctx, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create(ctx, "/traced", []byte("x"), wire.ModePersistent, wire.WorldACL); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Get(ctx, "/missing"); err == nil {
+		t.Fatal("get /missing succeeded")
+	}
+
+	find := func(op string) map[attribute.Key]attribute.Value {
+		for _, sp := range exp.GetSpans() {
+			if sp.Name != op {
+				continue
+			}
+			attrs := map[attribute.Key]attribute.Value{}
+			for _, kv := range sp.Attributes {
+				attrs[kv.Key] = kv.Value
+			}
+			return attrs
+		}
+		t.Fatalf("no span %q among %d spans", op, len(exp.GetSpans()))
+		return nil
+	}
+	create := find("create")
+	for _, k := range []attribute.Key{"zk.op", "zk.path", "zk.session_id", "zk.xid", "zk.zxid", "zk.err"} {
+		if _, ok := create[k]; !ok {
+			t.Errorf("create span lacks %s: %v", k, create)
+		}
+	}
+	if got := create["zk.path"].AsString(); got != "/traced" {
+		t.Errorf("zk.path = %q", got)
+	}
+	if got := create["zk.session_id"].AsInt64(); got != c.SessionID() {
+		t.Errorf("zk.session_id = %x, want %x", got, c.SessionID())
+	}
+	if got := find("getData")["zk.err"].AsInt64(); got != int64(wire.ErrNoNode) {
+		t.Errorf("getData zk.err = %d, want %d", got, wire.ErrNoNode)
+	}
+}
