@@ -34,3 +34,26 @@ fuzz:
 
 clean:
 	rm -f paddock
+
+# Benchmarks (bench/README.md). bench-compare starts Apache ZooKeeper 3.8
+# (Debian's package) and a Paddock built here, both standalone with fsync
+# on, and sweeps read ratios on both, interleaved point by point.
+.PHONY: bench-compare bench-micro soak
+BENCH_COMPARE_OUT   ?= bench/results/compare
+BENCH_COMPARE_FLAGS ?= -duration 10s -warmup 10s -point-warmup 2s -ratios 0,50,90,99,100 \
+	-sessions 8 -inflight 64 -keys 1000 -value-size 100 -zk-heap 1g
+
+bench-compare:
+	CGO_ENABLED=0 $(GO) build -o bin/paddock-compare ./cmd/paddock
+	bin/paddock-compare bench compare -paddock bin/paddock-compare $(BENCH_COMPARE_FLAGS) -out $(BENCH_COMPARE_OUT)
+
+# Go micro-benchmarks of the hot paths, with allocations.
+BENCHTIME ?= 1s
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire ./statemachine ./actors ./bench
+
+# A longer crash soak than CI's three rounds: kill -9 during writes, restart,
+# check every acknowledged write (cmd/paddock/crash_test.go).
+CRASH_ROUNDS ?= 50
+soak:
+	PADDOCK_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -run Crash -count=1 -timeout 30m ./cmd/paddock

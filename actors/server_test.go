@@ -18,7 +18,7 @@ import (
 
 const testTimeout = 20 * time.Second
 
-func startServer(t *testing.T, dir string, mod func(*Config)) *Server {
+func startServer(t testing.TB, dir string, mod func(*Config)) *Server {
 	t.Helper()
 	cfg := Config{
 		DataDir:         dir,

@@ -68,6 +68,9 @@ func parseRatios(s string) ([]float64, error) {
 // Main is the `paddock bench` subcommand. It returns the exit status: 0
 // on success, 2 for bad flags, 1 when a run fails.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "compare" {
+		return CompareMain(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("paddock bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var targets targetFlags

@@ -48,17 +48,12 @@ func AppendFrame(dst []byte, records ...Record) []byte {
 // opcode op, or nil if op is not a request a client sends.
 // Requests with no body (ping, closeSession, whoAmI) give Empty.
 func RequestBody(op OpCode) Record {
+	if b := multiOpBody(op); b != nil { // the ops a multi may hold have the same bodies alone
+		return b
+	}
 	switch op {
-	case OpCreate, OpCreate2, OpCreateContainer:
-		return &CreateRequest{}
-	case OpCreateTTL:
-		return &CreateRequest{HasTTL: true}
-	case OpDelete, OpCheck:
-		return &PathVersionRequest{}
-	case OpExists, OpGetData, OpGetChildren, OpGetChildren2:
+	case OpExists, OpGetChildren2:
 		return &PathWatchRequest{}
-	case OpSetData:
-		return &SetDataRequest{}
 	case OpGetACL, OpSync, OpGetAllChildrenNumber, OpGetEphemerals, OpDeleteContainer:
 		return &PathRequest{}
 	case OpSetACL:
