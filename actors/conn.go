@@ -76,8 +76,11 @@ func (c *conn) close(reason string) {
 	c.closeOnce.Do(func() {
 		c.s.log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "session", sid(c.sessionID.Load()), "reason", reason)
 		close(c.done)
-		c.nc.Close()
+		// Forget before closing the socket: a client that has seen EOF
+		// (e.g. after a four-letter word) must not find this connection in
+		// the next cons.
 		c.s.forget(c)
+		c.nc.Close()
 	})
 }
 
