@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportsFlowOneWay checks DESIGN's layout rule on every package's
+// direct (non-test) imports: cmd → actors → statemachine → wire, wire on
+// the standard library alone, nothing importing cmd. Each entry lists the
+// non-standard import prefixes a package may use.
+func TestImportsFlowOneWay(t *testing.T) {
+	const mod = "github.com/paddockdb/paddock/"
+	allowed := map[string][]string{
+		"wire":         nil,
+		"wire/zktest":  nil,
+		"wire/client":  {mod + "wire"},
+		"wire/conform": {mod + "wire"},
+		"statemachine": {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
+		"actors": {mod + "wire", mod + "statemachine", "github.com/lni/dragonboat/v4",
+			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
+		// bench drives the raw protocol itself so the client is never the
+		// bottleneck (bench/doc.go).
+		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, mod+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		rel := strings.TrimPrefix(pkg, mod)
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, mod+"cmd/") && !strings.HasPrefix(rel, "cmd/") {
+				t.Errorf("%s imports %s: nothing outside cmd may import cmd", rel, imp)
+			}
+		}
+		rules, ok := allowed[rel]
+		if !ok {
+			continue
+		}
+		seen[rel] = true
+		for _, imp := range strings.Fields(imports) {
+			if !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				continue // standard library
+			}
+			if !hasAnyPrefix(imp, rules) {
+				t.Errorf("%s imports %s, outside its layer (allowed: %v)", rel, imp, rules)
+			}
+		}
+	}
+	for rel := range allowed {
+		if !seen[rel] {
+			t.Errorf("package %s not found by go list", rel)
+		}
+	}
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if s == p || strings.HasPrefix(s, p+"/") {
+			return true
+		}
+	}
+	return false
+}
