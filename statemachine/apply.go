@@ -100,7 +100,7 @@ func (t *Tree) sessionOK(id int64) bool {
 }
 
 func (t *Tree) createSession(txn *Txn) wire.Code {
-	if kindOf(txn.SessionID) != ownerSession || txn.SessionID < 0 {
+	if kindOf(txn.SessionID) != ownerSession { // 0 and the container/TTL markers; negative ids (myid >= 128) are fine
 		return wire.ErrBadArguments
 	}
 	if s, ok := t.sessions[txn.SessionID]; ok {

@@ -500,3 +500,27 @@ func TestDescendants(t *testing.T) {
 		t.Errorf("NodeCount %d", tr.NodeCount())
 	}
 }
+
+// Session ids of servers with myid >= 128 are negative (myid<<56, as
+// ZooKeeper makes them); they own ephemerals like any other. Only 0 and
+// the container/TTL owner markers are refused.
+func TestNegativeSessionIDs(t *testing.T) {
+	tr := newTestTree(t)
+	neg := int64(-0x3800000000000000 + 7) // myid 200
+	mustOK(t, tr, &Txn{Type: wire.OpCreateSession, SessionID: neg, Timeout: 4000, Passwd: []byte("pw")})
+	eph := create("/neg", "", wire.ModeEphemeral)
+	eph.SessionID = neg
+	mustOK(t, tr, eph)
+	if st, _ := tr.Exists("/neg"); st.EphemeralOwner != neg {
+		t.Fatalf("owner %x, want %x", st.EphemeralOwner, neg)
+	}
+	mustOK(t, tr, &Txn{Type: wire.OpCloseSession, SessionID: neg})
+	if _, ok := tr.Exists("/neg"); ok {
+		t.Fatal("/neg survived its session")
+	}
+	for _, id := range []int64{0, ContainerOwner, TTLOwner(1000)} {
+		if r := tr.Apply(&Txn{Type: wire.OpCreateSession, SessionID: id, Timeout: 4000}); r.Err != wire.ErrBadArguments {
+			t.Errorf("createSession %x: %v, want BadArguments", id, r.Err)
+		}
+	}
+}
