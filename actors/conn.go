@@ -3,9 +3,7 @@ package actors
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -124,28 +122,49 @@ func (c *conn) readLoop() {
 			c.s.root.Send(c.session, &connClosed{})
 		}
 	}()
-	var head [4]byte
-	if _, err := io.ReadFull(c.nc, head[:]); err != nil {
+	// One buffered reader per connection: a read syscall fetches every
+	// frame the client has sent, and frames are decoded from the buffer
+	// (wire.Decoder copies what a request keeps, so the buffer is reused).
+	fr := wire.NewFrameReader(c.nc, connReadBuffer, c.s.cfg.MaxPacket)
+	head, err := fr.Peek(4)
+	if err != nil {
 		return
 	}
-	if w := string(head[:]); fourLetterWords[w] {
+	if w := string(head); fourLetterWords[w] {
 		c.fourLetter(w)
 		return
 	}
-	n := int32(binary.BigEndian.Uint32(head[:]))
-	if n < 0 || int(n) > c.s.cfg.MaxPacket {
-		c.s.log.Warn("handshake packet too large, closing", "remote", c.nc.RemoteAddr().String(), "len", n)
-		return
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(c.nc, body); err != nil {
+	body, err := fr.Next()
+	if err != nil {
+		if errors.Is(err, wire.ErrPacketTooLarge) {
+			c.s.log.Warn("handshake packet too large, closing", "remote", c.nc.RemoteAddr().String(), "err", err)
+		}
 		return
 	}
 	if !c.handshake(body) {
 		return
 	}
+	// Requests go to the session actor in batches: everything decoded from
+	// one read (up to maxRequestBatch) is one mailbox message, so a
+	// pipelining client costs one actor hop per read syscall, not one per
+	// request.
+	var batch []request
+	send := func() {
+		switch len(batch) {
+		case 0:
+			return
+		case 1:
+			r := batch[0]
+			c.s.root.Send(c.session, &r)
+		default:
+			c.s.root.Send(c.session, &requestBatch{reqs: batch})
+		}
+		batch = nil
+	}
+	defer send() // requests before a bad frame are still served
+	var d wire.Decoder
 	for {
-		frame, err := wire.ReadFrame(c.nc, nil, c.s.cfg.MaxPacket)
+		frame, err := fr.Next()
 		if err != nil {
 			if errors.Is(err, wire.ErrPacketTooLarge) {
 				c.s.log.Warn("packet too large, closing connection", "remote", c.nc.RemoteAddr().String(), "session", sid(c.sessionID.Load()), "err", err)
@@ -156,20 +175,24 @@ func (c *conn) readLoop() {
 		c.live.touch(now)
 		c.recv.Add(1)
 		c.s.stats.received.Add(1)
-		d := wire.NewDecoder(frame)
+		d.Reset(frame)
 		var h wire.RequestHeader
-		h.Decode(d)
+		h.Decode(&d)
 		if d.Err() != nil {
 			c.s.log.Warn("malformed request header, closing connection", "remote", c.nc.RemoteAddr().String(), "session", sid(c.sessionID.Load()))
 			return
 		}
-		req := &request{xid: h.Xid, op: h.Type, recv: now, size: len(frame)}
+		if batch == nil {
+			batch = make([]request, 0, 8)
+		}
+		batch = append(batch, request{xid: h.Xid, op: h.Type, recv: now, size: len(frame)})
+		req := &batch[len(batch)-1]
 		if h.Type == wire.OpCreateSession {
 			// ZooKeeper 3.8 cannot parse a ConnectRequest as a request
 			// after the handshake: MarshallingError, connection kept.
 			req.decodeErr = true
 		} else if body := wire.RequestBody(h.Type); body != nil && h.Type != wire.OpNotification && h.Type != wire.OpError {
-			body.Decode(d)
+			body.Decode(&d)
 			if d.Err() != nil {
 				req.decodeErr = true
 			} else {
@@ -179,9 +202,19 @@ func (c *conn) readLoop() {
 			req.unknown = true
 		}
 		c.s.stats.outstanding.Add(1)
-		c.s.root.Send(c.session, req)
+		if len(batch) >= maxRequestBatch || !fr.Ready() {
+			send()
+		}
 	}
 }
+
+// connReadBuffer is a connection's read buffer (frames larger than it are
+// read into a larger one, up to MaxPacket); maxRequestBatch bounds the
+// requests handed to the session actor in one message.
+const (
+	connReadBuffer  = 16 << 10
+	maxRequestBatch = 256
+)
 
 // handshake answers the ConnectRequest in body, creating or resuming a
 // session, and starts the session actor. It reports whether to serve.

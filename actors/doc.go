@@ -8,8 +8,10 @@
 //     connection (framing, max packet size, handshake, four-letter words);
 //   - a session actor per connection: FIFO order, local reads through
 //     statemachine.Replica.Read (a direct call, no actor hop, no Raft),
-//     writes to the proposer, responses and watch events released in zxid
-//     order behind the delivery watermark;
+//     writes to the proposer, reads behind the session's own unapplied
+//     writes parked and served by onApply at the right entry boundary
+//     while later writes keep flowing (readgate.go), responses and watch
+//     events released in zxid order behind the delivery watermark;
 //   - the proposer: wall-clock stamping, group commit of many txns per Raft
 //     entry, many entries in flight, completion matched in onApply;
 //   - the watch router and per-path watch actors (registrations are
@@ -17,7 +19,8 @@
 //   - the session tracker (expiry by proposing OpCloseSession) and the
 //     container/TTL reaper.
 //
-// Invariants: nothing blocks in Receive; onApply only sends; the router is
+// Invariants: nothing blocks in Receive; onApply never waits (it sends, and
+// serves parked reads from the tree it holds under the write lock); the router is
 // the only writer of the watermark; a session actor never releases a
 // response computed at zxid Z before every event with zxid <= Z bound for
 // it. design.md has the message flow and the ordering argument.

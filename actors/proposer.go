@@ -17,6 +17,10 @@ type (
 	proposeWrite struct {
 		txn  statemachine.Txn
 		from *actor.PID
+		// barrier: a read of the session waits between its previous
+		// write and this one, so the two must not share a Raft entry
+		// (readgate.go).
+		barrier bool
 	}
 	// proposeInternal is a server-made txn (create/close session, expiry,
 	// container reaping); the result, if wanted, goes to reply.
@@ -35,11 +39,16 @@ type (
 		keys []pendingKey
 		why  string
 	}
-	writeResult struct {
+	// proposeWrites is the writes a session started together, in order.
+	proposeWrites struct{ ws []proposeWrite }
+	writeResult   struct {
 		cxid int32
 		res  statemachine.Result
 	}
-	writeFailed struct {
+	// writeResults is the results of a session's consecutive writes in one
+	// entry, in order: one message instead of one per write.
+	writeResults struct{ rs []writeResult }
+	writeFailed  struct {
 		cxid int32
 		why  string
 	}
@@ -48,6 +57,12 @@ type (
 type pendingKey struct {
 	session int64
 	cxid    int32
+}
+
+type openBatch struct {
+	txns  []statemachine.Txn
+	keys  []pendingKey
+	bytes int
 }
 
 type pendingWrite struct {
@@ -66,28 +81,43 @@ const (
 
 // proposer batches the txns that arrive together into one Raft entry
 // (group commit) and keeps many entries in flight. It stamps the wall
-// clock into every txn before replication. Completion is matched in
+// clock into every txn when it proposes the entry. Completion is matched in
 // onApply by (session id, cxid); a proposal that dragonboat drops, times
 // out or rejects fails its pending writes.
+//
+// Txns that arrive together fill a row of open batches, proposed in order
+// as consecutive entries by flush. A session's write goes into the batch
+// of its previous write, or the next one when it carries barrier (a read
+// of the session waits between the two and is served at the entry
+// boundary, readgate.go). Unacknowledged writes of different sessions
+// have no order between them, so a mixed pipeline of many sessions still
+// shares entries: entries per flush ~ read-separated segments per session,
+// not segments summed over sessions. Server-made txns go to the last
+// batch.
 type proposer struct {
 	s        *Server
-	batch    []statemachine.Txn
-	keys     []pendingKey
-	bytes    int
+	open     []openBatch   // proposed in order by flush; storage reused
+	nopen    int           // open[:nopen] are in use
+	where    map[int64]int // session id -> index of the open batch holding its latest write
 	flushing bool
-	pending  map[pendingKey][]pendingWrite
-	internal int32 // cxids of server-made txns count down from -1000
+	pending  map[pendingKey]pendingWrite
+	dups     map[pendingKey][]pendingWrite // later writes with a key already pending (rare)
+	internal int32                         // cxids of server-made txns count down from -1000
 	session  *client.Session
 }
 
 func newProposer(s *Server) *proposer {
-	return &proposer{s: s, pending: map[pendingKey][]pendingWrite{}, internal: -1000}
+	return &proposer{s: s, pending: map[pendingKey]pendingWrite{}, dups: map[pendingKey][]pendingWrite{}, where: map[int64]int{}, internal: -1000}
 }
 
 func (p *proposer) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *proposeWrite:
-		p.add(ctx, m.txn, pendingWrite{from: m.from}, 64+len(m.txn.Path)+len(m.txn.Data))
+		p.write(ctx, m)
+	case *proposeWrites:
+		for i := range m.ws {
+			p.write(ctx, &m.ws[i])
+		}
 	case *proposeInternal:
 		txn := m.txn
 		p.internal--
@@ -95,7 +125,7 @@ func (p *proposer) Receive(ctx actor.Context) {
 			p.internal = -1000
 		}
 		txn.Cxid = p.internal
-		p.add(ctx, txn, pendingWrite{reply: m.reply, expiry: m.expiry}, 64+len(txn.Path))
+		p.add(ctx, max(p.nopen-1, 0), txn, pendingWrite{reply: m.reply, expiry: m.expiry}, 64+len(txn.Path))
 	case *proposeFlush:
 		p.flushing = false
 		p.flush(ctx)
@@ -108,21 +138,44 @@ func (p *proposer) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		for k := range p.pending {
-			for len(p.pending[k]) > 0 {
+			for {
+				if _, ok := p.pending[k]; !ok {
+					break
+				}
 				p.fail(ctx, k, "server closing")
 			}
 		}
 	}
 }
 
-func (p *proposer) add(ctx actor.Context, txn statemachine.Txn, w pendingWrite, size int) {
-	txn.Time = time.Now().UnixMilli()
+func (p *proposer) write(ctx actor.Context, m *proposeWrite) {
+	i, ok := p.where[m.txn.SessionID]
+	if ok && m.barrier {
+		i++ // a later entry: the session's parked read is served between the two
+	}
+	p.where[m.txn.SessionID] = i
+	p.add(ctx, i, m.txn, pendingWrite{from: m.from}, 64+len(m.txn.Path)+len(m.txn.Data))
+}
+
+// add puts txn into open batch i.
+func (p *proposer) add(ctx actor.Context, i int, txn statemachine.Txn, w pendingWrite, size int) {
 	k := pendingKey{txn.SessionID, txn.Cxid}
-	p.pending[k] = append(p.pending[k], w)
-	p.batch = append(p.batch, txn)
-	p.keys = append(p.keys, k)
-	p.bytes += size
-	if len(p.batch) >= maxBatchTxns || p.bytes >= maxBatchBytes {
+	if _, dup := p.pending[k]; dup {
+		p.dups[k] = append(p.dups[k], w)
+	} else {
+		p.pending[k] = w
+	}
+	for p.nopen <= i {
+		if p.nopen == len(p.open) {
+			p.open = append(p.open, openBatch{})
+		}
+		p.nopen++
+	}
+	b := &p.open[i]
+	b.txns = append(b.txns, txn)
+	b.keys = append(b.keys, k)
+	b.bytes += size
+	if len(b.txns) >= maxBatchTxns || b.bytes >= maxBatchBytes {
 		p.flush(ctx)
 		return
 	}
@@ -134,13 +187,32 @@ func (p *proposer) add(ctx actor.Context, txn statemachine.Txn, w pendingWrite, 
 	}
 }
 
+// flush proposes the open batches, in order, one entry each.
 func (p *proposer) flush(ctx actor.Context) {
-	if len(p.batch) == 0 {
-		return
+	n := p.nopen
+	p.nopen = 0
+	clear(p.where)
+	for i := 0; i < n; i++ {
+		b := &p.open[i]
+		if len(b.txns) > 0 {
+			p.propose(ctx, b)
+		}
+		clear(b.txns) // drop the references to paths and data
+		b.txns, b.keys, b.bytes = b.txns[:0], b.keys[:0], 0
 	}
-	batch, keys := p.batch, p.keys
-	p.batch, p.keys, p.bytes = nil, nil, 0
-	data, err := statemachine.EncodeBatch(batch)
+}
+
+func (p *proposer) propose(ctx actor.Context, b *openBatch) {
+	// keys go with the entry (its failure report); the txn slice is
+	// reused, since EncodeBatch copies what it needs.
+	keys := append(make([]pendingKey, 0, len(b.keys)), b.keys...)
+	// Stamped here, not on arrival: the open batches are filled out of
+	// arrival order, and the wall clock must not go back along the log.
+	now := time.Now().UnixMilli()
+	for i := range b.txns {
+		b.txns[i].Time = now
+	}
+	data, err := statemachine.EncodeBatch(b.txns)
 	if err != nil {
 		p.s.log.Error("encode txn batch", "err", err)
 		for _, k := range keys {
@@ -182,15 +254,19 @@ func (p *proposer) flush(ctx actor.Context) {
 }
 
 func (p *proposer) pop(k pendingKey) (pendingWrite, bool) {
-	q := p.pending[k]
-	if len(q) == 0 {
+	w, ok := p.pending[k]
+	if !ok {
 		return pendingWrite{}, false
 	}
-	w := q[0]
-	if len(q) == 1 {
-		delete(p.pending, k)
+	if q := p.dups[k]; len(q) > 0 {
+		p.pending[k] = q[0]
+		if len(q) == 1 {
+			delete(p.dups, k)
+		} else {
+			p.dups[k] = q[1:]
+		}
 	} else {
-		p.pending[k] = q[1:]
+		delete(p.pending, k)
 	}
 	return w, true
 }
@@ -212,6 +288,18 @@ func (p *proposer) fail(ctx actor.Context, k pendingKey, why string) {
 }
 
 func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
+	var to *actor.PID
+	var rs []writeResult
+	send := func() {
+		switch len(rs) {
+		case 0:
+		case 1:
+			ctx.Send(to, &rs[0])
+		default:
+			ctx.Send(to, &writeResults{rs: rs})
+		}
+		to, rs = nil, nil
+	}
 	for i := range m.txns {
 		txn := &m.txns[i]
 		res := m.results[i]
@@ -231,9 +319,14 @@ func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
 		}
 		switch {
 		case w.from != nil:
-			ctx.Send(w.from, &writeResult{cxid: txn.Cxid, res: res})
+			if w.from != to {
+				send()
+				to = w.from
+			}
+			rs = append(rs, writeResult{cxid: txn.Cxid, res: res})
 		case w.reply != nil:
 			w.reply <- res
 		}
 	}
+	send()
 }

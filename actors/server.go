@@ -100,6 +100,16 @@ type Server struct {
 
 	nh      *dragonboat.NodeHost
 	replica *statemachine.Replica
+	// tree is the replica's tree, for onApply only (it runs under the
+	// replica's write lock); see readgate.go.
+	tree *statemachine.Tree
+	// gates maps a session id to its session actor's readGate.
+	gates sync.Map // int64 -> *readGate
+	// applyScratch, applyEnc and applyResp are releaseReads' reused
+	// state (apply goroutine only).
+	applyScratch []*readGate
+	applyEnc     wire.Encoder
+	applyResp    respScratch
 
 	system   *actor.ActorSystem
 	root     *actor.RootContext
@@ -234,7 +244,10 @@ func (s *Server) startShard(ctx context.Context) error {
 	}
 	create := func(shardID, replicaID uint64) sm.IStateMachine {
 		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
-		s.replica.Configure(func(t *statemachine.Tree) { t.SuperDigest = s.cfg.SuperDigest })
+		s.replica.Configure(func(t *statemachine.Tree) {
+			t.SuperDigest = s.cfg.SuperDigest
+			s.tree = t // used only inside onApply, under the write lock (readgate.go)
+		})
 		return s.replica
 	}
 	if err := nh.StartReplica(members, false, create, rc); err != nil {
@@ -343,10 +356,12 @@ func (s *Server) stopActors() {
 
 // onApply is the replica's apply hook: it runs inside Update on
 // dragonboat's apply goroutine and must not block, so it only sends.
-// Triggers go to the router in apply order; results go to the proposer.
+// Triggers go to the router in apply order; results go to the proposer;
+// reads parked behind the applied writes are served (readgate.go).
 func (s *Server) onApply(index uint64, txns []statemachine.Txn, results []statemachine.Result) {
 	s.root.Send(s.router, &appliedTriggers{results: results})
 	s.root.Send(s.proposer, &appliedBatch{index: index, txns: txns, results: results})
+	s.releaseReads(txns, results)
 }
 
 func (s *Server) acceptLoop() {

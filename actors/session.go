@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
@@ -31,9 +32,11 @@ type (
 		unknown   bool
 		decodeErr bool
 	}
-	connClosed  struct{}
-	sessionGone struct{}
-	syncDone    struct {
+	// requestBatch is several requests decoded from one read, in order.
+	requestBatch struct{ reqs []request }
+	connClosed   struct{}
+	sessionGone  struct{}
+	syncDone     struct {
 		seq uint64
 		ok  bool
 	}
@@ -66,10 +69,29 @@ type session struct {
 	self    *actor.PID
 	auth    []wire.ID
 
-	queue    []*slot
-	next     int // first slot not started
-	inflight int // writes and syncs started, not done
-	byCxid   map[int32][]*slot
+	queue  []*slot
+	next   int // first slot not started
+	writes int // writes sent to the proposer, result not back
+	syncs  int // syncs started, not done
+	// gate parks reads behind this session's unapplied writes; parked
+	// says a read was parked since the last write was sent, so the next
+	// write must not share a Raft entry with the previous one (readgate.go).
+	gate   *readGate
+	parked bool
+	// proposals are the writes started by the running pump, sent to the
+	// proposer together when it ends.
+	proposals []proposeWrite
+
+	// Reply encoding without per-reply garbage: enc appends into frame
+	// buffers taken from free (recycled once flush has copied them out),
+	// out is flush's reused batch, scratch holds the read responses.
+	enc     wire.Encoder
+	free    [][]byte
+	out     []byte
+	scratch respScratch
+	// wq holds the writes sent to the proposer, in order: results come
+	// back in that order (one proposer, one Raft log, applied in order).
+	wq       []*slot
 	bySeq    map[uint64]*slot
 	seq      uint64
 	events   []watchEvent
@@ -89,8 +111,8 @@ func newSession(s *Server, c *conn) *session {
 		s: s, c: c, id: c.sessionID.Load(),
 		watcher: s.nextID.Add(1),
 		auth:    []wire.ID{{Scheme: "ip", ID: c.ip}},
-		byCxid:  map[int32][]*slot{},
 		bySeq:   map[uint64]*slot{},
+		gate:    &readGate{id: c.sessionID.Load()},
 	}
 }
 
@@ -99,31 +121,47 @@ func (ss *session) Receive(ctx actor.Context) {
 	case *actor.Started:
 		ss.self = ctx.Self()
 		ss.s.watchers.Store(ss.watcher, ss.self)
+		ss.gate.pid = ss.self
+		ss.s.gates.Store(ss.id, ss.gate)
 	case *request:
 		if ss.closing {
 			ss.s.stats.outstanding.Add(-1)
 			return
 		}
-		sl := &slot{req: m}
-		_, sl.span = tracer.Start(context.Background(), m.op.String(), trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithTimestamp(m.recv),
-			trace.WithAttributes(attribute.String("zk.op", m.op.String()), attribute.Int64("zk.session_id", ss.id), attribute.Int("zk.xid", int(m.xid))))
-		ss.queue = append(ss.queue, sl)
+		ss.queue = append(ss.queue, &slot{req: m, span: ss.startSpan(m)})
+		ss.pump(ctx)
+	case *requestBatch:
+		slots := make([]slot, len(m.reqs)) // one allocation for the batch
+		for i := range m.reqs {
+			if ss.closing {
+				ss.s.stats.outstanding.Add(-1)
+				continue
+			}
+			sl := &slots[i]
+			sl.req = &m.reqs[i]
+			sl.span = ss.startSpan(sl.req)
+			ss.queue = append(ss.queue, sl)
+		}
 		ss.pump(ctx)
 	case *writeResult:
-		q := ss.byCxid[m.cxid]
-		if len(q) == 0 {
+		ss.writeDone(m)
+		ss.pump(ctx)
+	case *writeResults:
+		for i := range m.rs {
+			ss.writeDone(&m.rs[i])
+		}
+		ss.pump(ctx)
+	case *readServed:
+		// A parked read, served by onApply right after the entry holding
+		// this session's earlier writes (readgate.go).
+		if !m.sl.started || m.sl.done {
 			return
 		}
-		sl := q[0]
-		if len(q) == 1 {
-			delete(ss.byCxid, m.cxid)
-		} else {
-			ss.byCxid[m.cxid] = q[1:]
+		m.sl.frame, m.sl.zxid, m.sl.code, m.sl.done = m.frame, m.z, m.code, true
+		if req := m.sl.req.body.(*wire.PathWatchRequest); req.Watch && m.kind != 0 {
+			ss.register(ctx, m.sl, m.z, []watchItem{{req.Path, m.kind}})
 		}
-		ss.inflight--
-		ss.finishWrite(sl, m.res)
-		ss.pump(ctx)
+		ss.flush(ctx)
 	case *writeFailed:
 		ss.s.log.Warn("write not replicated, closing connection", "session", sid(ss.id), "why", m.why)
 		ss.c.close("write failed: " + m.why)
@@ -145,7 +183,7 @@ func (ss *session) Receive(ctx actor.Context) {
 	case *syncDone:
 		if sl, ok := ss.bySeq[m.seq]; ok {
 			delete(ss.bySeq, m.seq)
-			ss.inflight--
+			ss.syncs--
 			if !m.ok {
 				ss.s.log.Warn("sync failed, closing connection", "session", sid(ss.id))
 				ss.c.close("sync failed")
@@ -174,6 +212,7 @@ func (ss *session) Receive(ctx actor.Context) {
 	case *connClosed:
 		ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
 		ss.s.watchers.Delete(ss.watcher)
+		ss.s.gates.CompareAndDelete(ss.id, ss.gate)
 		for _, sl := range ss.queue {
 			sl.span.End()
 			ss.s.stats.outstanding.Add(-1)
@@ -184,6 +223,28 @@ func (ss *session) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		ss.s.watchers.Delete(ss.watcher)
 	}
+}
+
+// defaultTracerProvider is the global provider before anyone installs one:
+// while it is still the global one, tracing is off and a request costs one
+// atomic load instead of a span (DESIGN.md: "with sampling off the cost is
+// a few atomic ops").
+var (
+	defaultTracerProvider            = otel.GetTracerProvider()
+	noSpan                trace.Span = noop.Span{}
+)
+
+// startSpan opens the request's server span; attributes are only built
+// for a span that records.
+func (ss *session) startSpan(m *request) trace.Span {
+	if otel.GetTracerProvider() == defaultTracerProvider {
+		return noSpan
+	}
+	_, span := tracer.Start(context.Background(), m.op.String(), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(m.recv))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("zk.op", m.op.String()), attribute.Int64("zk.session_id", ss.id), attribute.Int("zk.xid", int(m.xid)))
+	}
+	return span
 }
 
 // needsApplied reports whether op reads local state, so it must wait for
@@ -198,28 +259,98 @@ func needsApplied(op wire.OpCode) bool {
 	return false
 }
 
-// pump starts queued requests in order as far as FIFO allows.
+// writeDone completes the write m answers.
+func (ss *session) writeDone(m *writeResult) {
+	i := 0
+	for i < len(ss.wq) && ss.wq[i].req.xid != m.cxid {
+		i++ // only if results ever came out of order
+	}
+	if i == len(ss.wq) {
+		return
+	}
+	sl := ss.wq[i]
+	copy(ss.wq[i:], ss.wq[i+1:])
+	ss.wq[len(ss.wq)-1] = nil
+	ss.wq = ss.wq[:len(ss.wq)-1]
+	ss.writes--
+	ss.finishWrite(sl, m.res)
+}
+
+// parkable reports whether r is a read that can wait in the session's
+// readGate for its earlier writes while later requests start
+// (readgate.go); the other reads that need them hold the pump.
+func parkable(r *request) bool {
+	switch r.op {
+	case wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2:
+		return !r.unknown && !r.decodeErr
+	}
+	return false
+}
+
+// pump starts queued requests in order as far as FIFO allows. Writes keep
+// flowing past a read that waits for earlier writes: the read is parked
+// and served right after them (readgate.go); replies still leave in
+// request order (flush).
 func (ss *session) pump(ctx actor.Context) {
 	for ss.next < len(ss.queue) && !ss.closing {
 		sl := ss.queue[ss.next]
-		if needsApplied(sl.req.op) && ss.inflight > 0 {
+		if needsApplied(sl.req.op) && (ss.syncs > 0 || ss.writes > 0 && !parkable(sl.req)) {
 			break
 		}
 		ss.next++
 		sl.started = true
 		ss.start(ctx, sl)
 	}
+	// The writes started here go to the proposer in one message.
+	switch len(ss.proposals) {
+	case 0:
+	case 1:
+		ctx.Send(ss.s.proposer, &ss.proposals[0])
+	default:
+		ctx.Send(ss.s.proposer, &proposeWrites{ws: ss.proposals})
+	}
+	ss.proposals = nil
 	ss.flush(ctx)
 }
 
 func (ss *session) reply(sl *slot, zxid int64, code wire.Code, body wire.Record) {
 	h := wire.ReplyHeader{Xid: sl.req.xid, Zxid: zxid, Err: code}
-	if code != wire.Ok || body == nil {
-		sl.frame = wire.AppendFrame(nil, &h)
-	} else {
-		sl.frame = wire.AppendFrame(nil, &h, body)
+	if code != wire.Ok {
+		body = nil
 	}
+	sl.frame = appendReply(&ss.enc, ss.takeBuf(), &h, body)
 	sl.zxid, sl.code, sl.done = zxid, code, true
+}
+
+// appendReply appends the frame of h and body (nil for none) to dst with e.
+func appendReply(e *wire.Encoder, dst []byte, h *wire.ReplyHeader, body wire.Record) []byte {
+	e.SetBuffer(dst)
+	start := e.StartFrame()
+	h.Encode(e)
+	if body != nil {
+		body.Encode(e)
+	}
+	e.EndFrame(start)
+	out := e.Bytes()
+	e.SetBuffer(nil)
+	return out
+}
+
+// takeBuf returns an empty frame buffer, recycled if one is free.
+func (ss *session) takeBuf() []byte {
+	if n := len(ss.free); n > 0 {
+		b := ss.free[n-1]
+		ss.free = ss.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, 128)
+}
+
+// recycle gives back a frame buffer whose bytes have been copied out.
+func (ss *session) recycle(b []byte) {
+	if cap(b) <= 4<<10 && len(ss.free) < 256 {
+		ss.free = append(ss.free, b[:0])
+	}
 }
 
 func (ss *session) fail(sl *slot, code wire.Code) { ss.reply(sl, ss.s.watermark.Load(), code, nil) }
@@ -255,8 +386,10 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		ss.fail(sl, wire.ErrMarshallingError)
 		return
 	}
-	if p := requestPath(r.body); p != "" {
-		sl.span.SetAttributes(attribute.String("zk.path", p))
+	if sl.span.IsRecording() {
+		if p := requestPath(r.body); p != "" {
+			sl.span.SetAttributes(attribute.String("zk.path", p))
+		}
 	}
 	switch r.op {
 	case wire.OpPing:
@@ -323,14 +456,19 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 			return
 		}
 		txn.SessionID, txn.Cxid, txn.MinZxid = ss.id, r.xid, ss.c.lastZxid.Load()
-		txn.Auth = append([]wire.ID(nil), ss.auth...)
+		// No copy: ss.auth only ever grows by append (appendID), so the
+		// elements this slice covers never change.
+		txn.Auth = ss.auth
 		sl.write = true
-		ss.inflight++
-		ss.byCxid[r.xid] = append(ss.byCxid[r.xid], sl)
+		ss.writes++
+		ss.wq = append(ss.wq, sl)
 		if r.op == wire.OpCloseSession {
 			ss.closing = true
 		}
-		ctx.Send(ss.s.proposer, &proposeWrite{txn: txn, from: ss.self})
+		ss.gate.proposed(r.xid) // before the send: onApply must know it
+		barrier := ss.parked
+		ss.parked = false
+		ss.proposals = append(ss.proposals, proposeWrite{txn: txn, from: ss.self, barrier: barrier}) // sent by pump
 	default:
 		// deleteContainer is internal to the server; notification,
 		// createSession and error are not requests.
@@ -460,57 +598,20 @@ func (ss *session) finishWrite(sl *slot, res statemachine.Result) {
 
 func (ss *session) readPathWatch(ctx actor.Context, sl *slot) {
 	req := sl.req.body.(*wire.PathWatchRequest)
-	// Reads do not validate the path (FinalRequestProcessor): an invalid
-	// one is simply not found.
-	var z int64
-	var code wire.Code
-	var body wire.Record
-	var kind uint8
-	ss.s.replica.Read(func(t *statemachine.Tree) {
-		z = t.LastZxid()
-		switch sl.req.op {
-		case wire.OpExists:
-			st, ok := t.Exists(req.Path)
-			kind = kData // an exist watch is a data watch on the server
-			if !ok {
-				code = wire.ErrNoNode
-				return
-			}
-			body = &wire.StatResponse{Stat: st}
-		case wire.OpGetData:
-			data, st, acl, c := t.Get(req.Path)
-			if code = c; c != wire.Ok {
-				return
-			}
-			if !ss.canRead(acl, wire.PermRead) {
-				code = wire.ErrNoAuth
-				return
-			}
-			kind = kData
-			body = &wire.GetDataResponse{Data: data, Stat: st}
-		default:
-			kids, st, acl, c := t.Children(req.Path)
-			if code = c; c != wire.Ok {
-				return
-			}
-			if !ss.canRead(acl, wire.PermRead) {
-				code = wire.ErrNoAuth
-				return
-			}
-			kind = kChild
-			if kids == nil {
-				kids = []string{}
-			}
-			if sl.req.op == wire.OpGetChildren {
-				body = &wire.ChildrenResponse{Children: kids}
-			} else {
-				body = &wire.Children2Response{Children: kids, Stat: st}
-			}
+	if ss.writes > 0 {
+		pr := &parkedRead{sl: sl, op: sl.req.op, req: req, auth: ss.auth, xid: sl.req.xid, to: ss.self}
+		if ss.gate.park(pr) {
+			ss.parked = true
+			return // readServed completes it
 		}
+	}
+	var res readResult
+	ss.s.replica.Read(func(t *statemachine.Tree) {
+		res = readPath(t, sl.req.op, req, ss.auth, ss.s.cfg.SuperDigest, &ss.scratch)
 	})
-	ss.reply(sl, z, code, body)
-	if req.Watch && kind != 0 {
-		ss.register(ctx, sl, z, []watchItem{{req.Path, kind}})
+	ss.reply(sl, res.z, res.code, res.body)
+	if req.Watch && res.kind != 0 {
+		ss.register(ctx, sl, res.z, []watchItem{{req.Path, res.kind}})
 	}
 }
 
@@ -683,7 +784,7 @@ func (ss *session) startSync(sl *slot) {
 	ss.seq++
 	seq := ss.seq
 	ss.bySeq[seq] = sl
-	ss.inflight++
+	ss.syncs++
 	rs, err := ss.s.nh.ReadIndex(MetaShard, 10*time.Second)
 	root, self := ss.s.root, ss.self
 	if err != nil {
@@ -767,7 +868,7 @@ func (ss *session) addEvent(e watchEvent) {
 // watermark allows (design.md, "Watch ordering").
 func (ss *session) flush(ctx actor.Context) {
 	d := ss.s.watermark.Load()
-	var out []byte
+	out := ss.out[:0]
 	var n int64
 	closeAfter := false
 	var need int64
@@ -793,7 +894,8 @@ func (ss *session) flush(ctx actor.Context) {
 			}
 			ss.events = ss.events[1:]
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
-			out = wire.AppendFrame(out, &h, &wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path})
+			ev := wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path}
+			out = appendReply(&ss.enc, out, &h, &ev)
 			n++
 			continue
 		}
@@ -812,21 +914,30 @@ func (ss *session) flush(ctx actor.Context) {
 		ss.queue = ss.queue[1:]
 		ss.next--
 		out = append(out, head.frame...)
+		ss.recycle(head.frame)
+		head.frame = nil
 		n++
 		ss.s.stats.outstanding.Add(-1)
 		ss.s.stats.latency(time.Since(head.req.recv))
 		if head.zxid > ss.c.lastZxid.Load() {
 			ss.c.lastZxid.Store(head.zxid)
 		}
-		head.span.SetAttributes(attribute.Int64("zk.zxid", head.zxid), attribute.Int("zk.err", int(head.code)))
-		head.span.End()
+		if head.span.IsRecording() {
+			head.span.SetAttributes(attribute.Int64("zk.zxid", head.zxid), attribute.Int("zk.err", int(head.code)))
+			head.span.End()
+		}
 		if head.close {
 			closeAfter = true
 			break
 		}
 	}
 	if len(out) > 0 {
-		ss.c.enqueue(out, n)
+		ss.c.enqueue(out, n) // copies
+	}
+	if cap(out) <= 1<<20 {
+		ss.out = out[:0]
+	} else {
+		ss.out = nil
 	}
 	if closeAfter {
 		ss.c.closeAfterFlush()

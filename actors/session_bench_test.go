@@ -53,13 +53,19 @@ func dialBench(b *testing.B, s *Server) *benchConn {
 // roundTrips sends n requests (made by body) in batches of window, each
 // batch in one write, and reads every reply, checking xid and error code.
 func (c *benchConn) roundTrips(n, window int, op wire.OpCode, body func(i int) wire.Record) {
+	c.roundTripsOps(n, window, func(i int) (wire.OpCode, wire.Record) { return op, body(i) })
+}
+
+// roundTripsOps is roundTrips with the opcode chosen per request.
+func (c *benchConn) roundTripsOps(n, window int, req func(i int) (wire.OpCode, wire.Record)) {
 	for done := 0; done < n; {
 		k := min(window, n-done)
 		c.out = c.out[:0]
 		first := c.xid + 1
 		for j := 0; j < k; j++ {
 			c.xid++
-			c.out = wire.AppendFrame(c.out, &wire.RequestHeader{Xid: c.xid, Type: op}, body(done+j))
+			op, body := req(done + j)
+			c.out = wire.AppendFrame(c.out, &wire.RequestHeader{Xid: c.xid, Type: op}, body)
 		}
 		if _, err := c.nc.Write(c.out); err != nil {
 			c.b.Fatal(err)
@@ -133,3 +139,25 @@ func BenchmarkSessionSetDataSerial(b *testing.B) { benchSetData(b, 1) }
 
 // 64 in flight on one session: group commit amortises Raft and fsync.
 func BenchmarkSessionSetDataPipelined(b *testing.B) { benchSetData(b, 64) }
+
+// 64 in flight on one session, half setData and half getData of the same
+// keys in a random order: reads wait for the session's earlier writes
+// (guarantee 2) while later writes keep flowing.
+func BenchmarkSessionMixedPipelined(b *testing.B) {
+	c, keys, val := benchSetup(b)
+	sets := make([]wire.SetDataRequest, len(keys))
+	gets := make([]wire.PathWatchRequest, len(keys))
+	for i := range keys {
+		sets[i] = wire.SetDataRequest{Path: keys[i], Data: val, Version: -1}
+		gets[i].Path = keys[i]
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	c.roundTripsOps(b.N, 64, func(i int) (wire.OpCode, wire.Record) {
+		k := (i * 7) % len(keys)
+		if (i*2654435761)>>7&1 == 0 { // a fixed pseudo-random half
+			return wire.OpSetData, &sets[k]
+		}
+		return wire.OpGetData, &gets[k]
+	})
+}
