@@ -5,36 +5,37 @@ import (
 )
 
 // Txn is one ZooKeeper transaction, stamped before replication by the
-// proposer. Apply reads nothing but the Txn and the tree: every clock
+// proposer. ON-DISK FORMAT: Raft entries carry Txns as codec.go encodes
+// them (BatchFormatVersion); adding, removing or reordering a field
+// changes that format. Apply reads nothing but the Txn and the tree: every clock
 // reading and every id the transaction needs travels inside it.
 type Txn struct {
 	// Type is one of OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL,
 	// OpDelete, OpSetData, OpSetACL, OpCheck (only inside OpMulti), OpMulti,
 	// OpCreateSession, OpCloseSession, OpDeleteContainer.
-	Type      wire.OpCode `msgpack:"t,omitempty"`
-	SessionID int64       `msgpack:"s,omitempty"`
-	Cxid      int32       `msgpack:"x,omitempty"`
+	Type      wire.OpCode
+	SessionID int64
+	Cxid      int32
 	// Time is the proposer's wall clock, ms since the epoch: ctime and
 	// mtime, TTL and container decisions.
-	Time int64 `msgpack:"tm,omitempty"`
+	Time int64
 	// MinZxid is the session's lastZxidSeen: the assigned zxid exceeds it.
-	MinZxid int64 `msgpack:"mz,omitempty"`
+	MinZxid int64
 	// Auth is the session's authenticated ids at proposal time.
-	Auth []wire.ID `msgpack:"a,omitempty"`
-	Path string    `msgpack:"p,omitempty"`
-	// Data keeps nil (ZooKeeper's null) apart from empty: no omitempty.
-	// ON-DISK FORMAT: raft entries carry this encoding.
-	Data    []byte          `msgpack:"d"`
-	ACL     []wire.ACL      `msgpack:"acl,omitempty"`
-	Mode    wire.CreateMode `msgpack:"m,omitempty"`
-	TTL     int64           `msgpack:"ttl,omitempty"`
-	Version int32           `msgpack:"v,omitempty"`
+	Auth []wire.ID
+	Path string
+	// Data keeps nil (ZooKeeper's null) apart from empty.
+	Data    []byte
+	ACL     []wire.ACL
+	Mode    wire.CreateMode
+	TTL     int64
+	Version int32
 	// Ops are the sub-transactions of an OpMulti, applied all-or-nothing.
-	Ops []Txn `msgpack:"ops,omitempty"`
+	Ops []Txn
 	// Timeout is an OpCreateSession's negotiated timeout in ms.
-	Timeout int32 `msgpack:"to,omitempty"`
+	Timeout int32
 	// Passwd is an OpCreateSession's password.
-	Passwd []byte `msgpack:"pw,omitempty"`
+	Passwd []byte
 }
 
 // Trigger is a watch trigger produced by Apply; the actors fan it out.

@@ -160,7 +160,7 @@ func (t *Tree) op(txn, top *Txn, zxid int64) opResult {
 		if n == nil {
 			return opResult{err: wire.ErrNoNode}
 		}
-		if !CheckACL(n.acl, wire.PermRead, top.Auth, t.SuperDigest) {
+		if !CheckACL(n.getACL(), wire.PermRead, top.Auth, t.SuperDigest) {
 			return opResult{err: wire.ErrNoAuth}
 		}
 		if txn.Version != -1 && txn.Version != n.version {
@@ -207,7 +207,7 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	if parent == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
-	if !CheckACL(parent.acl, wire.PermCreate, top.Auth, t.SuperDigest) {
+	if !CheckACL(parent.getACL(), wire.PermCreate, top.Auth, t.SuperDigest) {
 		return opResult{err: wire.ErrNoAuth}
 	}
 	if mode.Sequential() {
@@ -236,15 +236,15 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	}
 	data := txn.Data // nil stays nil: ZooKeeper reads it back as null
 	n := &znode{
-		data: data, acl: acl,
 		czxid: zxid, mzxid: zxid, pzxid: zxid,
 		ctime: top.Time, mtime: top.Time,
 		owner: owner,
 	}
+	n.setData(data)
 	t.modify(parent)
 	parent.cversion++
 	parent.pzxid = zxid
-	t.insert(path, n)
+	t.insert(path, n, acl)
 	_, name, _ := splitPath(path)
 	if subj, ok := quotaSubject(parentPath, name); ok {
 		if name == limitNode {
@@ -324,7 +324,7 @@ func (t *Tree) delete(txn, top *Txn, zxid int64) opResult {
 	if parent == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
-	if !CheckACL(parent.acl, wire.PermDelete, top.Auth, t.SuperDigest) {
+	if !CheckACL(parent.getACL(), wire.PermDelete, top.Auth, t.SuperDigest) {
 		return opResult{err: wire.ErrNoAuth}
 	}
 	n := t.nodes[txn.Path]
@@ -372,7 +372,7 @@ func (t *Tree) setData(txn, top *Txn, zxid int64) opResult {
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
-	if !CheckACL(n.acl, wire.PermWrite, top.Auth, t.SuperDigest) {
+	if !CheckACL(n.getACL(), wire.PermWrite, top.Auth, t.SuperDigest) {
 		return opResult{err: wire.ErrNoAuth}
 	}
 	if !t.checkQuota(txn.Path, int64(len(txn.Data)-len(n.data)), 0) {
@@ -385,7 +385,7 @@ func (t *Tree) setData(txn, top *Txn, zxid int64) opResult {
 	diff := int64(len(data) - len(n.data))
 	t.modify(n)
 	t.adjustSize(diff)
-	n.data = data
+	n.setData(data)
 	n.mtime = top.Time
 	n.mzxid = zxid
 	n.version++
@@ -411,14 +411,16 @@ func (t *Tree) setACL(txn, top *Txn) opResult {
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
-	if !CheckACL(n.acl, wire.PermAdmin, top.Auth, t.SuperDigest) {
+	if !CheckACL(n.getACL(), wire.PermAdmin, top.Auth, t.SuperDigest) {
 		return opResult{err: wire.ErrNoAuth}
 	}
 	if txn.Version != -1 && txn.Version != n.aversion {
 		return opResult{err: wire.ErrBadVersion}
 	}
-	t.modify(n)
-	n.acl = acl
+	t.modify(n) // setACL is never inside a multi: nothing to undo for the ACL table
+	old := n.acl
+	n.acl = t.acls.acquire(acl)
+	t.acls.release(old)
 	n.aversion++
 	return opResult{path: txn.Path, stat: n.stat()}
 }

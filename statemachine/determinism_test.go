@@ -107,6 +107,8 @@ func TestDeterminism(t *testing.T) {
 			}
 			rb = append(rb, b.Apply(&dec[i]))
 		}
+		checkACLTable(t, a)
+		checkACLTable(t, b)
 		sa, sb := saved(t, a), saved(t, b)
 		if !bytes.Equal(sa, sb) {
 			t.Fatalf("seed %d: snapshots differ", seed)

@@ -109,7 +109,7 @@ func (t *Tree) updateQuotaStat(prefix string, bytesDiff, countDiff int64) {
 	if n == nil {
 		return // ZooKeeper logs "Missing node for stat"
 	}
-	st := parseStats(n.data)
+	st := parseStats(n.getData())
 	st["count"] = st.get("count") + countDiff
 	st["bytes"] = st.get("bytes") + bytesDiff
 	t.setRawData(quotaStatPath(prefix), n, st.bytes())
@@ -155,7 +155,7 @@ func (t *Tree) checkQuota(p string, bytesDiff, countDiff int64) bool {
 	if ln == nil {
 		return true
 	}
-	limits := parseStats(ln.data)
+	limits := parseStats(ln.getData())
 	checkCount := countDiff != 0 && (limits.get("count") > -1 || limits.get("countHardLimit") > -1)
 	checkBytes := bytesDiff != 0 && (limits.get("bytes") > -1 || limits.get("byteHardLimit") > -1)
 	if !checkCount && !checkBytes {
@@ -165,7 +165,7 @@ func (t *Tree) checkQuota(p string, bytesDiff, countDiff int64) bool {
 	if sn == nil {
 		return true
 	}
-	cur := parseStats(sn.data)
+	cur := parseStats(sn.getData())
 	if checkCount && limits.get("countHardLimit") > -1 && cur.get("count")+countDiff > limits.get("countHardLimit") {
 		return false
 	}

@@ -1,35 +1,12 @@
 package statemachine
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"sync"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
-	"github.com/vmihailenco/msgpack/v5"
 )
-
-// EncodeBatch encodes the transactions of one Raft entry (group commit).
-func EncodeBatch(txns []Txn) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.UseCompactInts(true)
-	if err := enc.Encode(txns); err != nil {
-		return nil, fmt.Errorf("paddock/statemachine: encode batch: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// DecodeBatch decodes an entry written by EncodeBatch. The result shares no
-// memory with b. A decode failure wraps ErrCorrupt.
-func DecodeBatch(b []byte) ([]Txn, error) {
-	var txns []Txn
-	if err := msgpack.Unmarshal(b, &txns); err != nil {
-		return nil, fmt.Errorf("%w: decode batch: %w", ErrCorrupt, err)
-	}
-	return txns, nil
-}
 
 // Replica adapts a Tree to dragonboat v4's IStateMachine (the in-memory
 // kind). Its contract, per method:

@@ -1,12 +1,10 @@
 package statemachine
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
 	"github.com/paddockdb/paddock/wire"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // SnapshotFormatVersion is the version of the snapshot stream Save writes.
@@ -25,145 +23,103 @@ const snapshotMagic = "paddock/statemachine snapshot"
 // Save streams the tree as msgpack: magic, format version, lastZxid, node
 // count, every node in depth-first order with children sorted (so a parent
 // precedes its children and equal trees give equal bytes), session count,
-// sessions sorted by id. It holds no copy of the tree in memory.
+// sessions sorted by id. A node is its path, data (nil for ZooKeeper's
+// null), ACL as an array of perms, scheme, id, then czxid, mzxid, pzxid,
+// ctime, mtime, version, cversion (stored: child creates), aversion and
+// ephemeralOwner. It holds no copy of the tree in memory: the encoding
+// goes through a 64 KiB buffer, written by the append helpers of codec.go
+// (the bytes msgpack/v5's Encoder writes, without its per-call cost).
 func (t *Tree) Save(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := msgpack.NewEncoder(bw)
-	enc.UseCompactInts(true)
-	e := &errEnc{enc: enc}
-	e.str(snapshotMagic)
-	e.int(SnapshotFormatVersion)
-	e.int(t.lastZxid)
-	e.int(int64(len(t.nodes)))
-	var walk func(string, *znode)
-	walk = func(p string, n *znode) {
-		e.str(p)
-		e.data(n.data)
-		e.arrayLen(len(n.acl))
-		for _, a := range n.acl {
-			e.int(int64(a.Perms))
-			e.str(a.ID.Scheme)
-			e.str(a.ID.ID)
+	s := &snapWriter{w: w, b: make([]byte, 0, 80<<10)}
+	s.b = appendStr(s.b, snapshotMagic)
+	s.b = appendInt(s.b, SnapshotFormatVersion)
+	s.b = appendInt(s.b, t.lastZxid)
+	s.b = appendInt(s.b, int64(len(t.nodes)))
+	path := make([]byte, 0, 256)
+	var walk func(n *znode)
+	walk = func(n *znode) {
+		b := appendStr(s.b, string(path))
+		b = appendBin(b, n.getData())
+		acl := n.getACL()
+		b = appendArrayLen(b, len(acl))
+		for _, a := range acl {
+			b = appendInt(b, int64(a.Perms))
+			b = appendStr(b, a.ID.Scheme)
+			b = appendStr(b, a.ID.ID)
 		}
-		e.int(n.czxid)
-		e.int(n.mzxid)
-		e.int(n.pzxid)
-		e.int(n.ctime)
-		e.int(n.mtime)
-		e.int(int64(n.version))
-		e.int(int64(n.cversion))
-		e.int(int64(n.aversion))
-		e.int(n.owner)
+		b = appendInt(b, n.czxid)
+		b = appendInt(b, n.mzxid)
+		b = appendInt(b, n.pzxid)
+		b = appendInt(b, n.ctime)
+		b = appendInt(b, n.mtime)
+		b = appendInt(b, int64(n.version))
+		b = appendInt(b, int64(n.cversion))
+		b = appendInt(b, int64(n.aversion))
+		b = appendInt(b, n.owner)
+		s.b = b
+		s.flush(false)
+		if len(n.children) == 0 {
+			return
+		}
+		base := len(path)
 		for _, c := range sortedKeys(n.children) {
-			cp := childPath(p, c)
-			walk(cp, t.nodes[cp])
+			if base > 1 {
+				path = append(path, '/')
+			}
+			path = append(path, c...)
+			walk(t.nodes[string(path)])
+			path = path[:base]
 		}
 	}
-	walk("/", t.nodes["/"])
+	path = append(path, '/')
+	walk(t.nodes["/"])
 	sessions := t.Sessions()
-	e.int(int64(len(sessions)))
-	for _, s := range sessions {
-		e.int(s.ID)
-		e.int(int64(s.Timeout))
-		e.bytes(s.Passwd)
+	s.b = appendInt(s.b, int64(len(sessions)))
+	for _, ss := range sessions {
+		s.b = appendInt(s.b, ss.ID)
+		s.b = appendInt(s.b, int64(ss.Timeout))
+		pw := ss.Passwd
+		if pw == nil {
+			pw = []byte{} // nil and empty save alike
+		}
+		s.b = appendBin(s.b, pw)
+		s.flush(false)
 	}
-	if e.err != nil {
-		return e.err
-	}
-	return bw.Flush()
+	return s.flush(true)
 }
 
-type errEnc struct {
-	enc *msgpack.Encoder
+// snapWriter batches Save's output into large writes.
+type snapWriter struct {
+	w   io.Writer
+	b   []byte
 	err error
 }
 
-func (e *errEnc) str(s string) {
-	if e.err == nil {
-		e.err = e.enc.EncodeString(s)
+func (s *snapWriter) flush(force bool) error {
+	if s.err == nil && (force || len(s.b) >= 64<<10) {
+		_, s.err = s.w.Write(s.b)
+		s.b = s.b[:0]
 	}
-}
-func (e *errEnc) int(v int64) {
-	if e.err == nil {
-		e.err = e.enc.EncodeInt(v)
-	}
-}
-func (e *errEnc) bytes(b []byte) {
-	if b == nil {
-		b = []byte{} // nil and empty save alike
-	}
-	if e.err == nil {
-		e.err = e.enc.EncodeBytes(b)
-	}
+	return s.err
 }
 
-// data saves a node's data: nil (ZooKeeper's null) as msgpack nil.
-func (e *errEnc) data(b []byte) {
-	if e.err != nil {
-		return
-	}
-	if b == nil {
-		e.err = e.enc.EncodeNil()
-		return
-	}
-	e.err = e.enc.EncodeBytes(b)
-}
-func (e *errEnc) arrayLen(n int) {
-	if e.err == nil {
-		e.err = e.enc.EncodeArrayLen(n)
-	}
-}
+// loadWindow is the read buffer of Load.
+const loadWindow = 1 << 20
 
-type errDec struct {
-	dec *msgpack.Decoder
-	err error
-}
-
-func (d *errDec) str() string {
-	if d.err != nil {
-		return ""
-	}
-	s, err := d.dec.DecodeString()
-	d.err = err
-	return s
-}
-func (d *errDec) int() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, err := d.dec.DecodeInt64()
-	d.err = err
-	return v
-}
-func (d *errDec) int32() int32 {
-	v := d.int()
-	if d.err == nil && int64(int32(v)) != v {
-		d.err = fmt.Errorf("%w: int32 out of range", ErrCorrupt)
-	}
-	return int32(v)
-}
-func (d *errDec) bytes() []byte {
-	if d.err != nil {
-		return nil
-	}
-	b, err := d.dec.DecodeBytes()
-	d.err = err
-	return b
-}
-func (d *errDec) arrayLen() int {
-	if d.err != nil {
-		return 0
-	}
-	n, err := d.dec.DecodeArrayLen()
-	d.err = err
-	return n
-}
+// maxPrealloc bounds the node-table capacity Load reserves from the count
+// in the header, so a corrupt count cannot reserve unbounded memory.
+const maxPrealloc = 1 << 22
 
 // Load replaces the tree's state with a snapshot written by Save. On error
 // the tree is left unchanged and the error wraps ErrCorrupt. The options
 // (EnforceQuota, SuperDigest, MaxNeverUsedIntervalMs) are kept.
+//
+// It decodes the stream by hand (no reflection, one allocation each for
+// a node, its path and its data), reserves the node table from the count
+// in the header, and links each node under the parent it met last when the
+// parent is the same (Save writes siblings together).
 func (t *Tree) Load(r io.Reader) error {
-	d := &errDec{dec: msgpack.NewDecoder(bufio.NewReaderSize(r, 64<<10))}
+	d := &bdec{r: r, b: make([]byte, 0, loadWindow)}
 	if m := d.str(); d.err == nil && m != snapshotMagic {
 		return fmt.Errorf("%w: not a snapshot", ErrCorrupt)
 	}
@@ -172,30 +128,44 @@ func (t *Tree) Load(r io.Reader) error {
 		return fmt.Errorf("%w: snapshot format %d, want %d", ErrCorrupt, version, SnapshotFormatVersion)
 	}
 	nt := &Tree{}
-	nt.nodes = map[string]*znode{}
+	nt.lastZxid = d.int()
+	count := d.int()
+	if d.err == nil && count < 1 {
+		return fmt.Errorf("%w: snapshot without a root", ErrCorrupt)
+	}
+	nt.nodes = make(map[string]*znode, min(count, maxPrealloc))
 	nt.sessions = map[int64]*session{}
 	nt.ephemerals = map[int64]map[string]struct{}{}
 	nt.containers = map[string]struct{}{}
 	nt.ttls = map[string]struct{}{}
 	nt.quotas = map[string]struct{}{}
-	nt.lastZxid = d.int()
-	count := d.int()
+	nt.acls = newACLTable()
+	var lastParentPath string
+	var lastParent *znode
 	for i := int64(0); i < count && d.err == nil; i++ {
 		p := d.str()
-		n := &znode{data: d.bytes()}
-		if n.data == nil && version == 1 {
-			n.data = []byte{}
+		data := d.bytes()
+		if data == nil && version == 1 {
+			data = []byte{}
 		}
 		na := d.arrayLen()
-		if na >= 0 && d.err == nil {
-			n.acl = make([]wire.ACL, 0, min(na, 64))
-			for j := 0; j < na && d.err == nil; j++ {
-				n.acl = append(n.acl, wire.ACL{Perms: d.int32(), ID: wire.ID{Scheme: d.str(), ID: d.str()}})
+		var one [1]wire.ACL
+		var acl []wire.ACL
+		switch {
+		case d.err != nil:
+		case na == 1:
+			one[0] = d.aclFields()
+			acl = one[:]
+		case na > 1:
+			if na > 1<<16 {
+				return fmt.Errorf("%w: snapshot node %q with %d ACL entries", ErrCorrupt, p, na)
 			}
-			if len(n.acl) == 1 && n.acl[0] == worldACL[0] {
-				n.acl = worldACL
+			acl = make([]wire.ACL, na)
+			for j := range acl {
+				acl[j] = d.aclFields()
 			}
 		}
+		n := &znode{}
 		n.czxid, n.mzxid, n.pzxid = d.int(), d.int(), d.int()
 		n.ctime, n.mtime = d.int(), d.int()
 		n.version, n.cversion, n.aversion = d.int32(), d.int32(), d.int32()
@@ -203,19 +173,37 @@ func (t *Tree) Load(r io.Reader) error {
 		if d.err != nil {
 			break
 		}
+		n.setData(data)
+		n.acl = nt.acls.acquire(acl)
 		if i == 0 {
 			if p != "/" {
 				return fmt.Errorf("%w: snapshot does not start at the root", ErrCorrupt)
 			}
 			nt.nodes["/"] = n
-			nt.dataSize = 1 + int64(len(n.data))
+			nt.dataSize = 1 + int64(len(data))
 			continue
 		}
 		parentPath, name, ok := splitPath(p)
-		if !ok || name == "" || nt.nodes[parentPath] == nil || nt.nodes[p] != nil {
+		if !ok || name == "" {
 			return fmt.Errorf("%w: snapshot node %q out of order", ErrCorrupt, p)
 		}
-		nt.insert(p, n)
+		parent := lastParent
+		if parentPath != lastParentPath || parent == nil {
+			parent = nt.nodes[parentPath]
+			lastParentPath, lastParent = parentPath, parent
+		}
+		if parent == nil || nt.nodes[p] != nil {
+			return fmt.Errorf("%w: snapshot node %q out of order", ErrCorrupt, p)
+		}
+		if parent.children == nil {
+			parent.children = map[string]struct{}{}
+		}
+		parent.children[name] = struct{}{}
+		nt.nodes[p] = n
+		nt.dataSize += int64(len(p) + len(data))
+		if n.owner != 0 {
+			nt.index(p, n.owner, true)
+		}
 		if subj, ok := quotaSubject(parentPath, name); ok && name == limitNode {
 			nt.quotas[subj] = struct{}{}
 		}
@@ -235,6 +223,7 @@ func (t *Tree) Load(r io.Reader) error {
 	}
 	t.nodes, t.sessions, t.ephemerals = nt.nodes, nt.sessions, nt.ephemerals
 	t.containers, t.ttls, t.quotas = nt.containers, nt.ttls, nt.quotas
+	t.acls = nt.acls
 	t.dataSize, t.lastZxid = nt.dataSize, nt.lastZxid
 	t.journal, t.inMulti = nil, false
 	return nil

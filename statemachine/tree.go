@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/paddockdb/paddock/wire"
 )
@@ -44,20 +45,63 @@ func kindOf(owner int64) ownerKind {
 	return ownerSession
 }
 
-// znode is one node. NumChildren and DataLength are derived.
+// znode is one node: 96 bytes, one allocation (Go's 96-byte size class).
+// NumChildren and DataLength are derived. Its path is stored once, as the
+// key of Tree.nodes; the child names in a parent's children set are
+// substrings of the children's paths, not copies.
 type znode struct {
-	data     []byte     // nil is ZooKeeper's null data, apart from empty
-	acl      []wire.ACL // never mutated in place; may be shared
+	// data is a read-only view of the data slice given to setData
+	// (unsafe.String, no copy): a string header is 8 bytes smaller than a
+	// slice's. nullData in flags keeps ZooKeeper's null apart from empty.
+	data     string
+	acl      *aclList            // interned, reference-counted (aclTable)
+	children map[string]struct{} // nil when the node never had children
 	czxid    int64
 	mzxid    int64
 	pzxid    int64
 	ctime    int64
 	mtime    int64
+	owner    int64
 	version  int32
 	cversion int32 // child creates ever (StatPersisted); see stat
 	aversion int32
-	owner    int64
-	children map[string]struct{} // nil when the node never had children
+	flags    uint32
+}
+
+const nullData uint32 = 1
+
+// emptyData is what getData returns for empty (not null) data.
+var emptyData = []byte{}
+
+// getData returns the node's data: nil for null data. The slice is the
+// tree's own (the one given to setData): callers must not modify it.
+func (n *znode) getData() []byte {
+	if n.flags&nullData != 0 {
+		return nil
+	}
+	if len(n.data) == 0 {
+		return emptyData
+	}
+	return unsafe.Slice(unsafe.StringData(n.data), len(n.data))
+}
+
+// setData makes b the node's data without copying it: b must never be
+// modified afterwards (Apply's contract on Txn.Data; Load's own copies).
+func (n *znode) setData(b []byte) {
+	if b == nil {
+		n.data, n.flags = "", n.flags|nullData
+		return
+	}
+	n.data, n.flags = unsafe.String(unsafe.SliceData(b), len(b)), n.flags&^nullData
+}
+
+// getACL returns the node's ACL list, shared with every node that has an
+// equal one: callers must not modify it.
+func (n *znode) getACL() []wire.ACL {
+	if n.acl == nil {
+		return nil
+	}
+	return n.acl.acl
 }
 
 // stat is the Stat clients see, as DataNode.copyStat makes it: the stored
@@ -107,6 +151,7 @@ type Tree struct {
 	containers map[string]struct{}
 	ttls       map[string]struct{}
 	quotas     map[string]struct{} // paths with a zookeeper_limits node
+	acls       aclTable
 	dataSize   int64
 	lastZxid   int64
 
@@ -130,13 +175,16 @@ func (t *Tree) reset() {
 	t.containers = map[string]struct{}{}
 	t.ttls = map[string]struct{}{}
 	t.quotas = map[string]struct{}{}
+	t.acls = newACLTable()
 	t.dataSize = 0
 	t.lastZxid = 0
-	t.nodes["/"] = &znode{data: []byte{}, acl: worldACL}
+	root := &znode{acl: t.acls.acquire(worldACL)}
+	root.setData([]byte{})
+	t.nodes["/"] = root
 	t.dataSize = 1
-	t.insert(procPath, &znode{data: []byte{}, acl: worldACL})
-	t.insert(quotaPath, &znode{data: []byte{}, acl: worldACL})
-	t.insert(configPath, &znode{data: []byte{}, acl: readACL, aversion: -1})
+	t.insert(procPath, &znode{}, worldACL)
+	t.insert(quotaPath, &znode{}, worldACL)
+	t.insert(configPath, &znode{aversion: -1}, readACL)
 }
 
 var readACL = []wire.ACL{{Perms: wire.PermRead, ID: wire.ID{Scheme: SchemeWorld, ID: "anyone"}}}
@@ -151,7 +199,7 @@ func (t *Tree) Get(path string) (data []byte, stat wire.Stat, acl []wire.ACL, er
 	if n == nil {
 		return nil, wire.Stat{}, nil, wire.ErrNoNode
 	}
-	return n.data, n.stat(), n.acl, wire.Ok
+	return n.getData(), n.stat(), n.getACL(), wire.Ok
 }
 
 // Exists returns a node's Stat.
@@ -170,7 +218,7 @@ func (t *Tree) Children(path string) (children []string, stat wire.Stat, acl []w
 	if n == nil {
 		return nil, wire.Stat{}, nil, wire.ErrNoNode
 	}
-	return sortedKeys(n.children), n.stat(), n.acl, wire.Ok
+	return sortedKeys(n.children), n.stat(), n.getACL(), wire.Ok
 }
 
 func sortedKeys(m map[string]struct{}) []string {
@@ -188,7 +236,7 @@ func (t *Tree) GetACL(path string) ([]wire.ACL, wire.Stat, wire.Code) {
 	if n == nil {
 		return nil, wire.Stat{}, wire.ErrNoNode
 	}
-	return n.acl, n.stat(), wire.Ok
+	return n.getACL(), n.stat(), wire.Ok
 }
 
 // CountDescendants is getAllChildrenNumber: the number of nodes below path
@@ -311,8 +359,10 @@ func (t *Tree) record(undo func()) {
 	}
 }
 
-// insert links n at path under its (existing) parent and indexes it.
-func (t *Tree) insert(path string, n *znode) {
+// insert links n at path under its (existing) parent, gives it the
+// interned acl and indexes it.
+func (t *Tree) insert(path string, n *znode, acl []wire.ACL) {
+	n.acl = t.acls.acquire(acl)
 	parentPath, name, _ := splitPath(path)
 	parent := t.nodes[parentPath]
 	hadMap := parent.children != nil
@@ -331,6 +381,7 @@ func (t *Tree) insert(path string, n *znode) {
 		delete(t.nodes, path)
 		t.dataSize -= int64(len(path) + len(n.data))
 		t.index(path, n.owner, false)
+		t.acls.release(n.acl)
 	})
 }
 
@@ -343,7 +394,9 @@ func (t *Tree) erase(path string) *znode {
 	delete(t.nodes, path)
 	t.dataSize -= int64(len(path) + len(n.data))
 	t.index(path, n.owner, false)
+	t.acls.release(n.acl)
 	t.record(func() {
+		t.acls.reacquire(n.acl)
 		parent.children[name] = struct{}{}
 		t.nodes[path] = n
 		t.dataSize += int64(len(path) + len(n.data))
@@ -399,7 +452,7 @@ func (t *Tree) modify(n *znode) {
 func (t *Tree) setRawData(path string, n *znode, data []byte) {
 	t.modify(n)
 	t.adjustSize(int64(len(data) - len(n.data)))
-	n.data = data
+	n.setData(data)
 }
 
 func (t *Tree) adjustSize(d int64) {
