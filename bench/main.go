@@ -68,8 +68,15 @@ func parseRatios(s string) ([]float64, error) {
 // Main is the `paddock bench` subcommand. It returns the exit status: 0
 // on success, 2 for bad flags, 1 when a run fails.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "compare" {
-		return CompareMain(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare": // Paddock against Apache ZooKeeper, side by side
+			return CompareMain(args[1:], stdout, stderr)
+		case "memory": // heap per znode, Paddock's tree against ZooKeeper's heap
+			return MemoryMain(args[1:], stdout, stderr)
+		case "restart": // time for paddock serve to serve again with a large tree
+			return RestartMain(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("paddock bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
