@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -33,15 +34,104 @@ type conn struct {
 
 	sessionID atomic.Int64
 	timeout   atomic.Int32
-	session   *actor.PID // set once before the read loop serves requests
+	sess      atomic.Pointer[actor.PID] // the session actor, set once by the handshake
 	live      *liveness
 	recv      atomic.Int64
 	sent      atomic.Int64
 	lastZxid  atomic.Int64
+
+	// Backpressure (DESIGN.md guarantee 8; see flow control below).
+	// pending and inBytes count the requests read and not yet answered
+	// (and their frame bytes); queued counts the output bytes handed to
+	// the writer and not yet written; held counts the reply bytes the
+	// session actor keeps until their turn (written by the session actor
+	// only). peak is the high-water mark of queued+held.
+	pending, inBytes   atomic.Int64
+	queued, held, peak atomic.Int64
+	readerPaused       atomic.Bool // the reader waits for room (wake)
+	sessionPaused      atomic.Bool // the session actor stopped starting requests (outputDrained)
+	pauses             atomic.Int64
+	wake               chan struct{}
+	maxOut, maxIn      int64
 }
 
+// Flow control, as ZooKeeper's NIOServerCnxn disableRecv/enableRecv:
+//
+//   - At most maxOutstanding requests per connection are read and not yet
+//     answered (ZooKeeper's globalOutstandingLimit, 1000, is per server;
+//     Paddock applies the same number per connection), and at most
+//     4 x MaxPacket bytes of them: past either, the reader stops reading
+//     that socket until replies leave.
+//   - At most 4 x MaxPacket bytes of replies wait for the socket
+//     (queued + held): past it the reader stops reading, and the session
+//     actor stops starting requests until the writer drains, so the
+//     output a connection can pin is that bound plus one reply (and at
+//     most maxParkedReads parked reads, readgate.go).
+//   - A client that takes no bytes for its session timeout (10 s before
+//     the handshake) while replies wait is closed, with a warning: the
+//     writer's deadline is per chunk, so a slow reader that keeps
+//     reading is not closed.
+//   - The writer drops a buffer larger than maxKeptWriteBuffer after the
+//     write, so one large reply does not pin its size for the
+//     connection's life.
+const (
+	maxOutstanding     = 1000
+	maxParkedReads     = 64
+	writeChunk         = 64 << 10
+	maxKeptWriteBuffer = 256 << 10
+)
+
+// outputDrained tells a paused session actor the writer made room.
+type outputDrained struct{}
+
 func newConn(s *Server, nc net.Conn, ip string) *conn {
-	return &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	return &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket)}
+}
+
+// buffered is the reply bytes this connection pins: queued for the
+// writer plus held by the session actor.
+func (c *conn) buffered() int64 { return c.queued.Load() + c.held.Load() }
+
+// overLimit reports whether the reader must stop reading.
+func (c *conn) overLimit() bool {
+	return c.pending.Load() >= maxOutstanding || c.inBytes.Load() >= c.maxIn || c.buffered() >= c.maxOut
+}
+
+// waitForRoom blocks the reader until overLimit is false, or reports false
+// when the connection closes.
+func (c *conn) waitForRoom() bool {
+	c.pauses.Add(1)
+	c.readerPaused.Store(true)
+	defer c.readerPaused.Store(false)
+	for c.overLimit() { // re-checked after readerPaused is visible: no lost wake-up
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) wakeReader() {
+	if c.readerPaused.Load() {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// answered releases n answered requests of size bytes in all.
+func (c *conn) answered(n, bytes int64) {
+	if n == 0 {
+		return
+	}
+	c.s.stats.outstanding.Add(-n)
+	c.pending.Add(-n)
+	c.inBytes.Add(-bytes)
+	c.wakeReader()
 }
 
 // enqueue appends encoded frames for the writer. Safe from any goroutine.
@@ -49,6 +139,9 @@ func (c *conn) enqueue(frames []byte, n int64) {
 	c.mu.Lock()
 	c.out = append(c.out, frames...)
 	c.mu.Unlock()
+	if b := c.queued.Add(int64(len(frames))) + c.held.Load(); b > c.peak.Load() {
+		c.peak.Store(b) // enqueue runs on the session actor (or before it exists)
+	}
 	c.sent.Add(n)
 	c.s.stats.sent.Add(n)
 	select {
@@ -96,10 +189,11 @@ func (c *conn) writeLoop() {
 		closeAfter := c.closeAfter
 		c.mu.Unlock()
 		if len(buf) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			if _, err := c.nc.Write(buf); err != nil {
-				c.close("write: " + err.Error())
+			if !c.write(buf) {
 				return
+			}
+			if cap(buf) > maxKeptWriteBuffer {
+				buf = nil
 			}
 		}
 		if closeAfter {
@@ -114,40 +208,108 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// stuckTimeout is how long the writer waits for a client to take any
+// bytes: its session timeout, 10 s before the handshake.
+func (c *conn) stuckTimeout() time.Duration {
+	if ms := c.timeout.Load(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return c.s.cfg.sessionless()
+}
+
+// write writes buf in chunks, each with its own deadline, releasing the
+// queued bytes as they go. It closes the connection and reports false on
+// an error.
+func (c *conn) write(buf []byte) bool {
+	for len(buf) > 0 {
+		n := min(len(buf), writeChunk)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.stuckTimeout()))
+		w, err := c.nc.Write(buf[:n])
+		c.drained(int64(w))
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.s.log.Warn("client does not read its replies, closing connection",
+					"remote", c.nc.RemoteAddr().String(), "session", sid(c.sessionID.Load()),
+					"stuck", c.stuckTimeout(), "queuedBytes", c.queued.Load())
+			}
+			c.close("write: " + err.Error())
+			return false
+		}
+		buf = buf[n:]
+	}
+	return true
+}
+
+// drained releases n written bytes and wakes whoever waits for room.
+func (c *conn) drained(n int64) {
+	if n == 0 {
+		return
+	}
+	b := c.queued.Add(-n) + c.held.Load()
+	c.wakeReader()
+	if b < c.maxOut && c.sessionPaused.CompareAndSwap(true, false) {
+		if pid := c.sess.Load(); pid != nil {
+			c.s.root.Send(pid, &outputDrained{})
+		}
+	}
+}
+
 func (c *conn) readLoop() {
 	defer c.s.wg.Done()
 	defer func() {
 		c.close("read loop ended")
-		if c.session != nil {
-			c.s.root.Send(c.session, &connClosed{})
+		if pid := c.sess.Load(); pid != nil {
+			c.s.root.Send(pid, &connClosed{})
 		}
 	}()
 	// One buffered reader per connection: a read syscall fetches every
 	// frame the client has sent, and frames are decoded from the buffer
 	// (wire.Decoder copies what a request keeps, so the buffer is reused).
 	fr := wire.NewFrameReader(c.nc, connReadBuffer, c.s.cfg.MaxPacket)
+	// A connection must complete its handshake within the sessionless
+	// timeout (ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout, 10 s),
+	// and its ConnectRequest must fit maxHandshake bytes, so the frame is
+	// read into the connection's read buffer: nothing is allocated for a
+	// declared length before its bytes arrive.
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.sessionless()))
+	c.s.stats.handshaking.Add(1)
+	handshaking := true
+	defer func() {
+		if handshaking {
+			c.s.stats.handshaking.Add(-1)
+		}
+	}()
 	head, err := fr.Peek(4)
 	if err != nil {
+		c.logHandshakeErr(err)
 		return
 	}
 	if w := string(head); fourLetterWords[w] {
 		c.fourLetter(w)
 		return
 	}
+	if n := int32(binary.BigEndian.Uint32(head)); n < 0 || n > maxHandshake {
+		c.s.log.Warn("handshake packet too large, closing", "remote", c.nc.RemoteAddr().String(), "len", n, "max", maxHandshake)
+		return
+	}
 	body, err := fr.Next()
 	if err != nil {
-		if errors.Is(err, wire.ErrPacketTooLarge) {
-			c.s.log.Warn("handshake packet too large, closing", "remote", c.nc.RemoteAddr().String(), "err", err)
-		}
+		c.logHandshakeErr(err)
 		return
 	}
-	if !c.handshake(body) {
+	ok := c.handshake(body)
+	handshaking = false
+	c.s.stats.handshaking.Add(-1)
+	if !ok {
 		return
 	}
+	_ = c.nc.SetReadDeadline(time.Time{})
 	// Requests go to the session actor in batches: everything decoded from
 	// one read (up to maxRequestBatch) is one mailbox message, so a
 	// pipelining client costs one actor hop per read syscall, not one per
 	// request.
+	pid := c.sess.Load()
 	var batch []request
 	send := func() {
 		switch len(batch) {
@@ -155,15 +317,21 @@ func (c *conn) readLoop() {
 			return
 		case 1:
 			r := batch[0]
-			c.s.root.Send(c.session, &r)
+			c.s.root.Send(pid, &r)
 		default:
-			c.s.root.Send(c.session, &requestBatch{reqs: batch})
+			c.s.root.Send(pid, &requestBatch{reqs: batch})
 		}
 		batch = nil
 	}
 	defer send() // requests before a bad frame are still served
 	var d wire.Decoder
 	for {
+		if c.overLimit() {
+			send() // what is decoded must reach the session to be answered
+			if !c.waitForRoom() {
+				return
+			}
+		}
 		frame, err := fr.Next()
 		if err != nil {
 			if errors.Is(err, wire.ErrPacketTooLarge) {
@@ -202,11 +370,25 @@ func (c *conn) readLoop() {
 			req.unknown = true
 		}
 		c.s.stats.outstanding.Add(1)
+		c.pending.Add(1)
+		c.inBytes.Add(int64(len(frame)))
 		if len(batch) >= maxRequestBatch || !fr.Ready() {
 			send()
 		}
 	}
 }
+
+// logHandshakeErr logs why a connection ended before its handshake.
+func (c *conn) logHandshakeErr(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.s.log.Warn("no handshake within the sessionless timeout, closing", "remote", c.nc.RemoteAddr().String(), "timeout", c.s.cfg.sessionless())
+	}
+}
+
+// maxHandshake is the largest ConnectRequest accepted (a real one is about
+// 50 bytes): it fits the connection's read buffer.
+const maxHandshake = 4 << 10
 
 // connReadBuffer is a connection's read buffer (frames larger than it are
 // read into a larger one, up to MaxPacket); maxRequestBatch bounds the
@@ -281,11 +463,30 @@ func (c *conn) handshake(body []byte) bool {
 	c.timeout.Store(resp.TimeOut)
 	c.live = s.liveness(resp.SessionID, resp.TimeOut)
 	c.live.touch(time.Now())
+	// The session actor exists before the connection is published in
+	// sessionConns, so the tracker always finds c.sess set (no race on it).
+	c.sess.Store(s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSession(s, c) })))
 	if old, ok := s.sessionConns.Swap(resp.SessionID, c); ok && old.(*conn) != c {
 		old.(*conn).close("session resumed on another connection")
 	}
-	c.session = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSession(s, c) },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+	if req.SessionID != 0 {
+		// A resumed session may have expired between the check above and
+		// the Swap: then the tracker handled its close without seeing this
+		// connection, and a liveness record made here would never go.
+		// Checked again now that the connection is published: a close
+		// applied after this read finds it in sessionConns.
+		var ok bool
+		s.replica.Read(func(t *statemachine.Tree) { _, ok = t.Session(req.SessionID) })
+		if !ok {
+			s.log.Info("session expired while resuming", "session", sid(req.SessionID))
+			s.live.CompareAndDelete(req.SessionID, c.live)
+			s.sessionConns.CompareAndDelete(req.SessionID, c)
+			c.enqueue(wire.AppendFrame(nil, &wire.ConnectResponse{HasReadOnly: req.HasReadOnly, Passwd: make([]byte, wire.PasswordLen)}), 1)
+			c.closeAfterFlush()
+			<-c.done
+			return false
+		}
+	}
 	c.enqueue(wire.AppendFrame(nil, &resp), 1)
 	s.log.Debug("session established", "session", sid(resp.SessionID), "timeout", resp.TimeOut, "remote", c.nc.RemoteAddr().String())
 	return true

@@ -71,8 +71,8 @@ type pendingWrite struct {
 	expiry *liveness
 }
 
-// Group commit bounds: a Raft entry holds at most this many txns or bytes
-// of request payload.
+// Group commit bounds: a Raft entry holds at most this many txns or about
+// this many encoded bytes (txnBound: auth ids, ACLs and multi ops counted).
 const (
 	maxBatchTxns   = 512
 	maxBatchBytes  = 8 << 20
@@ -110,7 +110,7 @@ func newProposer(s *Server) *proposer {
 	return &proposer{s: s, pending: map[pendingKey]pendingWrite{}, dups: map[pendingKey][]pendingWrite{}, where: map[int64]int{}, internal: -1000}
 }
 
-func (p *proposer) Receive(ctx actor.Context) {
+func (p *proposer) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *proposeWrite:
 		p.write(ctx, m)
@@ -119,13 +119,7 @@ func (p *proposer) Receive(ctx actor.Context) {
 			p.write(ctx, &m.ws[i])
 		}
 	case *proposeInternal:
-		txn := m.txn
-		p.internal--
-		if p.internal > -1000 { // wrapped
-			p.internal = -1000
-		}
-		txn.Cxid = p.internal
-		p.add(ctx, max(p.nopen-1, 0), txn, pendingWrite{reply: m.reply, expiry: m.expiry}, 64+len(txn.Path))
+		p.internalTxn(ctx, m)
 	case *proposeFlush:
 		p.flushing = false
 		p.flush(ctx)
@@ -148,13 +142,38 @@ func (p *proposer) Receive(ctx actor.Context) {
 	}
 }
 
+// internalTxn adds a server-made txn to the last open batch.
+func (p *proposer) internalTxn(ctx actor.Context, m *proposeInternal) {
+	txn := m.txn
+	// Server-made cxids count down from -1000, skipping any key
+	// pending for the session (a client may use any xid).
+	for {
+		p.internal--
+		if p.internal > -1000 { // wrapped
+			p.internal = -1000
+		}
+		if _, used := p.pending[pendingKey{txn.SessionID, p.internal}]; !used {
+			break
+		}
+	}
+	txn.Cxid = p.internal
+	p.add(ctx, max(p.nopen-1, 0), txn, pendingWrite{reply: m.reply, expiry: m.expiry}, txnBound(&txn))
+}
+
 func (p *proposer) write(ctx actor.Context, m *proposeWrite) {
 	i, ok := p.where[m.txn.SessionID]
 	if ok && m.barrier {
 		i++ // a later entry: the session's parked read is served between the two
 	}
+	if _, dup := p.pending[pendingKey{m.txn.SessionID, m.txn.Cxid}]; dup && i < p.nopen-1 {
+		// Its key is pending already (a server-made txn of the session
+		// with the same cxid, or a reused xid): results are matched by
+		// key in apply order, so this write must go in an entry after
+		// that one, which is at most the last open batch.
+		i = p.nopen - 1
+	}
 	p.where[m.txn.SessionID] = i
-	p.add(ctx, i, m.txn, pendingWrite{from: m.from}, 64+len(m.txn.Path)+len(m.txn.Data))
+	p.add(ctx, i, m.txn, pendingWrite{from: m.from}, txnBound(&m.txn))
 }
 
 // add puts txn into open batch i.
@@ -309,7 +328,9 @@ func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
 				ctx.Send(p.s.tracker, &sessionOpened{id: txn.SessionID, timeout: txn.Timeout})
 			}
 		case wire.OpCloseSession:
-			if res.Err == wire.Ok {
+			// SessionExpired: already closed (an expiry racing a
+			// client's close or a resume); the tracker's record goes too.
+			if res.Err == wire.Ok || res.Err == wire.ErrSessionExpired {
 				ctx.Send(p.s.tracker, &sessionClosed{id: txn.SessionID})
 			}
 		}

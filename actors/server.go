@@ -32,20 +32,37 @@ import (
 const MetaShard uint64 = 1
 
 // Config configures a single-node server. Zero fields take ZooKeeper's
-// defaults.
+// defaults, except MaxClientCnxns: there zero means unlimited, as
+// maxClientCnxns=0 does in zoo.cfg (so a zoo.cfg value passes through
+// unchanged), and a negative value takes ZooKeeper's default, 60.
 type Config struct {
 	DataDir, DataLogDir                  string        // dragonboat NodeHost dir and WAL dir (WAL defaults to DataDir)
 	ClientAddr                           string        // "127.0.0.1:2181"; ":0" allowed in tests
 	TickTime                             time.Duration // default 2s
 	MinSessionTimeout, MaxSessionTimeout time.Duration // defaults 2x and 20x tick
-	MaxClientCnxns                       int           // per client IP, 0 = unlimited, default 60
+	MaxClientCnxns                       int           // per client IP; 0 = unlimited (zoo.cfg's meaning), < 0 = ZooKeeper's default 60
 	MaxPacket                            int           // jute.maxbuffer, default wire.DefaultMaxPacket
 	FourLetterWords                      []string      // whitelist; "*" = all; default {"srvr"}
 	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
 	SuperDigest                          string        // "super:base64sha1" or ""
 	ServerID                             uint64        // myid, default 1
 	ContainerCheckInterval               time.Duration // reaper period (znode.container.checkIntervalMs); default 30 ticks, at most 60s
+	SnapCount                            int           // transactions between snapshots (zoo.cfg snapCount), default 100000; see snapshot.go
 	Logger                               *slog.Logger
+
+	// sessionlessTimeout bounds the handshake (tests shorten it); zero
+	// is ZooKeeper's 10 s.
+	sessionlessTimeout time.Duration
+}
+
+// sessionlessTimeout is zookeeper.nio.sessionlessCnxnTimeout's default.
+const sessionlessTimeout = 10 * time.Second
+
+func (c *Config) sessionless() time.Duration {
+	if c.sessionlessTimeout > 0 {
+		return c.sessionlessTimeout
+	}
+	return sessionlessTimeout
 }
 
 func (c *Config) setDefaults() error {
@@ -85,6 +102,9 @@ func (c *Config) setDefaults() error {
 	if c.ServerID == 0 {
 		c.ServerID = 1
 	}
+	if c.SnapCount <= 0 {
+		c.SnapCount = defaultSnapCount
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -110,6 +130,10 @@ type Server struct {
 	applyScratch []*readGate
 	applyEnc     wire.Encoder
 	applyResp    respScratch
+	// sinceSnap counts the transactions applied since the last snapshot
+	// request (apply goroutine only); snapReq signals snapshotLoop.
+	sinceSnap int
+	snapReq   chan struct{}
 
 	system   *actor.ActorSystem
 	root     *actor.RootContext
@@ -143,6 +167,13 @@ type Server struct {
 
 	stats serverStats
 	white map[string]bool
+
+	// failed is closed (once, failErr set first) when an actor that cannot
+	// be restarted panicked (supervise.go).
+	failed    chan struct{}
+	closeDone chan struct{} // closed when Close has finished
+	failOnce  sync.Once
+	failErr   error
 }
 
 // Start opens (or reopens) the data in cfg.DataDir, starts the meta shard
@@ -154,13 +185,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	quietDragonboat()
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "actors"),
-		started: time.Now(),
-		stop:    make(chan struct{}),
-		conns:   map[*conn]struct{}{},
-		perIP:   map[string]int{},
-		white:   map[string]bool{},
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "actors"),
+		started:   time.Now(),
+		stop:      make(chan struct{}),
+		snapReq:   make(chan struct{}, 1),
+		failed:    make(chan struct{}),
+		closeDone: make(chan struct{}),
+		conns:     map[*conn]struct{}{},
+		perIP:     map[string]int{},
+		white:     map[string]bool{},
 	}
 	s.stats.reset()
 	for _, w := range cfg.FourLetterWords {
@@ -195,9 +229,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("paddock/actors: listen %s: %w", cfg.ClientAddr, err)
 	}
 	s.ln = ln
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.acceptLoop()
 	go s.ticker()
+	go s.snapshotLoop()
 	s.log.Info("serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "sessions", len(infos))
 	return s, nil
 }
@@ -230,13 +265,16 @@ func (s *Server) startShard(ctx context.Context) error {
 	}
 	s.nh = nh
 	rc := config.Config{
-		ReplicaID:          1,
-		ShardID:            MetaShard,
-		ElectionRTT:        10,
-		HeartbeatRTT:       1,
-		CheckQuorum:        true,
-		SnapshotEntries:    10000,
-		CompactionOverhead: 5000,
+		ReplicaID:    1,
+		ShardID:      MetaShard,
+		ElectionRTT:  10,
+		HeartbeatRTT: 1,
+		CheckQuorum:  true,
+		// Snapshots are requested by transaction count (snapshot.go).
+		// Dragonboat's own trigger, by entries, stays as a backstop: an
+		// entry holds at least one transaction, so it rarely fires first.
+		SnapshotEntries:    uint64(max(s.cfg.SnapCount, 10000)),
+		CompactionOverhead: compactionOverhead,
 	}
 	members := map[uint64]dragonboat.Target{}
 	if !nh.HasNodeInfo(MetaShard, 1) {
@@ -326,8 +364,10 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.closeDone // a concurrent Close (e.g. after a fatal panic) finishes first
 		return nil
 	}
+	defer close(s.closeDone)
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -362,6 +402,7 @@ func (s *Server) onApply(index uint64, txns []statemachine.Txn, results []statem
 	s.root.Send(s.router, &appliedTriggers{results: results})
 	s.root.Send(s.proposer, &appliedBatch{index: index, txns: txns, results: results})
 	s.releaseReads(txns, results)
+	s.countApplied(len(txns))
 }
 
 func (s *Server) acceptLoop() {
@@ -479,6 +520,7 @@ type serverStats struct {
 	latMin, latMax, latSum   atomic.Int64
 	latCount                 atomic.Int64
 	outstanding              atomic.Int64
+	handshaking              atomic.Int64 // connections before their handshake
 }
 
 func (st *serverStats) reset() {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -76,8 +77,9 @@ type session struct {
 	// gate parks reads behind this session's unapplied writes; parked
 	// says a read was parked since the last write was sent, so the next
 	// write must not share a Raft entry with the previous one (readgate.go).
-	gate   *readGate
-	parked bool
+	gate    *readGate
+	parked  bool
+	parkedN int // parked reads not yet served (at most maxParkedReads)
 	// proposals are the writes started by the running pump, sent to the
 	// proposer together when it ends.
 	proposals []proposeWrite
@@ -97,6 +99,7 @@ type session struct {
 	events   []watchEvent
 	awaiting int64
 	closing  bool
+	stopped  bool // shutdown ran
 	// evBound is a watermark value known to have all its events in this
 	// actor: every path actor sends its events before it reports the
 	// fan-out done, so once a self-message sent after reading watermark d
@@ -116,7 +119,7 @@ func newSession(s *Server, c *conn) *session {
 	}
 }
 
-func (ss *session) Receive(ctx actor.Context) {
+func (ss *session) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ss.self = ctx.Self()
@@ -125,7 +128,7 @@ func (ss *session) Receive(ctx actor.Context) {
 		ss.s.gates.Store(ss.id, ss.gate)
 	case *request:
 		if ss.closing {
-			ss.s.stats.outstanding.Add(-1)
+			ss.c.answered(1, int64(m.size))
 			return
 		}
 		ss.queue = append(ss.queue, &slot{req: m, span: ss.startSpan(m)})
@@ -134,7 +137,7 @@ func (ss *session) Receive(ctx actor.Context) {
 		slots := make([]slot, len(m.reqs)) // one allocation for the batch
 		for i := range m.reqs {
 			if ss.closing {
-				ss.s.stats.outstanding.Add(-1)
+				ss.c.answered(1, int64(m.reqs[i].size))
 				continue
 			}
 			sl := &slots[i]
@@ -157,6 +160,8 @@ func (ss *session) Receive(ctx actor.Context) {
 		if !m.sl.started || m.sl.done {
 			return
 		}
+		ss.parkedN--
+		ss.hold(len(m.frame))
 		m.sl.frame, m.sl.zxid, m.sl.code, m.sl.done = m.frame, m.z, m.code, true
 		if req := m.sl.req.body.(*wire.PathWatchRequest); req.Watch && m.kind != 0 {
 			ss.register(ctx, m.sl, m.z, []watchItem{{req.Path, m.kind}})
@@ -210,19 +215,53 @@ func (ss *session) Receive(ctx actor.Context) {
 		ss.closing = true
 		ss.c.closeAfterFlush()
 	case *connClosed:
-		ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
-		ss.s.watchers.Delete(ss.watcher)
-		ss.s.gates.CompareAndDelete(ss.id, ss.gate)
-		for _, sl := range ss.queue {
-			sl.span.End()
-			ss.s.stats.outstanding.Add(-1)
-		}
-		ss.queue = nil
-		ss.s.sessionConns.CompareAndDelete(ss.id, ss.c)
-		ctx.Stop(ctx.Self())
+		ss.shutdown(ctx)
+	case *outputDrained:
+		ss.pump(ctx)
 	case *actor.Stopped:
 		ss.s.watchers.Delete(ss.watcher)
 	}
+}
+
+// shutdown forgets the session actor everywhere and stops it: the
+// connection is closed.
+func (ss *session) shutdown(ctx actor.Context) {
+	if ss.stopped {
+		return
+	}
+	ss.stopped = true
+	ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
+	ss.s.watchers.Delete(ss.watcher)
+	ss.s.gates.CompareAndDelete(ss.id, ss.gate)
+	var n, size int64
+	for _, sl := range ss.queue {
+		sl.span.End()
+		n++
+		size += int64(sl.req.size)
+	}
+	ss.c.answered(n, size)
+	ss.c.held.Store(0)
+	ss.queue = nil
+	ss.s.sessionConns.CompareAndDelete(ss.id, ss.c)
+	ctx.Stop(ctx.Self())
+}
+
+// hold counts n reply bytes kept until their turn (conn flow control).
+func (ss *session) hold(n int) { ss.c.held.Add(int64(n)) }
+
+// outputFull reports whether the connection's reply bytes reached its cap;
+// then the session starts nothing until the writer drains (outputDrained).
+func (ss *session) outputFull() bool {
+	c := ss.c
+	if c.buffered() < c.maxOut {
+		return false
+	}
+	c.sessionPaused.Store(true)
+	if c.buffered() < c.maxOut { // drained meanwhile: no wake-up is lost
+		c.sessionPaused.Store(false)
+		return false
+	}
+	return true
 }
 
 // defaultTracerProvider is the global provider before anyone installs one:
@@ -294,7 +333,10 @@ func parkable(r *request) bool {
 func (ss *session) pump(ctx actor.Context) {
 	for ss.next < len(ss.queue) && !ss.closing {
 		sl := ss.queue[ss.next]
-		if needsApplied(sl.req.op) && (ss.syncs > 0 || ss.writes > 0 && !parkable(sl.req)) {
+		if needsApplied(sl.req.op) && (ss.syncs > 0 || ss.writes > 0 && (!parkable(sl.req) || ss.parkedN >= maxParkedReads)) {
+			break
+		}
+		if ss.outputFull() {
 			break
 		}
 		ss.next++
@@ -319,6 +361,7 @@ func (ss *session) reply(sl *slot, zxid int64, code wire.Code, body wire.Record)
 		body = nil
 	}
 	sl.frame = appendReply(&ss.enc, ss.takeBuf(), &h, body)
+	ss.hold(len(sl.frame))
 	sl.zxid, sl.code, sl.done = zxid, code, true
 }
 
@@ -459,6 +502,13 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		// No copy: ss.auth only ever grows by append (appendID), so the
 		// elements this slice covers never change.
 		txn.Auth = ss.auth
+		if n, limit, big := ss.s.txnTooLarge(&txn); big {
+			// Refused before replication (ZooKeeper reads a txn up to
+			// jute.maxbuffer plus jute.maxbuffer.extrasize).
+			ss.s.log.Warn("transaction larger than the max packet size, refused", "session", sid(ss.id), "op", r.op.String(), "bytes", n, "max", limit)
+			ss.fail(sl, wire.ErrMarshallingError)
+			return
+		}
 		sl.write = true
 		ss.writes++
 		ss.wq = append(ss.wq, sl)
@@ -602,6 +652,7 @@ func (ss *session) readPathWatch(ctx actor.Context, sl *slot) {
 		pr := &parkedRead{sl: sl, op: sl.req.op, req: req, auth: ss.auth, xid: sl.req.xid, to: ss.self}
 		if ss.gate.park(pr) {
 			ss.parked = true
+			ss.parkedN++
 			return // readServed completes it
 		}
 	}
@@ -640,6 +691,9 @@ func (ss *session) readOther(sl *slot) {
 					code = wire.ErrNoAuth
 					return
 				}
+				if !ss.canRead(acl, wire.PermAdmin) {
+					acl = redactDigests(acl)
+				}
 				body = &wire.GetACLResponse{ACL: acl, Stat: st}
 				return
 			}
@@ -672,6 +726,22 @@ func (ss *session) readOther(sl *slot) {
 		})
 	}
 	ss.reply(sl, z, code, body)
+}
+
+// redactDigests is what ZooKeeper 3.8's FinalRequestProcessor answers a
+// getACL caller without ADMIN: a copy whose digest ids read "user:x"
+// (id.replaceAll(":.*", ":x")), so password hashes are not given away.
+func redactDigests(acl []wire.ACL) []wire.ACL {
+	out := make([]wire.ACL, len(acl))
+	for i, a := range acl {
+		if a.ID.Scheme == "digest" {
+			if user, _, ok := strings.Cut(a.ID.ID, ":"); ok {
+				a.ID.ID = user + ":x"
+			}
+		}
+		out[i] = a
+	}
+	return out
 }
 
 func (ss *session) multiRead(ctx actor.Context, sl *slot) {
@@ -808,6 +878,14 @@ func (ss *session) addAuth(sl *slot) {
 		// the part before the first colon (all of it without one) and the
 		// SHA1 of the whole credential.
 		id := digestOf(string(req.Auth))
+		if !ss.authRoom(id) {
+			// Every write carries the session's ids (statemachine checks
+			// ACLs at apply), so they are capped; ZooKeeper keeps a set
+			// (a duplicate is ignored, as here) with no cap.
+			ss.s.log.Warn("too many auth ids on one session", "session", sid(ss.id), "ids", len(ss.auth), "max", maxAuthIDs)
+			h.Err = wire.ErrAuthFailed
+			break
+		}
 		ss.auth = appendID(ss.auth, wire.ID{Scheme: "digest", ID: id})
 		if ss.s.cfg.SuperDigest != "" && id == ss.s.cfg.SuperDigest {
 			ss.auth = appendID(ss.auth, wire.ID{Scheme: "super", ID: ""})
@@ -818,6 +896,7 @@ func (ss *session) addAuth(sl *slot) {
 		h.Err = wire.ErrAuthFailed
 	}
 	sl.frame = wire.AppendFrame(nil, &h)
+	ss.hold(len(sl.frame))
 	sl.code, sl.done, sl.zxid = h.Err, true, 0
 	if h.Err != wire.Ok {
 		// ZooKeeper answers AuthFailed and closes the connection.
@@ -825,6 +904,67 @@ func (ss *session) addAuth(sl *slot) {
 		sl.close = true
 		ss.closing = true
 	}
+}
+
+// Auth ids a session may hold (and their bytes): beyond, addAuth answers
+// AuthFailed and closes the connection.
+const (
+	maxAuthIDs   = 64
+	maxAuthBytes = 64 << 10
+)
+
+// authRoom reports whether digest id may join the session's ids.
+func (ss *session) authRoom(id string) bool {
+	n := len(id)
+	for _, x := range ss.auth {
+		if x.Scheme == "digest" && x.ID == id {
+			return true // a duplicate is ignored
+		}
+		n += len(x.Scheme) + len(x.ID)
+	}
+	return len(ss.auth)+2 <= maxAuthIDs && n <= maxAuthBytes // +2: digest and maybe super
+}
+
+// txnExtraSize is what a txn may exceed the max packet size by, as
+// ZooKeeper reads a txn up to jute.maxbuffer + jute.maxbuffer.extrasize
+// (default 1024), plus the session's auth ids (capped by maxAuthBytes),
+// which Paddock's txns carry and ZooKeeper's do not.
+const txnExtraSize = 1024 + maxAuthBytes + 16*maxAuthIDs
+
+// txnBound is a cheap upper bound of t's encoded size (auth ids, ACLs and
+// multi ops included): the proposer sizes batches with it, and only a txn
+// whose bound is over the limit is encoded to be measured.
+func txnBound(t *statemachine.Txn) int {
+	n := 96 + len(t.Path) + len(t.Data) + len(t.Passwd)
+	for _, a := range t.Auth {
+		n += 16 + len(a.Scheme) + len(a.ID)
+	}
+	for _, a := range t.ACL {
+		n += 24 + len(a.ID.Scheme) + len(a.ID.ID)
+	}
+	for i := range t.Ops {
+		n += txnBound(&t.Ops[i])
+	}
+	return n
+}
+
+// txnTooLarge reports whether t's encoding exceeds the limit (and both).
+func (s *Server) txnTooLarge(t *statemachine.Txn) (n, limit int, big bool) {
+	limit = s.cfg.MaxPacket + txnExtraSize
+	if n = txnBound(t); n <= limit {
+		return n, limit, false
+	}
+	n = encodedSize(t)
+	return n, limit, n > limit
+}
+
+// encodedSize is t's size in a Raft entry.
+func encodedSize(t *statemachine.Txn) int {
+	b, err := statemachine.EncodeBatch([]statemachine.Txn{*t})
+	if err != nil {
+		return math.MaxInt
+	}
+	return len(b)
 }
 
 // digestOf is DigestAuthenticationProvider.generateDigest.
@@ -872,6 +1012,7 @@ func (ss *session) flush(ctx actor.Context) {
 	var n int64
 	closeAfter := false
 	var need int64
+	var answered, answeredBytes, released int64
 	settle := false
 	for {
 		var head *slot
@@ -914,10 +1055,12 @@ func (ss *session) flush(ctx actor.Context) {
 		ss.queue = ss.queue[1:]
 		ss.next--
 		out = append(out, head.frame...)
+		released += int64(len(head.frame))
 		ss.recycle(head.frame)
 		head.frame = nil
 		n++
-		ss.s.stats.outstanding.Add(-1)
+		answered++
+		answeredBytes += int64(head.req.size)
 		ss.s.stats.latency(time.Since(head.req.recv))
 		if head.zxid > ss.c.lastZxid.Load() {
 			ss.c.lastZxid.Store(head.zxid)
@@ -931,9 +1074,13 @@ func (ss *session) flush(ctx actor.Context) {
 			break
 		}
 	}
+	if released > 0 {
+		ss.c.held.Add(-released) // now queued by enqueue
+	}
 	if len(out) > 0 {
 		ss.c.enqueue(out, n) // copies
 	}
+	ss.c.answered(answered, answeredBytes)
 	if cap(out) <= 1<<20 {
 		ss.out = out[:0]
 	} else {

@@ -52,7 +52,7 @@ type tracker struct {
 
 func newTracker(s *Server) *tracker { return &tracker{s: s} }
 
-func (t *tracker) Receive(ctx actor.Context) {
+func (t *tracker) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *trackerRearm:
 		for _, si := range m.sessions {
@@ -65,8 +65,8 @@ func (t *tracker) Receive(ctx actor.Context) {
 		if c, ok := t.s.sessionConns.LoadAndDelete(m.id); ok {
 			// The session is gone: its connection, if any, goes too.
 			cn := c.(*conn)
-			if cn.session != nil {
-				ctx.Send(cn.session, &sessionGone{})
+			if pid := cn.sess.Load(); pid != nil {
+				ctx.Send(pid, &sessionGone{})
 			} else {
 				cn.close("session closed")
 			}

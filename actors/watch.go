@@ -93,7 +93,18 @@ type (
 		kind    uint8
 	}
 	pathWatcherGone struct{ watcher uint64 }
-	pathIdle        struct {
+	// routerCount asks the router how many (watcher, path) entries it
+	// keeps (tests, diagnostics); the reply channel must have room.
+	routerCount struct{ reply chan int }
+	// watchConsumed tells the router a path actor dropped the
+	// registrations of watchers, having received received registrations.
+	watchConsumed struct {
+		path     string
+		pid      *actor.PID
+		received uint64
+		watchers []uint64
+	}
+	pathIdle struct {
 		path     string
 		received uint64
 		pid      *actor.PID
@@ -135,7 +146,10 @@ type router struct {
 	s         *Server
 	paths     map[string]*pathEntry
 	recursive map[string]map[uint64]struct{} // paths with recursive watches
-	byWatcher map[uint64]map[string]struct{} // paths a watcher has registrations on
+	// byWatcher: the paths a watcher has registrations on, each with the
+	// path actor's registration count when the last one was sent (see
+	// watchConsumed).
+	byWatcher map[uint64]map[string]uint64
 
 	nextBatch uint64
 	inflight  []pendingBatch
@@ -153,13 +167,13 @@ func newRouter(s *Server) *router {
 		s:         s,
 		paths:     map[string]*pathEntry{},
 		recursive: map[string]map[uint64]struct{}{},
-		byWatcher: map[uint64]map[string]struct{}{},
+		byWatcher: map[uint64]map[string]uint64{},
 		ring:      make([]winEntry, windowSize),
 		byPath:    map[string][]winEntry{},
 	}
 }
 
-func (r *router) Receive(ctx actor.Context) {
+func (r *router) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *appliedTriggers:
 		r.applied(ctx, m)
@@ -190,6 +204,32 @@ func (r *router) Receive(ctx actor.Context) {
 			}
 		}
 		delete(r.byWatcher, m.watcher)
+	case *routerCount:
+		n := 0
+		for _, set := range r.byWatcher {
+			n += len(set)
+		}
+		m.reply <- n
+	case *watchConsumed:
+		// A path actor dropped these watchers' registrations (fired
+		// one-shot watches, removeWatches): forget the path for them, so
+		// a long-lived session's one-shot watches on many paths cost
+		// nothing once fired. Only if the actor had received the
+		// watcher's latest registration (a newer one may be on its way),
+		// and only for the current actor of the path (or none).
+		e, ok := r.paths[m.path]
+		if ok && !e.pid.Equal(m.pid) {
+			return
+		}
+		for _, w := range m.watchers {
+			set := r.byWatcher[w]
+			if n, has := set[m.path]; has && (!ok || n <= m.received) {
+				delete(set, m.path)
+				if len(set) == 0 {
+					delete(r.byWatcher, w)
+				}
+			}
+		}
 	case *pathIdle:
 		if e, ok := r.paths[m.path]; ok && e.sent == m.received && e.pid.Equal(m.pid) {
 			delete(r.paths, m.path)
@@ -349,10 +389,10 @@ func (r *router) register(ctx actor.Context, m *watchRegister) {
 		ctx.Send(e.pid, &pathRegister{watcher: m.watcher, kind: kind})
 		set := r.byWatcher[m.watcher]
 		if set == nil {
-			set = map[string]struct{}{}
+			set = map[string]uint64{}
 			r.byWatcher[m.watcher] = set
 		}
-		set[it.path] = struct{}{}
+		set[it.path] = e.sent
 		if kind&kRecursive != 0 {
 			rs := r.recursive[it.path]
 			if rs == nil {
@@ -429,7 +469,7 @@ func newPathActor(s *Server, path string) *pathActor {
 	return &pathActor{s: s, path: path, regs: map[uint64]uint8{}}
 }
 
-func (p *pathActor) Receive(ctx actor.Context) {
+func (p *pathActor) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pathRegister:
 		p.received++
@@ -439,6 +479,7 @@ func (p *pathActor) Receive(ctx actor.Context) {
 		}
 		p.regs[m.watcher] = k | m.kind
 	case *pathTriggers:
+		var consumed []uint64
 		for _, t := range m.items {
 			for w, kind := range p.regs {
 				if !fires(kind, t) {
@@ -449,10 +490,14 @@ func (p *pathActor) Receive(ctx actor.Context) {
 				}
 				if k := consume(kind, t); k == 0 {
 					delete(p.regs, w)
+					consumed = append(consumed, w)
 				} else {
 					p.regs[w] = k
 				}
 			}
+		}
+		if len(consumed) > 0 {
+			ctx.Send(ctx.Parent(), &watchConsumed{path: p.path, pid: ctx.Self(), received: p.received, watchers: consumed})
 		}
 		// Events are in the sessions' mailboxes before the router hears
 		// this, so the watermark it then publishes is safe.
@@ -490,6 +535,7 @@ func (p *pathActor) Receive(ctx actor.Context) {
 				}
 				if k == 0 {
 					delete(p.regs, m.watcher)
+					ctx.Send(ctx.Parent(), &watchConsumed{path: p.path, pid: ctx.Self(), received: p.received, watchers: []uint64{m.watcher}})
 				} else {
 					p.regs[m.watcher] = k
 				}

@@ -117,6 +117,7 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		FourLetterWords:   words,
 		ExtendedTypes:     zk.ExtendedTypes,
 		SuperDigest:       zk.SuperDigest,
+		SnapCount:         zk.SnapCount,
 		ServerID:          serverID,
 		Logger:            logger,
 	}, nil

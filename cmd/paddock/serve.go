@@ -129,7 +129,14 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 	if ready != nil {
 		ready(srv.Addr())
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-srv.Done():
+		// An internal failure stopped the server (logged with its stack).
+		logger.Error("server stopped by an internal failure", "err", srv.Err())
+		_ = srv.Close() // waits for the shutdown the failure started
+		return exitFailure
+	}
 	logger.Info("shutting down")
 	if err := srv.Close(); err != nil {
 		logger.Error("closing the server", "err", err)

@@ -16,7 +16,9 @@ import (
 func TestReconnectAfterRestart(t *testing.T) {
 	s := zktest.Start(t)
 	ctx := testCtx(t)
-	c := connect(t, s.Addr, WithSessionTimeout(30*time.Second), WithLogger(testLogger(t)))
+	// A connection ZooKeeper accepts while it is still starting may get no
+	// answer; a short connect timeout retries it well inside waitState's.
+	c := connect(t, s.Addr, WithSessionTimeout(30*time.Second), WithConnectTimeout(2*time.Second), WithLogger(testLogger(t)))
 	p := testPath(t)
 	_, err := c.Create(ctx, p, []byte("0"), wire.ModePersistent, nil)
 	must(t, err)
