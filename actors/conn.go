@@ -39,6 +39,7 @@ type conn struct {
 	recv      atomic.Int64
 	sent      atomic.Int64
 	lastZxid  atomic.Int64
+	cstats    connStats // cons's per-connection fields (connstats.go)
 
 	// Backpressure (DESIGN.md guarantee 8; see flow control below).
 	// pending and inBytes count the requests read and not yet answered
@@ -85,8 +86,10 @@ const (
 type outputDrained struct{}
 
 func newConn(s *Server, nc net.Conn, ip string) *conn {
-	return &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{}),
+	c := &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{}),
 		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket)}
+	c.cstats.reset()
+	return c
 }
 
 // buffered is the reply bytes this connection pins: queued for the
@@ -409,6 +412,7 @@ func (c *conn) handshake(body []byte) bool {
 		s.log.Warn("request before handshake or malformed connect request, closing", "remote", c.nc.RemoteAddr().String(), "err", d.Err())
 		return false
 	}
+	c.recv.Add(1) // the ConnectRequest is a packet received, as in ZooKeeper
 	s.stats.received.Add(1)
 	last := s.lastZxid()
 	if req.LastZxidSeen > last {
@@ -448,6 +452,13 @@ func (c *conn) handshake(body []byte) bool {
 				return false
 			}
 			c.lastZxid.Store(r.Zxid)
+			// A new session is a reply in cons (lop=SESS, cxid 0), as
+			// FinalRequestProcessor counts createSession; a resumed one
+			// is not.
+			now := time.Now()
+			rs := replyStats{at: now}
+			rs.add(wire.OpCreateSession, 0, r.Zxid, c.started)
+			c.cstats.record(&rs)
 		case <-c.done:
 			return false
 		case <-time.After(30 * time.Second):

@@ -30,8 +30,9 @@ const Version = "3.8.0-paddock"
 //     byte counters (not yet measured), zk_last_proposal_size and friends.
 //     fourletter_test.go holds the list, so a new ZooKeeper key fails the
 //     test until it is classified.
-//   - cons lacks lcxid, lresp, llat, minlat, avglat and maxlat: they need
-//     per-connection bookkeeping on the reply path (session.go).
+//   - cons's lresp is the wall clock in ms since the epoch; ZooKeeper
+//     prints its monotonic clock (ms since an arbitrary origin). lzxid is
+//     a Paddock zxid (a hybrid logical clock, statemachine/doc.go).
 //   - envi reports the Go runtime (go.version) instead of the java.* keys.
 //   - hash prints ZooKeeper's digest log, which Paddock does not keep (Raft
 //     and the determinism test cover what the digest is for): always empty,
@@ -94,14 +95,16 @@ func (s *Server) fourLetterOutput(w string) string {
 				fmt.Fprintf(&b, " /%s[0](queued=0,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load())
 				continue
 			}
-			fmt.Fprintf(&b, " /%s[1](queued=0,recved=%d,sent=%d,sid=%s,lop=NA,est=%d,to=%d,lzxid=%s)\n",
-				c.nc.RemoteAddr(), c.recv.Load(), c.sent.Load(), sid(id), c.started.UnixMilli(), c.timeout.Load(), zx(c.lastZxid.Load()))
+			fmt.Fprintf(&b, " /%s[1](queued=%d,recved=%d,sent=%d,sid=%s", c.nc.RemoteAddr(), c.pending.Load(), c.recv.Load(), c.sent.Load(), sid(id))
+			c.cstats.write(&b, c.started, c.timeout.Load())
+			b.WriteString(")\n")
 		}
 		b.WriteString("\n")
 	case "crst":
 		for _, c := range s.connList() {
 			c.recv.Store(0)
 			c.sent.Store(0)
+			c.cstats.reset()
 		}
 		return "Connection stats reset.\n"
 	case "srst":
@@ -155,7 +158,7 @@ func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 			if c.sessionID.Load() == 0 {
 				ops = 0
 			}
-			fmt.Fprintf(b, " /%s[%d](queued=0,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), ops, c.recv.Load(), c.sent.Load())
+			fmt.Fprintf(b, " /%s[%d](queued=%d,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), ops, c.pending.Load(), c.recv.Load(), c.sent.Load())
 		}
 		b.WriteString("\n")
 	}

@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -170,8 +171,7 @@ var (
 	}
 	reCons = []*regexp.Regexp{
 		regexp.MustCompile(`^ ?/127\.0\.0\.1:\d+\[0\]\(queued=0,recved=\d+,sent=\d+\)$`),
-		// Paddock prints a prefix of ZooKeeper's fields (see fourletter.go).
-		regexp.MustCompile(`^ ?/127\.0\.0\.1:\d+\[1\]\(queued=\d+,recved=\d+,sent=\d+,sid=0x[0-9a-f]+,lop=[A-Z]+,est=\d+,to=\d+,(lcxid=0x[0-9a-f]+,)?lzxid=0x[0-9a-f]+(,lresp=\d+,llat=\d+,minlat=\d+,avglat=\d+,maxlat=\d+)?\)$`),
+		regexp.MustCompile(`^ ?/127\.0\.0\.1:\d+\[1\]\(queued=\d+,recved=\d+,sent=\d+,sid=0x[0-9a-f]+,lop=[A-Z]+,est=\d+,to=\d+,(lcxid=0x[0-9a-f]+,)?lzxid=0x[0-9a-f]+,lresp=\d+,llat=\d+,minlat=\d+,avglat=\d+,maxlat=\d+\)$`),
 	}
 	reDump = []*regexp.Regexp{
 		regexp.MustCompile(`^(SessionTracker dump|ephemeral nodes dump|Connections dump):$`),
@@ -215,6 +215,11 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 			if zo, po := ask(w); zo != po {
 				t.Errorf("%s: zookeeper %q, paddock %q", w, zo, po)
 			}
+		}
+		// crst reset each connection's fields too (lop=NA, no lcxid).
+		zc, pc := ask("cons")
+		if zs, ps := consSessions(zc), consSessions(pc); !slices.Equal(zs, ps) {
+			t.Errorf("cons after crst: zookeeper %q, paddock %q", zs, ps)
 		}
 	})
 
@@ -326,6 +331,11 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 		}
 		matchEach(t, "zookeeper", "cons", zo, reCons)
 		matchEach(t, "paddock", "cons", po, reCons)
+		// The same clients did the same things on both: each session's
+		// counters, last operation and last xid agree.
+		if zs, ps := consSessions(zo), consSessions(po); !slices.Equal(zs, ps) {
+			t.Errorf("cons per session: zookeeper %q, paddock %q", zs, ps)
+		}
 		for _, p := range peers {
 			out := zo
 			if p == pp {
@@ -425,6 +435,11 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 				t.Errorf("%s: zookeeper %q, paddock %q", w, zo, po)
 			}
 		}
+		// crst reset each connection's fields too (lop=NA, no lcxid).
+		zc, pc := ask("cons")
+		if zs, ps := consSessions(zc), consSessions(pc); !slices.Equal(zs, ps) {
+			t.Errorf("cons after crst: zookeeper %q, paddock %q", zs, ps)
+		}
 		zo, po := ask("srvr")
 		if zr, pr := keyed(zo, ": ")["Received"], keyed(po, ": ")["Received"]; zr != pr {
 			t.Errorf("Received after srst: zookeeper %s, paddock %s", zr, pr)
@@ -495,4 +510,18 @@ func TestFourLetterWhitelistMatchesZooKeeper(t *testing.T) {
 	if out := pp.ask("srvr"); !strings.Contains(out, "\nMode: standalone\n") {
 		t.Errorf("srvr: %q", out)
 	}
+}
+
+// reConsSession picks the fields of a cons session line that two servers
+// given the same requests agree on.
+var reConsSession = regexp.MustCompile(`\(queued=\d+,(recved=\d+,sent=\d+),sid=0x[0-9a-f]+,(lop=[A-Z]+),est=\d+,to=\d+,(lcxid=0x[0-9a-f]+,)?`)
+
+// consSessions lists, sorted, the agreed fields of each session in cons.
+func consSessions(out string) []string {
+	var r []string
+	for _, m := range reConsSession.FindAllStringSubmatch(out, -1) {
+		r = append(r, m[1]+","+m[2]+","+m[3])
+	}
+	slices.Sort(r)
+	return r
 }

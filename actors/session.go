@@ -1013,6 +1013,7 @@ func (ss *session) flush(ctx actor.Context) {
 	closeAfter := false
 	var need int64
 	var answered, answeredBytes, released int64
+	rs := replyStats{at: time.Now()}
 	settle := false
 	for {
 		var head *slot
@@ -1061,7 +1062,8 @@ func (ss *session) flush(ctx actor.Context) {
 		n++
 		answered++
 		answeredBytes += int64(head.req.size)
-		ss.s.stats.latency(time.Since(head.req.recv))
+		ss.s.stats.latency(rs.at.Sub(head.req.recv))
+		rs.add(head.req.op, head.req.xid, head.zxid, head.req.recv)
 		if head.zxid > ss.c.lastZxid.Load() {
 			ss.c.lastZxid.Store(head.zxid)
 		}
@@ -1076,6 +1078,9 @@ func (ss *session) flush(ctx actor.Context) {
 	}
 	if released > 0 {
 		ss.c.held.Add(-released) // now queued by enqueue
+	}
+	if rs.n > 0 {
+		ss.c.cstats.record(&rs)
 	}
 	if len(out) > 0 {
 		ss.c.enqueue(out, n) // copies
