@@ -161,3 +161,47 @@ func BenchmarkSessionMixedPipelined(b *testing.B) {
 		return wire.OpGetData, &gets[k]
 	})
 }
+
+// readEvent reads one frame and checks it is a watch event of type typ.
+func (c *benchConn) readEvent(typ wire.EventType) {
+	frame, err := wire.ReadFrame(c.r, c.in, wire.DefaultMaxPacket)
+	if err != nil {
+		c.b.Fatalf("read event: %v", err)
+	}
+	c.in = frame
+	d := wire.NewDecoder(frame)
+	var h wire.ReplyHeader
+	h.Decode(d)
+	var ev wire.WatcherEvent
+	ev.Decode(d)
+	if h.Xid != wire.XidNotification || ev.Type != typ {
+		c.b.Fatalf("got xid %d event %v, want a %v notification", h.Xid, ev.Type, typ)
+	}
+}
+
+// A watch trigger end to end: one setData on a node that 16 other
+// sessions watch (persistent watches, registered once), timed until every
+// watcher has read its NodeDataChanged event — apply, router, path actor,
+// 16 session actors, 16 socket writes.
+func BenchmarkWatchTrigger16(b *testing.B) {
+	const watchers = 16
+	s := benchServer(b)
+	w := dialBench(b, s)
+	w.roundTrips(1, 1, wire.OpCreate, func(int) wire.Record { return &wire.CreateRequest{Path: "/w", ACL: wire.WorldACL} })
+	ws := make([]*benchConn, watchers)
+	for i := range ws {
+		ws[i] = dialBench(b, s)
+		ws[i].roundTrips(1, 1, wire.OpAddWatch, func(int) wire.Record {
+			return &wire.AddWatchRequest{Path: "/w", Mode: wire.WatchPersistent}
+		})
+	}
+	set := &wire.SetDataRequest{Path: "/w", Data: make([]byte, 100), Version: -1}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.roundTrips(1, 1, wire.OpSetData, func(int) wire.Record { return set })
+		for _, c := range ws {
+			c.readEvent(wire.EventNodeDataChanged)
+		}
+	}
+}
