@@ -38,6 +38,7 @@ minSessionTimeout=3000
 jute.maxbuffer=2097152
 extendedTypesEnabled=true
 DigestAuthenticationProvider.superDigest=super:abc=
+snapCount=5000
 `), "zoo.cfg")
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ DigestAuthenticationProvider.superDigest=super:abc=
 		FourLetterWords:   []string{"ruok", "mntr"},
 		ExtendedTypes:     true,
 		SuperDigest:       "super:abc=",
+		SnapCount:         5000,
 		ServerID:          7,
 	}
 	if !reflect.DeepEqual(got, want) {
