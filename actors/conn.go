@@ -346,6 +346,7 @@ func (c *conn) readLoop() {
 		c.live.touch(now)
 		c.recv.Add(1)
 		c.s.stats.received.Add(1)
+		c.s.stats.bytesReceived.Add(4 + int64(len(frame)))
 		d.Reset(frame)
 		var h wire.RequestHeader
 		h.Decode(&d)
@@ -414,6 +415,7 @@ func (c *conn) handshake(body []byte) bool {
 	}
 	c.recv.Add(1) // the ConnectRequest is a packet received, as in ZooKeeper
 	s.stats.received.Add(1)
+	s.stats.bytesReceived.Add(4 + int64(len(body)))
 	last := s.lastZxid()
 	if req.LastZxidSeen > last {
 		// Guarantee 4: never serve a client older state than it saw.

@@ -64,13 +64,37 @@ func (cs *connStats) write(b *strings.Builder, est time.Time, timeout int32) {
 		uint64(cs.lastZxid), cs.lastResp, cs.lastLat, lo, avg, cs.maxLat)
 }
 
-// replyStats accumulates one flush's replies for connStats.record.
+// replyStats accumulates one flush's replies for connStats.record and its
+// frames for serverStats.sentFrames.
 type replyStats struct {
-	n                  int64
-	op                 string
-	cxid, zxid         int64
-	lat, min, max, sum int64
-	at                 time.Time
+	n                 int64
+	op                string
+	cxid, zxid        int64
+	lat, min, max     int64
+	sum               int64
+	at                time.Time
+	frames            int64
+	respBytes         int64
+	watchBytes        int64
+	lastSize, minSize int64
+	maxSize           int64
+}
+
+// frame counts one frame of frameLen bytes (length prefix included) sent
+// to the session: a reply to op, or a notification if event.
+func (r *replyStats) frame(frameLen int, op wire.OpCode, event bool) {
+	n := int64(frameLen - 4)
+	if r.frames == 0 {
+		r.minSize, r.maxSize = n, n
+	}
+	r.frames++
+	r.lastSize, r.minSize, r.maxSize = n, min(r.minSize, n), max(r.maxSize, n)
+	switch {
+	case event:
+		r.watchBytes += n
+	case op != wire.OpPing && op != wire.OpAuth && op != wire.OpCloseSession:
+		r.respBytes += n
+	}
 }
 
 // add counts one reply sent at r.at for a request received at recv. Auth

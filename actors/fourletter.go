@@ -26,8 +26,8 @@ const Version = "3.8.0-paddock"
 //     the JVM, quorum/leader/learner, TLS/SASL/ensemble-auth, request
 //     throttling, netty, commit/prep/sync-processor pipeline and digest
 //     metrics (no such component here), the per-namespace and per-watch-
-//     type summaries, read/update latency splits and response-size and
-//     byte counters (not yet measured), zk_last_proposal_size and friends.
+//     type summaries, read/update latency splits, zk_last_proposal_size
+//     and friends.
 //     fourletter_test.go holds the list, so a new ZooKeeper key fails the
 //     test until it is classified.
 //   - cons's lresp is the wall clock in ms since the epoch; ZooKeeper
@@ -58,6 +58,7 @@ func (c *conn) fourLetter(w string) {
 	s := c.s
 	c.recv.Add(1)
 	s.stats.received.Add(1)
+	s.stats.bytesReceived.Add(4)
 	var out string
 	if !s.white["*"] && !s.white[w] {
 		out = w + " is not executed because it is not in the whitelist.\n"
@@ -199,6 +200,12 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
 		{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
 		{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
+		{"zk_bytes_received_count", fmt.Sprint(s.stats.bytesReceived.Load())},
+		{"zk_response_bytes", fmt.Sprint(s.stats.respBytes.Load())},
+		{"zk_watch_bytes", fmt.Sprint(s.stats.watchBytes.Load())},
+		{"zk_last_client_response_size", fmt.Sprint(s.stats.respLast.Load())},
+		{"zk_min_client_response_size", fmt.Sprint(s.stats.respMin.Load())},
+		{"zk_max_client_response_size", fmt.Sprint(s.stats.respMax.Load())},
 	}
 	for _, p := range kv {
 		b.WriteString(p[0] + "\t" + p[1] + "\n")

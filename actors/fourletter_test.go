@@ -193,7 +193,6 @@ var (
 var mntrOmitted = []struct{ re, why string }{
 	{`^zk_(avg|min|max|cnt|sum|p50|p95|p99|p999)_(?:[a-z0-9_]+)$`, "summary metrics of ZooKeeper's pipeline stages, JVM, quorum and per-namespace traffic"},
 	{`^zk_(non_mtls_(remote|local)_conn_count|outstanding_tls_handshake|tls_handshake_exceeded|insecure_admin_count|auth_failed_count|ensemble_auth_(success|fail|skip))$`, "no TLS, SASL or admin server"},
-	{`^zk_(last_client_response_size|min_client_response_size|max_client_response_size|bytes_received_count|response_bytes|watch_bytes)$`, "byte counters not measured yet"},
 	{`^zk_(connection_drop_probability|connection_drop_count|connection_request_count|connection_revalidate_count|revalidate_count|unsuccessful_handshake|sessionless_connections_expired|stale_sessions_expired|cnxn_closed_without_zk_server_running)$`, "connection bookkeeping of ZooKeeper's NIO layer"},
 	{`^zk_(proposal_count|outstanding_changes_(removed|queued)|throttled_ops|stale_requests(_dropped)?|large_requests_rejected|request_throttle_wait_count|requests_not_forwarded_to_commit_processor|prep_processor_request_queued|sync_processor_request_queued|request_commit_queued|stale_replies|commit_count|snap_count|diff_count|looking_count|quit_leading_due_to_disloyal_voter|unrecoverable_error_count|skip_learner_request_to_next_processor_count|learner_(proposal|commit)_received_count|digest_mismatches_count)$`, "ZooKeeper's request processors, Zab and digest"},
 	{`^zk_(dead_watchers_(queued|cleared)|add_dead_watcher_stall_time)$`, "no dead-watcher cleaner: a session's watches go with its actor"},
@@ -276,7 +275,10 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 		}
 		for _, k := range []string{"zk_server_state", "zk_ephemerals_count", "zk_num_alive_connections", "zk_znode_count",
 			"zk_watch_count", "zk_global_sessions", "zk_local_sessions", "zk_outstanding_requests",
-			"zk_approximate_data_size", "zk_connection_rejected"} {
+			"zk_approximate_data_size", "zk_connection_rejected",
+			// Byte counters that pings (timing) do not move; the others
+			// (bytes received, last and min response size) they do.
+			"zk_response_bytes", "zk_watch_bytes", "zk_max_client_response_size"} {
 			if zm[k] != pm[k] {
 				t.Errorf("mntr %s: zookeeper %q, paddock %q", k, zm[k], pm[k])
 			}
@@ -439,6 +441,12 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 		zc, pc := ask("cons")
 		if zs, ps := consSessions(zc), consSessions(pc); !slices.Equal(zs, ps) {
 			t.Errorf("cons after crst: zookeeper %q, paddock %q", zs, ps)
+		}
+		zm, pm := ask("mntr")
+		for _, k := range []string{"zk_response_bytes", "zk_watch_bytes"} {
+			if z, p := keyed(zm, "\t")[k], keyed(pm, "\t")[k]; z != "0" || p != "0" {
+				t.Errorf("mntr %s after srst: zookeeper %q, paddock %q", k, z, p)
+			}
 		}
 		zo, po := ask("srvr")
 		if zr, pr := keyed(zo, ": ")["Received"], keyed(po, ": ")["Received"]; zr != pr {

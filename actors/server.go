@@ -521,6 +521,14 @@ type serverStats struct {
 	latCount                 atomic.Int64
 	outstanding              atomic.Int64
 	handshaking              atomic.Int64 // connections before their handshake
+	// mntr's byte counters, as ZooKeeper 3.8 counts them:
+	// bytesReceived, every frame with its length prefix (and a
+	// four-letter word's 4 bytes); respBytes, replies to requests but
+	// ping, auth and closeSession; watchBytes, notifications; and the
+	// last/min/max size of any frame sent to a session (replies and
+	// notifications, -1 before the first). Sizes without the prefix.
+	bytesReceived, respBytes, watchBytes atomic.Int64
+	respLast, respMin, respMax           atomic.Int64
 }
 
 func (st *serverStats) reset() {
@@ -530,6 +538,34 @@ func (st *serverStats) reset() {
 	st.latMax.Store(0)
 	st.latSum.Store(0)
 	st.latCount.Store(0)
+	st.bytesReceived.Store(0)
+	st.respBytes.Store(0)
+	st.watchBytes.Store(0)
+	st.respLast.Store(-1)
+	st.respMin.Store(-1)
+	st.respMax.Store(-1)
+}
+
+// sentFrames records one flush's frames to a session (replyStats).
+func (st *serverStats) sentFrames(r *replyStats) {
+	if r.frames == 0 {
+		return
+	}
+	st.respBytes.Add(r.respBytes)
+	st.watchBytes.Add(r.watchBytes)
+	st.respLast.Store(r.lastSize)
+	for {
+		m := st.respMin.Load()
+		if m >= 0 && r.minSize >= m || st.respMin.CompareAndSwap(m, r.minSize) {
+			break
+		}
+	}
+	for {
+		m := st.respMax.Load()
+		if r.maxSize <= m || st.respMax.CompareAndSwap(m, r.maxSize) {
+			break
+		}
+	}
 }
 
 func (st *serverStats) latency(d time.Duration) {

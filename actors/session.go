@@ -1037,7 +1037,9 @@ func (ss *session) flush(ctx actor.Context) {
 			ss.events = ss.events[1:]
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
 			ev := wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path}
+			before := len(out)
 			out = appendReply(&ss.enc, out, &h, &ev)
+			rs.frame(len(out)-before, 0, true)
 			n++
 			continue
 		}
@@ -1057,6 +1059,7 @@ func (ss *session) flush(ctx actor.Context) {
 		ss.next--
 		out = append(out, head.frame...)
 		released += int64(len(head.frame))
+		rs.frame(len(head.frame), head.req.op, false)
 		ss.recycle(head.frame)
 		head.frame = nil
 		n++
@@ -1082,6 +1085,7 @@ func (ss *session) flush(ctx actor.Context) {
 	if rs.n > 0 {
 		ss.c.cstats.record(&rs)
 	}
+	ss.s.stats.sentFrames(&rs)
 	if len(out) > 0 {
 		ss.c.enqueue(out, n) // copies
 	}
