@@ -17,7 +17,11 @@
 //   - the watch router and per-path watch actors (registrations are
 //     watcher ids, a path actor lives while its path has registrations);
 //   - the session tracker (expiry by proposing OpCloseSession) and the
-//     container/TTL reaper.
+//     container/TTL reaper;
+//   - per-connection flow control and the limits that protect the server
+//     (conn.go), supervision of the actors (supervise.go), and the
+//     snapshot policy: a snapshot every snapCount applied transactions
+//     (snapshot.go).
 //
 // Invariants: nothing blocks in Receive; onApply never waits (it sends, and
 // serves parked reads from the tree it holds under the write lock); the router is
