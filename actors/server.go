@@ -280,7 +280,7 @@ func (s *Server) startShard(ctx context.Context) error {
 	if !nh.HasNodeInfo(MetaShard, 1) {
 		members[1] = addr // first start: bootstrap the shard
 	}
-	create := func(shardID, replicaID uint64) sm.IStateMachine {
+	create := func(shardID, replicaID uint64) sm.IConcurrentStateMachine {
 		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
 		s.replica.Configure(func(t *statemachine.Tree) {
 			t.SuperDigest = s.cfg.SuperDigest
@@ -288,7 +288,7 @@ func (s *Server) startShard(ctx context.Context) error {
 		})
 		return s.replica
 	}
-	if err := nh.StartReplica(members, false, create, rc); err != nil {
+	if err := nh.StartConcurrentReplica(members, false, create, rc); err != nil {
 		nh.Close()
 		return fmt.Errorf("paddock/actors: start meta shard: %w", err)
 	}

@@ -241,7 +241,7 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 		owner: owner,
 	}
 	n.setData(data)
-	t.modify(parent)
+	parent = t.modify(parentPath, parent)
 	parent.cversion++
 	parent.pzxid = zxid
 	t.insert(path, n, acl)
@@ -291,7 +291,7 @@ func (t *Tree) deleteNode(path string, zxid int64, trig []Trigger) []Trigger {
 	parentPath, name, _ := splitPath(path)
 	parent := t.nodes[parentPath]
 	if zxid > parent.pzxid {
-		t.modify(parent)
+		parent = t.modify(parentPath, parent)
 		parent.pzxid = zxid
 	}
 	n := t.erase(path)
@@ -383,7 +383,7 @@ func (t *Tree) setData(txn, top *Txn, zxid int64) opResult {
 	}
 	data := txn.Data // nil stays nil, as in DataTree.setData
 	diff := int64(len(data) - len(n.data))
-	t.modify(n)
+	n = t.modify(txn.Path, n)
 	t.adjustSize(diff)
 	n.setData(data)
 	n.mtime = top.Time
@@ -417,7 +417,7 @@ func (t *Tree) setACL(txn, top *Txn) opResult {
 	if txn.Version != -1 && txn.Version != n.aversion {
 		return opResult{err: wire.ErrBadVersion}
 	}
-	t.modify(n) // setACL is never inside a multi: nothing to undo for the ACL table
+	n = t.modify(txn.Path, n) // setACL is never inside a multi: nothing to undo for the ACL table
 	old := n.acl
 	n.acl = t.acls.acquire(acl)
 	t.acls.release(old)

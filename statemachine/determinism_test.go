@@ -158,10 +158,11 @@ func TestReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Update(sm.Entry{Index: 7, Cmd: cmd})
+	out, err := r.Update([]sm.Entry{{Index: 7, Cmd: cmd}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := out[0].Result
 	if gotIndex != 7 || len(gotResults) != 3 || gotResults[1].Err != wire.Ok || gotResults[2].Err != wire.ErrNodeExists || res.Value != uint64(gotResults[2].Zxid) {
 		t.Fatalf("onApply %d %+v %v", gotIndex, gotResults, res)
 	}
@@ -169,8 +170,15 @@ func TestReplica(t *testing.T) {
 		t.Errorf("Lookup %v", v)
 	}
 	var snap bytes.Buffer
-	if err := r.SaveSnapshot(&snap, nil, nil); err != nil {
+	frozen, err := r.PrepareSnapshot()
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(frozen, &snap, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot("not frozen", &bytes.Buffer{}, nil, nil); err == nil {
+		t.Error("SaveSnapshot accepted a state identifier PrepareSnapshot did not return")
 	}
 	r2 := NewReplica(1, 2, nil)
 	if err := r2.RecoverFromSnapshot(bytes.NewReader(snap.Bytes()), nil, nil); err != nil {
@@ -187,7 +195,7 @@ func TestReplica(t *testing.T) {
 	})
 	for _, bad := range [][]byte{[]byte{0xc1}, mustEncode(t, []Txn{{Type: wire.OpGetData}}), mustEncode(t, []Txn{{Type: wire.OpMulti, Ops: []Txn{{Type: wire.OpCreateSession}}}})} {
 		before := r.tree.LastZxid()
-		if _, err := r.Update(sm.Entry{Index: 8, Cmd: bad}); !errors.Is(err, ErrCorrupt) {
+		if _, err := r.Update([]sm.Entry{{Index: 8, Cmd: bad}}); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("Update(%x) = %v, want ErrCorrupt", bad, err)
 		}
 		if r.tree.LastZxid() != before {

@@ -3,6 +3,11 @@ package statemachine
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/paddockdb/paddock/wire"
 )
@@ -26,19 +31,55 @@ const snapshotMagic = "paddock/statemachine snapshot"
 // sessions sorted by id. A node is its path, data (nil for ZooKeeper's
 // null), ACL as an array of perms, scheme, id, then czxid, mzxid, pzxid,
 // ctime, mtime, version, cversion (stored: child creates), aversion and
-// ephemeralOwner. It holds no copy of the tree in memory: the encoding
-// goes through a 64 KiB buffer, written by the append helpers of codec.go
-// (the bytes msgpack/v5's Encoder writes, without its per-call cost).
-func (t *Tree) Save(w io.Writer) error {
+// ephemeralOwner. The encoding goes through a 64 KiB buffer, written by the
+// append helpers of codec.go (the bytes msgpack/v5's Encoder writes,
+// without its per-call cost). Save is Freeze followed by Frozen.Save.
+func (t *Tree) Save(w io.Writer) error { return t.Freeze().Save(w) }
+
+// Frozen is the tree as it was when Freeze returned, for Save to stream
+// while Apply goes on: it holds a copy of the node table (path to node,
+// not the nodes), the sessions and lastZxid. The nodes are shared with
+// the tree until Apply changes one: Tree.modify then puts a copy in the
+// tree and leaves the frozen node alone. Children sets are not frozen, so
+// Frozen.Save orders nodes by path, not through them.
+type Frozen struct {
+	nodes    map[string]*znode
+	sessions []SessionInfo
+	lastZxid int64
+	saving   *atomic.Bool
+}
+
+// Freeze starts a snapshot: it costs a copy of the node table (tens of ms
+// for a million nodes), and Apply copies each node it changes, once,
+// until the Frozen's Save ends. It must not be called while another
+// Frozen's Save runs (dragonboat takes one snapshot at a time).
+func (t *Tree) Freeze() *Frozen {
+	if t.gen == maxGen {
+		// Wrapped: no frozen view is live, so every node may take
+		// generation 0 again.
+		for _, n := range t.nodes {
+			n.setGen(0)
+		}
+		t.gen = 0
+	}
+	t.gen++
+	t.saving.Store(true)
+	return &Frozen{nodes: maps.Clone(t.nodes), sessions: t.Sessions(), lastZxid: t.lastZxid, saving: &t.saving}
+}
+
+// Save streams the frozen tree in Tree.Save's format. It may run
+// concurrently with Apply on the tree; it ends the copy-on-write.
+func (f *Frozen) Save(w io.Writer) error {
+	defer f.saving.Store(false)
+	nodes := f.ordered()
 	s := &snapWriter{w: w, b: make([]byte, 0, 80<<10)}
 	s.b = appendStr(s.b, snapshotMagic)
 	s.b = appendInt(s.b, SnapshotFormatVersion)
-	s.b = appendInt(s.b, t.lastZxid)
-	s.b = appendInt(s.b, int64(len(t.nodes)))
-	path := make([]byte, 0, 256)
-	var walk func(n *znode)
-	walk = func(n *znode) {
-		b := appendStr(s.b, string(path))
+	s.b = appendInt(s.b, f.lastZxid)
+	s.b = appendInt(s.b, int64(len(nodes)))
+	for _, e := range nodes {
+		n := e.n
+		b := appendStr(s.b, e.path)
 		b = appendBin(b, n.getData())
 		acl := n.getACL()
 		b = appendArrayLen(b, len(acl))
@@ -58,24 +99,9 @@ func (t *Tree) Save(w io.Writer) error {
 		b = appendInt(b, n.owner)
 		s.b = b
 		s.flush(false)
-		if len(n.children) == 0 {
-			return
-		}
-		base := len(path)
-		for _, c := range sortedKeys(n.children) {
-			if base > 1 {
-				path = append(path, '/')
-			}
-			path = append(path, c...)
-			walk(t.nodes[string(path)])
-			path = path[:base]
-		}
 	}
-	path = append(path, '/')
-	walk(t.nodes["/"])
-	sessions := t.Sessions()
-	s.b = appendInt(s.b, int64(len(sessions)))
-	for _, ss := range sessions {
+	s.b = appendInt(s.b, int64(len(f.sessions)))
+	for _, ss := range f.sessions {
 		s.b = appendInt(s.b, ss.ID)
 		s.b = appendInt(s.b, int64(ss.Timeout))
 		pw := ss.Passwd
@@ -86,6 +112,40 @@ func (t *Tree) Save(w io.Writer) error {
 		s.flush(false)
 	}
 	return s.flush(true)
+}
+
+// frozenNode is a node of a Frozen with its path.
+type frozenNode struct {
+	key, path string // key: the path with '/' made NUL (ordered)
+	n         *znode
+}
+
+// ordered returns the frozen nodes in the order Save writes them, a
+// depth-first walk with children sorted by name ("/a", "/a/x", "/a-b").
+// That is byte order once '/' sorts below every other byte: paths hold no
+// NUL (ValidatePath), so each node's sort key is its path with '/' made
+// NUL, and plain string comparison (memcmp) orders the keys. The keys
+// share one arena.
+func (f *Frozen) ordered() []frozenNode {
+	size := 0
+	for p := range f.nodes {
+		size += len(p)
+	}
+	arena := make([]byte, 0, size)
+	nodes := make([]frozenNode, 0, len(f.nodes))
+	for p, n := range f.nodes {
+		start := len(arena)
+		arena = append(arena, p...)
+		k := arena[start:]
+		for i, c := range k {
+			if c == '/' {
+				k[i] = 0
+			}
+		}
+		nodes = append(nodes, frozenNode{unsafe.String(unsafe.SliceData(k), len(k)), p, n})
+	}
+	slices.SortFunc(nodes, func(a, b frozenNode) int { return strings.Compare(a.key, b.key) })
+	return nodes
 }
 
 // snapWriter batches Save's output into large writes.

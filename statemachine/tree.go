@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/paddockdb/paddock/wire"
@@ -68,7 +69,17 @@ type znode struct {
 	flags    uint32
 }
 
-const nullData uint32 = 1
+// flags: bit 0 is nullData; the bits from genShift up hold the node's
+// copy-on-write generation (see Tree.modify and Freeze).
+const (
+	nullData uint32 = 1
+	genShift        = 8
+	maxGen          = 1<<(32-genShift) - 1
+)
+
+func (n *znode) gen() uint32 { return n.flags >> genShift }
+
+func (n *znode) setGen(g uint32) { n.flags = n.flags&(1<<genShift-1) | g<<genShift }
 
 // emptyData is what getData returns for empty (not null) data.
 var emptyData = []byte{}
@@ -157,6 +168,13 @@ type Tree struct {
 
 	journal []func() // undo log while a multi is applied; nil otherwise
 	inMulti bool
+
+	// Copy-on-write for snapshots (Freeze): gen is the generation of the
+	// latest Freeze; saving is set by Freeze and cleared when its Save
+	// ends. While it is set, a node of an older generation is shared
+	// with the frozen view, so modify replaces it by a copy.
+	gen    uint32
+	saving atomic.Bool
 }
 
 // NewTree returns the tree of a fresh ZooKeeper 3.8: "/", "/zookeeper",
@@ -363,6 +381,7 @@ func (t *Tree) record(undo func()) {
 // interned acl and indexes it.
 func (t *Tree) insert(path string, n *znode, acl []wire.ACL) {
 	n.acl = t.acls.acquire(acl)
+	n.setGen(t.gen) // not in any frozen view
 	parentPath, name, _ := splitPath(path)
 	parent := t.nodes[parentPath]
 	hadMap := parent.children != nil
@@ -435,8 +454,19 @@ func setOp(m map[string]struct{}, k string, add bool) {
 	}
 }
 
-// modify saves n's fields (not its children) for undo before a change.
-func (t *Tree) modify(n *znode) {
+// modify prepares n, the node at path, for a change of its fields (not
+// its children) and returns the node to change: n itself, or, while a
+// frozen view shares n (saving, older generation), a copy that replaces
+// it in the table, so the view keeps the node as it was. In a multi it
+// saves the fields for undo; an undo restores them on the copy, which
+// stays in the table (equal to n again).
+func (t *Tree) modify(path string, n *znode) *znode {
+	if n.gen() != t.gen && t.saving.Load() {
+		c := *n
+		c.setGen(t.gen)
+		n = &c
+		t.nodes[path] = n
+	}
 	if t.inMulti {
 		old := *n
 		t.journal = append(t.journal, func() {
@@ -445,12 +475,13 @@ func (t *Tree) modify(n *znode) {
 			n.children = ch
 		})
 	}
+	return n
 }
 
 // setRawData replaces a node's data without touching its Stat (quota
 // stats bookkeeping).
 func (t *Tree) setRawData(path string, n *znode, data []byte) {
-	t.modify(n)
+	n = t.modify(path, n)
 	t.adjustSize(int64(len(data) - len(n.data)))
 	n.setData(data)
 }
