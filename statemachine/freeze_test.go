@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -112,7 +113,7 @@ func TestSaveOrderIsDepthFirst(t *testing.T) {
 	walk("/")
 	var got []string
 	for _, e := range tr.Freeze().ordered() {
-		got = append(got, e.path)
+		got = append(got, strings.ReplaceAll(e.key, "\x00", "/"))
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Save order\n got %q\nwant %q", got, want)

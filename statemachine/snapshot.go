@@ -79,7 +79,12 @@ func (f *Frozen) Save(w io.Writer) error {
 	s.b = appendInt(s.b, int64(len(nodes)))
 	for _, e := range nodes {
 		n := e.n
-		b := appendStr(s.b, e.path)
+		b := appendStr(s.b, e.key)
+		for i := len(b) - len(e.key); i < len(b); i++ { // the key's NULs were '/'
+			if b[i] == 0 {
+				b[i] = '/'
+			}
+		}
 		b = appendBin(b, n.getData())
 		acl := n.getACL()
 		b = appendArrayLen(b, len(acl))
@@ -114,10 +119,11 @@ func (f *Frozen) Save(w io.Writer) error {
 	return s.flush(true)
 }
 
-// frozenNode is a node of a Frozen with its path.
+// frozenNode is a node of a Frozen with its sort key: its path with '/'
+// made NUL (24 bytes, so the sort moves little).
 type frozenNode struct {
-	key, path string // key: the path with '/' made NUL (ordered)
-	n         *znode
+	key string
+	n   *znode
 }
 
 // ordered returns the frozen nodes in the order Save writes them, a
@@ -142,7 +148,7 @@ func (f *Frozen) ordered() []frozenNode {
 				k[i] = 0
 			}
 		}
-		nodes = append(nodes, frozenNode{unsafe.String(unsafe.SliceData(k), len(k)), p, n})
+		nodes = append(nodes, frozenNode{unsafe.String(unsafe.SliceData(k), len(k)), n})
 	}
 	slices.SortFunc(nodes, func(a, b frozenNode) int { return strings.Compare(a.key, b.key) })
 	return nodes
