@@ -180,6 +180,20 @@ func TestReplica(t *testing.T) {
 	if err := r.SaveSnapshot("not frozen", &bytes.Buffer{}, nil, nil); err == nil {
 		t.Error("SaveSnapshot accepted a state identifier PrepareSnapshot did not return")
 	}
+	stopped := make(chan struct{})
+	close(stopped)
+	frozen, err = r.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(frozen, &bytes.Buffer{}, nil, stopped); !errors.Is(err, sm.ErrSnapshotStopped) {
+		t.Errorf("SaveSnapshot after its replica stopped = %v, want ErrSnapshotStopped", err)
+	}
+	r.Read(func(tr *Tree) {
+		if tr.saving.Load() {
+			t.Error("a stopped snapshot left copy-on-write on")
+		}
+	})
 	r2 := NewReplica(1, 2, nil)
 	if err := r2.RecoverFromSnapshot(bytes.NewReader(snap.Bytes()), nil, nil); err != nil {
 		t.Fatal(err)

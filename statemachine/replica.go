@@ -104,13 +104,31 @@ func (r *Replica) PrepareSnapshot() (any, error) {
 }
 
 // SaveSnapshot implements sm.IConcurrentStateMachine: it streams the tree
-// frozen by PrepareSnapshot, concurrently with Update.
-func (r *Replica) SaveSnapshot(frozen any, w io.Writer, _ sm.ISnapshotFileCollection, _ <-chan struct{}) error {
+// frozen by PrepareSnapshot, concurrently with Update. Once done is closed
+// (the replica is stopping) the next write returns sm.ErrSnapshotStopped,
+// so a shutdown does not wait for a large snapshot.
+func (r *Replica) SaveSnapshot(frozen any, w io.Writer, _ sm.ISnapshotFileCollection, done <-chan struct{}) error {
 	f, ok := frozen.(*Frozen)
 	if !ok {
 		return fmt.Errorf("paddock/statemachine: SaveSnapshot given %T, want the *Frozen of PrepareSnapshot", frozen)
 	}
-	return f.Save(w)
+	return f.Save(stopWriter{w, done})
+}
+
+// stopWriter fails its writes with sm.ErrSnapshotStopped once done is
+// closed.
+type stopWriter struct {
+	w    io.Writer
+	done <-chan struct{}
+}
+
+func (s stopWriter) Write(p []byte) (int, error) {
+	select {
+	case <-s.done:
+		return 0, sm.ErrSnapshotStopped
+	default:
+		return s.w.Write(p)
+	}
 }
 
 // RecoverFromSnapshot implements sm.IConcurrentStateMachine.
