@@ -104,7 +104,9 @@ func (f *Frozen) Save(w io.Writer) error {
 		b = appendInt(b, int64(n.aversion))
 		b = appendInt(b, n.owner)
 		s.b = b
-		s.flush(false)
+		if s.flush(false) != nil {
+			return s.err
+		}
 	}
 	s.b = appendInt(s.b, int64(len(f.sessions)))
 	for _, ss := range f.sessions {
