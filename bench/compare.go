@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,11 @@ type CompareConfig struct {
 	// Ratios are read fractions (0..1); nil means DefaultRatios.
 	Ratios                              []float64
 	Sessions, InFlight, Keys, ValueSize int
+	// Rate, when positive, runs every point open loop at that many
+	// requests per second, the same for both targets (Config.Rate). The
+	// warm-up before the sweep stays closed loop: its job is to get the
+	// JIT going.
+	Rate float64
 	// Out, when set, receives results.json, results.csv, chart.svg,
 	// chart.png and summary.md.
 	Out string
@@ -110,7 +116,7 @@ func Compare(ctx context.Context, cc CompareConfig, stdout, stderr io.Writer) (e
 	}
 	base := Config{
 		Sessions: cc.Sessions, InFlight: cc.InFlight, Keys: cc.Keys, ValueSize: cc.ValueSize,
-		Duration: cc.Duration, Warmup: cc.PointWarmup, Addrs: []string{"127.0.0.1:1"},
+		Duration: cc.Duration, Warmup: cc.PointWarmup, Rate: cc.Rate, Addrs: []string{"127.0.0.1:1"},
 	}
 	if _, err := base.withDefaults(); err != nil {
 		return err
@@ -174,7 +180,7 @@ func Compare(ctx context.Context, cc CompareConfig, stdout, stderr io.Writer) (e
 	if cc.WarmUp > 0 {
 		for _, t := range targets {
 			wc := base
-			wc.Addrs, wc.ReadRatio, wc.Duration, wc.Warmup = t.Addrs, 0.5, cc.WarmUp, 0
+			wc.Addrs, wc.ReadRatio, wc.Duration, wc.Warmup, wc.Rate = t.Addrs, 0.5, cc.WarmUp, 0, 0
 			logf("warming up %s: %v of 50%% reads", t.Name, cc.WarmUp)
 			res, err := Run(ctx, wc)
 			if err != nil {
@@ -225,13 +231,18 @@ func Compare(ctx context.Context, cc CompareConfig, stdout, stderr io.Writer) (e
 
 // WriteCompareSummary writes, per read ratio, the throughput and p99 of
 // the zookeeper and paddock targets and their throughput ratio, as a
-// Markdown table.
+// Markdown table. For open-loop results it first says the offered rate,
+// and flags a throughput under 95% of it.
 func WriteCompareSummary(w io.Writer, results []Result) error {
 	type pair struct{ zk, pd *Result }
 	var order []float64
 	by := map[float64]*pair{}
+	var rates []float64
 	for i := range results {
 		r := &results[i]
+		if r.Rate > 0 && !slices.Contains(rates, r.Rate) {
+			rates = append(rates, r.Rate)
+		}
 		p := by[r.ReadRatio]
 		if p == nil {
 			p = &pair{}
@@ -245,6 +256,14 @@ func WriteCompareSummary(w io.Writer, results []Result) error {
 			p.pd = r
 		}
 	}
+	if len(rates) > 0 {
+		var rs []string
+		for _, r := range rates {
+			rs = append(rs, fmt.Sprintf("%.0f", r))
+		}
+		fmt.Fprintf(w, "Open loop: %s ops/s offered to each target; p99 from each request's intended send time.\n\n",
+			strings.Join(rs, ", "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| reads\t| ZooKeeper ops/s\t| Paddock ops/s\t| Paddock / ZooKeeper\t| ZooKeeper p99 ms\t| Paddock p99 ms\t|")
 	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
@@ -256,7 +275,12 @@ func WriteCompareSummary(w io.Writer, results []Result) error {
 			}
 			return f(x)
 		}
-		ops := func(x *Result) string { return fmt.Sprintf("%.0f", x.Throughput) }
+		ops := func(x *Result) string {
+			if x.Behind() {
+				return fmt.Sprintf("%.0f (behind: %.0f%% of offered)", x.Throughput, 100*x.Throughput/x.Rate)
+			}
+			return fmt.Sprintf("%.0f", x.Throughput)
+		}
 		p99 := func(x *Result) string { return ms(x.Latency.P99) }
 		ratio := "—"
 		if p.zk != nil && p.pd != nil && p.zk.Throughput > 0 {
@@ -478,7 +502,8 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	pointWarmup := fs.Duration("point-warmup", DefaultWarmup, "unmeasured time before each point")
 	ratios := fs.String("ratios", "0,50,90,99,100", "read percentages to sweep")
 	sessions := fs.Int("sessions", DefaultSessions, "sessions (TCP connections) per target")
-	inflight := fs.Int("inflight", DefaultInFlight, "requests in flight per session")
+	inflight := fs.Int("inflight", DefaultInFlight, "requests in flight per session (with -rate, the most outstanding per session)")
+	rate := rateFlag(fs)
 	keys := fs.Int("keys", DefaultKeys, "znodes to spread reads and writes over")
 	valueSize := fs.Int("value-size", DefaultValueSize, "bytes per value written")
 	out := fs.String("out", "", "directory to write results.json, results.csv, chart.svg, chart.png and summary.md into")
@@ -518,6 +543,9 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	if *sessions < 1 || *inflight < 1 || *keys < 1 {
 		return bad("-sessions, -inflight and -keys must be at least 1")
 	}
+	if err := checkRate(*rate); err != nil {
+		return bad("%v", err)
+	}
 	za, err := splitAddrs(*zkAddrs)
 	if err != nil {
 		return bad("-zk-addrs: %v", strings.TrimPrefix(err.Error(), "paddock/bench: "))
@@ -528,12 +556,12 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cc := CompareConfig{
 		Duration: *duration, PointWarmup: *pointWarmup, WarmUp: *warmup, Ratios: rs,
-		Sessions: *sessions, InFlight: *inflight, Keys: *keys, ValueSize: *valueSize,
+		Sessions: *sessions, InFlight: *inflight, Keys: *keys, ValueSize: *valueSize, Rate: *rate,
 		Out: *out, ZKHeap: *zkHeap, ZKAddrs: za, PaddockAddrs: pa, PaddockBin: *bin,
 		WorkDir: *work, Progress: stderr,
 	}
 	if _, err := (Config{Addrs: []string{"127.0.0.1:1"}, Sessions: cc.Sessions, InFlight: cc.InFlight,
-		Keys: cc.Keys, ValueSize: cc.ValueSize}).withDefaults(); err != nil {
+		Keys: cc.Keys, ValueSize: cc.ValueSize, Rate: cc.Rate}).withDefaults(); err != nil {
 		return bad("%v", strings.TrimPrefix(err.Error(), "paddock/bench: "))
 	}
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -40,6 +41,8 @@ type Config struct {
 	// number of goroutines opening sessions concurrently.
 	Sessions int
 	// InFlight is the pipelining window: requests outstanding per session.
+	// In open loop (Rate > 0) it is a hard cap: requests that fall due
+	// while a session has InFlight outstanding wait in the generator.
 	InFlight int
 	// Duration is the measured time; Warmup runs before it, unmeasured.
 	Duration, Warmup time.Duration
@@ -60,8 +63,19 @@ type Config struct {
 	Root string
 	// MaxOps, when positive, ends the run after that many requests instead
 	// of after Duration, with no warmup (pipelined workloads only). The Go
-	// benchmarks use it.
+	// benchmarks use it. With Rate, the MaxOps requests are sent on the
+	// schedule and the run ends when the last reply is in, about
+	// MaxOps/Rate seconds after the start.
 	MaxOps int64
+	// Rate, when positive, makes the run open loop (pipelined workloads
+	// only): the sessions together offer Rate requests per second, each
+	// session Rate/sessions on a fixed schedule whatever the replies do,
+	// and latency is measured from each request's intended send time, so
+	// a server that falls behind is charged for the queueing it causes
+	// (no coordinated omission). InFlight still caps the requests
+	// outstanding per session. 0 means closed loop: every session keeps
+	// InFlight requests outstanding.
+	Rate float64
 }
 
 // Defaults for Config fields left zero.
@@ -127,6 +141,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("paddock/bench: multi ops %d out of range 1..1000", c.MultiOps)
 	case !strings.HasPrefix(c.Root, "/") || len(c.Root) < 2 || strings.HasSuffix(c.Root, "/"):
 		return c, fmt.Errorf("paddock/bench: root %q must be an absolute znode path other than /", c.Root)
+	case !(c.Rate >= 0) || math.IsInf(c.Rate, 0): // !(>=) catches NaN
+		return c, fmt.Errorf("paddock/bench: rate %v must be a finite number of requests per second, 0 or more (0: closed loop)", c.Rate)
+	case c.Rate > 0 && (c.Workload == WorkloadWatchFanout || c.Workload == WorkloadConnectStorm):
+		return c, fmt.Errorf("paddock/bench: a rate applies to the pipelined workloads only, not %s", c.Workload)
 	}
 	return c, nil
 }
@@ -146,7 +164,8 @@ func checkAddr(a string) error {
 	return nil
 }
 
-// Latency holds quantiles of the per-request latency, send to reply.
+// Latency holds quantiles of the per-request latency, send to reply (in
+// open loop, intended send time to reply).
 type Latency struct {
 	P50  time.Duration `json:"p50_ns"`
 	P90  time.Duration `json:"p90_ns"`
@@ -166,6 +185,9 @@ type Result struct {
 	InFlight  int      `json:"in_flight"`
 	ValueSize int      `json:"value_size"`
 	Keys      int      `json:"keys"`
+	// Rate is the offered load of an open-loop run (Config.Rate) in
+	// requests per second; 0 (absent from the JSON) for a closed-loop run.
+	Rate float64 `json:"offered_ops_per_sec,omitempty"`
 
 	// Elapsed is the measured window (warmup excluded).
 	Elapsed time.Duration `json:"elapsed_ns"`
@@ -190,6 +212,16 @@ type Result struct {
 	// count equals Ops.
 	Histogram *hdrhistogram.Histogram `json:"-"`
 }
+
+// behindShare is the fraction of the offered rate below which a point is
+// reported as behind.
+const behindShare = 0.95
+
+// Behind reports whether an open-loop run answered clearly fewer requests
+// per second than it offered (under 95%): the server or the generator
+// could not keep up, so requests waited in the generator or were never
+// sent.
+func (r Result) Behind() bool { return r.Rate > 0 && r.Throughput < behindShare*r.Rate }
 
 // newHistogram makes a latency histogram in nanoseconds, from 1µs to one
 // minute with three significant digits.

@@ -28,6 +28,20 @@
 // protocol error that fails the run. ZooKeeper error codes are results,
 // counted in Result.Errors by code.
 //
+// # Closed loop and open loop
+//
+// By default a run is closed loop: each session keeps InFlight requests
+// outstanding, so the load follows the server. With Config.Rate (the
+// -rate flag) it is open loop: the sessions together offer Rate requests
+// per second on a fixed schedule (Rate/Sessions each, staggered), so
+// targets can be compared at the same load. Latency is then measured from
+// each request's intended send time, not its write, so requests held back
+// while a session had InFlight outstanding (InFlight stays a hard cap)
+// are charged for the wait and a server stall shows up in every request
+// that should have been sent during it (no coordinated omission). A run
+// that answers under 95% of the offered rate is behind (Result.Behind),
+// and the reports say so.
+//
 // The client's own CPU (getrusage RUSAGE_SELF, user+sys) is taken over
 // each measured window and reported as cores busy and CPU-seconds per
 // million ops. If the client's cores approach the machine's, the figures

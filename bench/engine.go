@@ -31,6 +31,20 @@ import (
 // and the reader pokes it only when it asked to be woken, so there is no
 // channel operation and no allocation per request. Histograms are merged
 // when the run ends.
+//
+// Open loop (Config.Rate > 0): request k of a session is due at
+// phase + k·interval on the run's clock (interval = sessions/Rate, and
+// the phases of the sessions are spread over one interval, so together
+// they send one request every 1/Rate). Each turn the writer sends every
+// request due by now that the window has room for, in one write, or, if
+// none is due, sleeps (time.Sleep) until the next one is. The window
+// stays a hard cap: when it is full the writer sleeps on wake as in
+// closed loop, and the requests falling due meanwhile are sent late, when
+// room is made. The ring then holds each request's due time instead of
+// its write time, so latency runs from when the request should have left:
+// a server stall is charged to every request that should have been sent
+// during it, not only to the few that were outstanding (no coordinated
+// omission).
 
 // opGen appends the next request of a workload to the session's encoder.
 // Each session has its own generator, so generators need no locking.
@@ -48,7 +62,12 @@ type worker struct {
 	gen    opGen
 	window int64
 	mask   int32
-	sent   []int64 // send time by xid&mask
+	sent   []int64 // send time by xid&mask (open loop: due time)
+
+	// Open loop: the session's request k is due at phase + k·interval
+	// (nanoseconds on the run's clock). interval 0 means closed loop.
+	interval float64
+	phase    int64
 
 	sentPub atomic.Int64 // requests whose send time is stored
 	recvd   atomic.Int64 // replies read
@@ -74,6 +93,18 @@ func newWorker(s *session, gen opGen, window int, quota int64) *worker {
 		quota: quota, hist: newHistogram(), codes: map[wire.Code]int64{}, xid0: s.xid,
 	}
 }
+
+// pace makes the worker open loop: its request k is due at
+// phase + k·interval nanoseconds on the run's clock.
+func (w *worker) pace(interval float64, phase int64) { w.interval, w.phase = interval, phase }
+
+// due returns the time request k of the session is due (open loop).
+func (w *worker) due(k int64) int64 { return w.phase + int64(float64(k)*w.interval) }
+
+// maxPaceSleep bounds one sleep of an open-loop writer waiting for its
+// next due time, so that it notices the end of the run soon even at a
+// low rate.
+const maxPaceSleep = 20 * time.Millisecond
 
 // write runs the writer until stop is set or the quota is sent.
 func (w *worker) write(clk clock, stop *atomic.Bool) error {
@@ -107,6 +138,17 @@ func (w *worker) write(clk clock, stop *atomic.Bool) error {
 		if w.quota > 0 {
 			avail = min(avail, w.quota-sent)
 		}
+		if w.interval > 0 {
+			now := clk.now()
+			if next := w.due(sent); next > now {
+				time.Sleep(min(time.Duration(next-now), maxPaceSleep))
+				continue
+			}
+			// Every request due by now (at least the next one, whatever
+			// the rounding) that the window has room for.
+			due := int64(float64(now-w.phase)/w.interval) + 1 - sent
+			avail = min(avail, max(due, 1))
+		}
 		e := w.s.enc
 		e.Reset()
 		first := xid + 1
@@ -114,9 +156,17 @@ func (w *worker) write(clk clock, stop *atomic.Bool) error {
 			xid++
 			w.gen.next(e, xid)
 		}
-		t := clk.now()
-		for x := first; x != xid+1; x++ {
-			w.sent[x&w.mask] = t
+		if w.interval > 0 {
+			k := sent
+			for x := first; x != xid+1; x++ {
+				w.sent[x&w.mask] = w.due(k)
+				k++
+			}
+		} else {
+			t := clk.now()
+			for x := first; x != xid+1; x++ {
+				w.sent[x&w.mask] = t
+			}
 		}
 		sent += avail
 		w.sentPub.Store(sent) // publishes the send times to the reader
@@ -212,6 +262,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{
 		Addrs: cfg.Addrs, Workload: cfg.Workload, ReadRatio: cfg.ReadRatio,
 		Sessions: cfg.Sessions, InFlight: cfg.InFlight, ValueSize: cfg.ValueSize, Keys: cfg.Keys,
+		Rate: cfg.Rate,
 	}
 	if cfg.Workload != WorkloadRatio {
 		res.ReadRatio = 0
@@ -238,6 +289,17 @@ func runPipelined(ctx context.Context, cfg Config, res Result) (Result, error) {
 			}
 		}
 	}()
+	// Open loop: the sessions that send (with MaxOps below Sessions, only
+	// the first MaxOps) share the rate, their phases spread over one
+	// interval so that together they send one request every 1/Rate.
+	active := int64(cfg.Sessions)
+	if cfg.MaxOps > 0 {
+		active = min(active, cfg.MaxOps)
+	}
+	var interval float64 // nanoseconds between a session's requests
+	if cfg.Rate > 0 {
+		interval = float64(active) * float64(time.Second) / cfg.Rate
+	}
 	var quota int64
 	for i := range workers {
 		s, err := dialSession(cfg.Addrs[i%len(cfg.Addrs)], 256<<10)
@@ -255,6 +317,9 @@ func runPipelined(ctx context.Context, cfg Config, res Result) (Result, error) {
 			}
 		}
 		workers[i] = newWorker(s, gens(i), cfg.InFlight, quota)
+		if interval > 0 {
+			workers[i].pace(interval, int64(float64(i)*interval/float64(active)))
+		}
 	}
 
 	clk := clock{base: time.Now()}

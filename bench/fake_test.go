@@ -20,15 +20,24 @@ type fakeServer struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
+
+	// stall, when set, is how long the server stops (neither reading nor
+	// answering) on meeting the first getData of each connection, before
+	// answering it: a server pause, as a GC or an fsync would make.
+	stall time.Duration
 }
 
-func startFake(tb testing.TB) *fakeServer {
+// startFake starts a fake server; opts set its fields before it accepts.
+func startFake(tb testing.TB, opts ...func(*fakeServer)) *fakeServer {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
 	f := &fakeServer{ln: ln}
+	for _, o := range opts {
+		o(f)
+	}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -73,6 +82,7 @@ func (f *fakeServer) serve(c net.Conn) {
 	body := wire.GetDataResponse{Data: make([]byte, 100)}
 	canned := wire.AppendFrame(nil, &wire.ReplyHeader{}, &body)
 	out := make([]byte, 0, 256<<10)
+	stalled := false
 	for {
 		if err := rd.fill(); err != nil {
 			return
@@ -89,6 +99,10 @@ func (f *fakeServer) serve(c net.Conn) {
 			xid := binary.BigEndian.Uint32(fr)
 			op := wire.OpCode(int32(binary.BigEndian.Uint32(fr[4:])))
 			start := len(out)
+			if op == wire.OpGetData && f.stall > 0 && !stalled {
+				stalled = true
+				time.Sleep(f.stall) // the simulated pause itself, not synchronisation
+			}
 			if op == wire.OpCloseSession {
 				out = wire.AppendFrame(out, &wire.ReplyHeader{Xid: int32(xid)})
 				c.Write(out)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -65,6 +66,22 @@ func parseRatios(s string) ([]float64, error) {
 	return out, nil
 }
 
+// rateFlag defines -rate, shared by `paddock bench` and `paddock bench
+// compare`.
+func rateFlag(fs *flag.FlagSet) *float64 {
+	return fs.Float64("rate", 0, "open loop: requests per second offered to each target, spread evenly over its\n"+
+		"sessions and sent on schedule whatever the replies do; latency counts from each request's\n"+
+		"intended send time (0: closed loop, every session keeps -inflight requests outstanding)")
+}
+
+// checkRate checks the value of -rate.
+func checkRate(r float64) error {
+	if !(r >= 0) || math.IsInf(r, 0) {
+		return fmt.Errorf("-rate %v: want a finite number of requests per second, 0 or more (0: closed loop)", r)
+	}
+	return nil
+}
+
 // Main is the `paddock bench` subcommand. It returns the exit status: 0
 // on success, 2 for bad flags, 1 when a run fails.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -85,7 +102,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	workload := fs.String("workload", WorkloadRatio, "workload: "+strings.Join(Workloads, ", "))
 	ratios := fs.String("ratios", "0,50,90,99,100", "read percentages to sweep (ratio workload)")
 	sessions := fs.Int("sessions", DefaultSessions, "sessions (TCP connections) per target")
-	inflight := fs.Int("inflight", DefaultInFlight, "requests in flight per session")
+	inflight := fs.Int("inflight", DefaultInFlight, "requests in flight per session (with -rate, the most outstanding per session)")
+	rate := rateFlag(fs)
 	duration := fs.Duration("duration", DefaultDuration, "measured time per point")
 	warmup := fs.Duration("warmup", DefaultWarmup, "unmeasured time before each point")
 	keys := fs.Int("keys", DefaultKeys, "znodes to spread reads and writes over (children: child count)")
@@ -123,10 +141,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *duration <= 0 {
 		return bad("-duration must be positive")
 	}
+	if err := checkRate(*rate); err != nil {
+		return bad("%v", err)
+	}
 	base := Config{
 		Workload: *workload, Sessions: *sessions, InFlight: *inflight, Duration: *duration,
 		Warmup: *warmup, Keys: *keys, ValueSize: *valueSize, MultiOps: *multiOps, Root: *root,
-		Addrs: targets[0].Addrs,
+		Rate: *rate, Addrs: targets[0].Addrs,
 	}
 	if *sessions < 1 || *inflight < 1 || *keys < 1 || *multiOps < 1 {
 		return bad("-sessions, -inflight, -keys and -multi-ops must be at least 1")

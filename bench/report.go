@@ -13,17 +13,51 @@ import (
 // ms formats a duration in milliseconds with three decimals.
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
 
-// WriteTable writes the results as an aligned terminal table.
+// WriteTable writes the results as an aligned terminal table. When any
+// result is open loop it adds the offered rate and a note column that
+// flags the points behind it (see Result.Behind), explained under the
+// table.
 func WriteTable(w io.Writer, results []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tworkload\treads\tops/s\tops\terrors\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tclient cores\tcpu-s/1M ops\t")
+	open, behind := false, false
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t\n",
-			r.Target, r.Workload, pct(r.ReadRatio), r.Throughput, r.Ops, r.Errors,
-			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max),
-			r.ClientCores, r.CPUPerMillionOps)
+		open = open || r.Rate > 0
+		behind = behind || r.Behind()
 	}
-	return tw.Flush()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	offered, note := "", ""
+	if open {
+		offered, note = "offered ops/s\t", "note\t"
+	}
+	fmt.Fprintln(tw, "target\tworkload\treads\t"+offered+"ops/s\tops\terrors\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tclient cores\tcpu-s/1M ops\t"+note)
+	for _, r := range results {
+		offered, note = "", ""
+		if open {
+			offered, note = "—\t", "\t"
+			if r.Rate > 0 {
+				offered = fmt.Sprintf("%.0f\t", r.Rate)
+			}
+			if r.Behind() {
+				note = fmt.Sprintf("BEHIND: %.0f%% of offered\t", 100*r.Throughput/r.Rate)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%.0f\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%s\n",
+			r.Target, r.Workload, pct(r.ReadRatio), offered, r.Throughput, r.Ops, r.Errors,
+			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max),
+			r.ClientCores, r.CPUPerMillionOps, note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if open {
+		fmt.Fprintln(w, "\nOpen loop: latency runs from each request's intended send time, so requests that waited in\n"+
+			"the generator (the -inflight window full) count the wait.")
+	}
+	if behind {
+		_, err := fmt.Fprintf(w, "BEHIND: under %.0f%% of the offered rate answered; the server or the generator could not\n"+
+			"keep up, and requests queued in the generator or were never sent.\n", 100*behindShare)
+		return err
+	}
+	return nil
 }
 
 // WriteJSON writes the results as an indented JSON array (durations in
@@ -43,10 +77,11 @@ var csvHeader = []string{
 	"elapsed_s", "ops", "errors", "ops_per_sec",
 	"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
 	"client_cpu_s", "client_cores", "client_cpu_s_per_1m_ops",
+	"offered_ops_per_sec", // added with open loop; 0 for closed loop
 }
 
 // WriteCSV writes the results as CSV with a header row (latencies in
-// milliseconds).
+// milliseconds). Columns are only ever added at the end.
 func WriteCSV(w io.Writer, results []Result) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -63,6 +98,7 @@ func WriteCSV(w io.Writer, results []Result) error {
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), ms(l.Mean),
 			f(r.ClientCPU.Seconds()), strconv.FormatFloat(r.ClientCores, 'f', 3, 64),
 			strconv.FormatFloat(r.CPUPerMillionOps, 'f', 3, 64),
+			f(r.Rate),
 		}
 		if err := cw.Write(row); err != nil {
 			return err
