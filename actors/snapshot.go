@@ -18,9 +18,9 @@ import (
 // tree is then about the time to load one snapshot plus replay at most
 // SnapCount transactions.
 //
-// A snapshot does not stop writes: the replica freezes the tree (a copy of
-// its node table, tens of milliseconds for a million znodes) and streams
-// the frozen tree while entries keep being applied (statemachine.Frozen).
+// A snapshot does not stop writes: the replica freezes the tree (shared
+// copy-on-write, statemachine.Freeze) and streams the frozen tree while
+// entries keep being applied (statemachine.Frozen).
 // It still costs a core and the disk for its duration (1-2 s for a million
 // znodes under write load on the machines of bench/README.md), so after
 // each one snapshotLoop waits as long as it took before the next: at most

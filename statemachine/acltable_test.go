@@ -14,7 +14,7 @@ import (
 func checkACLTable(t *testing.T, tr *Tree) {
 	t.Helper()
 	uses := map[*aclList]int{}
-	for p, n := range tr.nodes {
+	tr.nodes.each(func(p string, n *znode) {
 		if n.acl == nil {
 			t.Fatalf("%s: no ACL", p)
 		}
@@ -22,7 +22,7 @@ func checkACLTable(t *testing.T, tr *Tree) {
 			t.Fatalf("%s: ACL list %v not the table's", p, n.acl.acl)
 		}
 		uses[n.acl]++
-	}
+	})
 	if w := tr.acls.world; w != nil && tr.acls.m[w.key] != w {
 		t.Fatal("world list is not the table's")
 	}

@@ -118,7 +118,7 @@ func (t *Tree) createSession(txn *Txn) wire.Code {
 func (t *Tree) closeSession(id int64) []Trigger {
 	var trig []Trigger
 	for _, p := range sortedKeys(t.ephemerals[id]) {
-		if n := t.nodes[p]; n != nil && len(n.children) == 0 {
+		if n := t.nodes.get(p); n != nil && len(n.children) == 0 {
 			trig = t.deleteNode(p, t.lastZxid, trig)
 		}
 	}
@@ -156,7 +156,7 @@ func (t *Tree) op(txn, top *Txn, zxid int64) opResult {
 		if ValidatePath(txn.Path) != nil {
 			return opResult{err: wire.ErrBadArguments}
 		}
-		n := t.nodes[txn.Path]
+		n := t.nodes.get(txn.Path)
 		if n == nil {
 			return opResult{err: wire.ErrNoNode}
 		}
@@ -203,7 +203,7 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	if code != wire.Ok {
 		return opResult{err: code}
 	}
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	if parent == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
@@ -216,7 +216,7 @@ func (t *Tree) create(txn, top *Txn, zxid int64) opResult {
 	if ValidatePath(path) != nil {
 		return opResult{err: wire.ErrBadArguments}
 	}
-	if t.nodes[path] != nil {
+	if t.nodes.get(path) != nil {
 		return opResult{err: wire.ErrNodeExists}
 	}
 	if kindOf(parent.owner) == ownerSession {
@@ -289,7 +289,7 @@ func (t *Tree) removeQuota(p string) {
 // clients see counts the delete too (znode.stat).
 func (t *Tree) deleteNode(path string, zxid int64, trig []Trigger) []Trigger {
 	parentPath, name, _ := splitPath(path)
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	if zxid > parent.pzxid {
 		parent = t.modify(parentPath, parent)
 		parent.pzxid = zxid
@@ -320,14 +320,14 @@ func (t *Tree) delete(txn, top *Txn, zxid int64) opResult {
 	if !ok {
 		return opResult{err: wire.ErrBadArguments}
 	}
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	if parent == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
 	if !CheckACL(parent.getACL(), wire.PermDelete, top.Auth, t.SuperDigest) {
 		return opResult{err: wire.ErrNoAuth}
 	}
-	n := t.nodes[txn.Path]
+	n := t.nodes.get(txn.Path)
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
@@ -348,7 +348,7 @@ func (t *Tree) deleteContainer(txn *Txn, zxid int64) opResult {
 	if !ok {
 		return opResult{err: wire.ErrBadArguments}
 	}
-	n := t.nodes[txn.Path]
+	n := t.nodes.get(txn.Path)
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
@@ -358,7 +358,7 @@ func (t *Tree) deleteContainer(txn *Txn, zxid int64) opResult {
 	if kindOf(n.owner) == ownerSession {
 		return opResult{err: wire.ErrBadVersion}
 	}
-	if t.nodes[parentPath] == nil {
+	if t.nodes.get(parentPath) == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
 	return opResult{path: txn.Path, triggers: t.deleteNode(txn.Path, zxid, nil)}
@@ -368,7 +368,7 @@ func (t *Tree) setData(txn, top *Txn, zxid int64) opResult {
 	if ValidatePath(txn.Path) != nil {
 		return opResult{err: wire.ErrBadArguments}
 	}
-	n := t.nodes[txn.Path]
+	n := t.nodes.get(txn.Path)
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}
@@ -407,7 +407,7 @@ func (t *Tree) setACL(txn, top *Txn) opResult {
 	if code != wire.Ok {
 		return opResult{err: code}
 	}
-	n := t.nodes[txn.Path]
+	n := t.nodes.get(txn.Path)
 	if n == nil {
 		return opResult{err: wire.ErrNoNode}
 	}

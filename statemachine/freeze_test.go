@@ -70,26 +70,26 @@ func TestFrozenSaveWhileApplying(t *testing.T) {
 func TestModifyCopiesOnlyWhileSaving(t *testing.T) {
 	tr := newTestTree(t)
 	mustOK(t, tr, create("/n", "v", 0))
-	orig := tr.nodes["/n"]
+	orig := tr.nodes.get("/n")
 	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/n", Data: []byte("w"), Version: -1})
-	if tr.nodes["/n"] != orig {
+	if tr.nodes.get("/n") != orig {
 		t.Fatal("a change without a snapshot copied the node")
 	}
 	f := tr.Freeze()
 	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/n", Data: []byte("x"), Version: -1})
-	cp := tr.nodes["/n"]
-	if cp == orig || string(orig.getData()) != "w" || f.nodes["/n"] != orig {
+	cp := tr.nodes.get("/n")
+	if cp == orig || string(orig.getData()) != "w" || f.shards[shardOf("/n")]["/n"] != orig {
 		t.Fatal("a change during a snapshot did not leave the frozen node alone")
 	}
 	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/n", Data: []byte("y"), Version: -1})
-	if tr.nodes["/n"] != cp {
+	if tr.nodes.get("/n") != cp {
 		t.Fatal("a second change during the same snapshot copied again")
 	}
 	if err := f.Save(&bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	mustOK(t, tr, &Txn{Type: wire.OpSetData, SessionID: sess, Path: "/n", Data: []byte("z"), Version: -1})
-	if tr.nodes["/n"] != cp {
+	if tr.nodes.get("/n") != cp {
 		t.Fatal("a change after the snapshot copied the node")
 	}
 }
@@ -106,7 +106,7 @@ func TestSaveOrderIsDepthFirst(t *testing.T) {
 	var walk func(p string)
 	walk = func(p string) {
 		want = append(want, p)
-		for _, c := range sortedKeys(tr.nodes[p].children) {
+		for _, c := range sortedKeys(tr.nodes.get(p).children) {
 			walk(childPath(p, c))
 		}
 	}

@@ -105,7 +105,7 @@ func (t *Tree) maxQuotaPrefix(p string) string {
 // updateQuotaStat is DataTree.updateQuotaStat: it rewrites the stats node
 // of prefix in place (no version or zxid change, no watch).
 func (t *Tree) updateQuotaStat(prefix string, bytesDiff, countDiff int64) {
-	n := t.nodes[quotaStatPath(prefix)]
+	n := t.nodes.get(quotaStatPath(prefix))
 	if n == nil {
 		return // ZooKeeper logs "Missing node for stat"
 	}
@@ -121,7 +121,7 @@ func (t *Tree) updateQuotaForPath(p string) {
 	var count, bytes int64
 	var walk func(string)
 	walk = func(q string) {
-		n := t.nodes[q]
+		n := t.nodes.get(q)
 		if n == nil {
 			return
 		}
@@ -133,7 +133,7 @@ func (t *Tree) updateQuotaForPath(p string) {
 	}
 	walk(p)
 	sp := quotaStatPath(p)
-	n := t.nodes[sp]
+	n := t.nodes.get(sp)
 	if n == nil {
 		return
 	}
@@ -151,7 +151,7 @@ func (t *Tree) checkQuota(p string, bytesDiff, countDiff int64) bool {
 	if prefix == "" {
 		return true
 	}
-	ln := t.nodes[quotaLimitPath(prefix)]
+	ln := t.nodes.get(quotaLimitPath(prefix))
 	if ln == nil {
 		return true
 	}
@@ -161,7 +161,7 @@ func (t *Tree) checkQuota(p string, bytesDiff, countDiff int64) bool {
 	if !checkCount && !checkBytes {
 		return true
 	}
-	sn := t.nodes[quotaStatPath(prefix)]
+	sn := t.nodes.get(quotaStatPath(prefix))
 	if sn == nil {
 		return true
 	}

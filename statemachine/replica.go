@@ -23,9 +23,9 @@ import (
 //     Result.Value is the last zxid after it.
 //   - Lookup returns LastZxid (an int64); any query is accepted.
 //   - PrepareSnapshot freezes the tree (Tree.Freeze) under r.mu held for
-//     writing: a copy of the node table, tens of milliseconds for a
-//     million nodes. SaveSnapshot then streams the frozen tree while
-//     Update goes on (Frozen.Save), so writes do not wait for a snapshot.
+//     writing: references to the node table's shards, copied on write
+//     later. SaveSnapshot then streams the frozen tree while Update goes
+//     on (Frozen.Save), so writes do not wait for a snapshot.
 //   - RecoverFromSnapshot replaces the tree (Tree.Load) under r.mu held for
 //     writing; errors wrap ErrCorrupt.
 //   - Read runs fn with r.mu held for reading: local reads never go

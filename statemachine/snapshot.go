@@ -3,7 +3,6 @@ package statemachine
 import (
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -37,35 +36,36 @@ const snapshotMagic = "paddock/statemachine snapshot"
 func (t *Tree) Save(w io.Writer) error { return t.Freeze().Save(w) }
 
 // Frozen is the tree as it was when Freeze returned, for Save to stream
-// while Apply goes on: it holds a copy of the node table (path to node,
-// not the nodes), the sessions and lastZxid. The nodes are shared with
-// the tree until Apply changes one: Tree.modify then puts a copy in the
-// tree and leaves the frozen node alone. Children sets are not frozen, so
-// Frozen.Save orders nodes by path, not through them.
+// while Apply goes on: it holds the node table's shards, the sessions and
+// lastZxid. Shards and nodes are shared with the tree until Apply changes
+// them: the tree then copies a shard before it inserts, replaces or
+// deletes in it (Tree.shard) and a node before it changes its fields
+// (Tree.modify), and leaves the frozen ones alone. Children sets are not
+// frozen, so Frozen.Save orders nodes by path, not through them.
 type Frozen struct {
-	nodes    map[string]*znode
+	shards   [nodeShards]map[string]*znode
+	count    int
 	sessions []SessionInfo
 	lastZxid int64
 	saving   *atomic.Bool
 }
 
-// Freeze starts a snapshot: it costs a copy of the node table (about 90 ms
-// for a million nodes), and Apply copies each node it changes, once,
-// until the Frozen's Save ends. It must not be called while another
+// Freeze starts a snapshot: it costs a copy of the node table's 256 shard
+// references and the sessions, and until the Frozen's Save ends, Apply
+// copies each shard and each node it changes, once. It must not be called while another
 // Frozen's Save runs (dragonboat takes one snapshot at a time; Tree.Save
 // freezes too), or the earlier view would lose its copy-on-write.
 func (t *Tree) Freeze() *Frozen {
 	if t.gen == maxGen {
 		// Wrapped: no frozen view is live, so every node may take
 		// generation 0 again.
-		for _, n := range t.nodes {
-			n.setGen(0)
-		}
+		t.nodes.each(func(_ string, n *znode) { n.setGen(0) })
+		t.nodes.gens = [nodeShards]uint32{}
 		t.gen = 0
 	}
 	t.gen++
 	t.saving.Store(true)
-	return &Frozen{nodes: maps.Clone(t.nodes), sessions: t.Sessions(), lastZxid: t.lastZxid, saving: &t.saving}
+	return &Frozen{shards: t.nodes.shards, count: t.nodes.n, sessions: t.Sessions(), lastZxid: t.lastZxid, saving: &t.saving}
 }
 
 // Save streams the frozen tree in Tree.Save's format. It may run
@@ -137,21 +137,25 @@ type frozenNode struct {
 // share one arena.
 func (f *Frozen) ordered() []frozenNode {
 	size := 0
-	for p := range f.nodes {
-		size += len(p)
+	for _, m := range f.shards {
+		for p := range m {
+			size += len(p)
+		}
 	}
 	arena := make([]byte, 0, size)
-	nodes := make([]frozenNode, 0, len(f.nodes))
-	for p, n := range f.nodes {
-		start := len(arena)
-		arena = append(arena, p...)
-		k := arena[start:]
-		for i, c := range k {
-			if c == '/' {
-				k[i] = 0
+	nodes := make([]frozenNode, 0, f.count)
+	for _, m := range f.shards {
+		for p, n := range m {
+			start := len(arena)
+			arena = append(arena, p...)
+			k := arena[start:]
+			for i, c := range k {
+				if c == '/' {
+					k[i] = 0
+				}
 			}
+			nodes = append(nodes, frozenNode{unsafe.String(unsafe.SliceData(k), len(k)), n})
 		}
-		nodes = append(nodes, frozenNode{unsafe.String(unsafe.SliceData(k), len(k)), n})
 	}
 	slices.SortFunc(nodes, func(a, b frozenNode) int { return strings.Compare(a.key, b.key) })
 	return nodes
@@ -202,7 +206,7 @@ func (t *Tree) Load(r io.Reader) error {
 	if d.err == nil && count < 1 {
 		return fmt.Errorf("%w: snapshot without a root", ErrCorrupt)
 	}
-	nt.nodes = make(map[string]*znode, min(count, maxPrealloc))
+	nt.nodes = newNodeTable(int(min(count, maxPrealloc)))
 	nt.sessions = map[int64]*session{}
 	nt.ephemerals = map[int64]map[string]struct{}{}
 	nt.containers = map[string]struct{}{}
@@ -248,7 +252,7 @@ func (t *Tree) Load(r io.Reader) error {
 			if p != "/" {
 				return fmt.Errorf("%w: snapshot does not start at the root", ErrCorrupt)
 			}
-			nt.nodes["/"] = n
+			nt.setNode("/", n)
 			nt.dataSize = 1 + int64(len(data))
 			continue
 		}
@@ -258,17 +262,17 @@ func (t *Tree) Load(r io.Reader) error {
 		}
 		parent := lastParent
 		if parentPath != lastParentPath || parent == nil {
-			parent = nt.nodes[parentPath]
+			parent = nt.nodes.get(parentPath)
 			lastParentPath, lastParent = parentPath, parent
 		}
-		if parent == nil || nt.nodes[p] != nil {
+		if parent == nil || nt.nodes.get(p) != nil {
 			return fmt.Errorf("%w: snapshot node %q out of order", ErrCorrupt, p)
 		}
 		if parent.children == nil {
 			parent.children = map[string]struct{}{}
 		}
 		parent.children[name] = struct{}{}
-		nt.nodes[p] = n
+		nt.setNode(p, n)
 		nt.dataSize += int64(len(p) + len(data))
 		if n.owner != 0 {
 			nt.index(p, n.owner, true)
@@ -287,7 +291,7 @@ func (t *Tree) Load(r io.Reader) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, d.err)
 	}
-	if len(nt.nodes) == 0 {
+	if nt.nodes.n == 0 {
 		return fmt.Errorf("%w: snapshot without a root", ErrCorrupt)
 	}
 	t.nodes, t.sessions, t.ephemerals = nt.nodes, nt.sessions, nt.ephemerals

@@ -156,7 +156,7 @@ type Tree struct {
 	// (znode.container.maxNeverUsedIntervalMs); 0 disables.
 	MaxNeverUsedIntervalMs int64
 
-	nodes      map[string]*znode
+	nodes      nodeTable
 	sessions   map[int64]*session
 	ephemerals map[int64]map[string]struct{}
 	containers map[string]struct{}
@@ -187,7 +187,7 @@ func NewTree() *Tree {
 }
 
 func (t *Tree) reset() {
-	t.nodes = map[string]*znode{}
+	t.nodes = newNodeTable(0)
 	t.sessions = map[int64]*session{}
 	t.ephemerals = map[int64]map[string]struct{}{}
 	t.containers = map[string]struct{}{}
@@ -198,7 +198,7 @@ func (t *Tree) reset() {
 	t.lastZxid = 0
 	root := &znode{acl: t.acls.acquire(worldACL)}
 	root.setData([]byte{})
-	t.nodes["/"] = root
+	t.setNode("/", root)
 	t.dataSize = 1
 	t.insert(procPath, &znode{}, worldACL)
 	t.insert(quotaPath, &znode{}, worldACL)
@@ -213,7 +213,7 @@ func (t *Tree) LastZxid() int64 { return t.lastZxid }
 // Get returns a node's data, Stat and ACL. The data and ACL slices are the
 // tree's own: callers must not modify them.
 func (t *Tree) Get(path string) (data []byte, stat wire.Stat, acl []wire.ACL, err wire.Code) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return nil, wire.Stat{}, nil, wire.ErrNoNode
 	}
@@ -222,7 +222,7 @@ func (t *Tree) Get(path string) (data []byte, stat wire.Stat, acl []wire.ACL, er
 
 // Exists returns a node's Stat.
 func (t *Tree) Exists(path string) (wire.Stat, bool) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return wire.Stat{}, false
 	}
@@ -232,7 +232,7 @@ func (t *Tree) Exists(path string) (wire.Stat, bool) {
 // Children returns a node's child names, sorted (ZooKeeper returns them in
 // hash-set order, which clients must not rely on), its Stat and its ACL.
 func (t *Tree) Children(path string) (children []string, stat wire.Stat, acl []wire.ACL, err wire.Code) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return nil, wire.Stat{}, nil, wire.ErrNoNode
 	}
@@ -250,7 +250,7 @@ func sortedKeys(m map[string]struct{}) []string {
 
 // GetACL returns a node's ACL and Stat.
 func (t *Tree) GetACL(path string) ([]wire.ACL, wire.Stat, wire.Code) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return nil, wire.Stat{}, wire.ErrNoNode
 	}
@@ -260,12 +260,12 @@ func (t *Tree) GetACL(path string) ([]wire.ACL, wire.Stat, wire.Code) {
 // CountDescendants is getAllChildrenNumber: the number of nodes below path
 // (for "/", every node but the root, /zookeeper included).
 func (t *Tree) CountDescendants(path string) (int32, wire.Code) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return 0, wire.ErrNoNode
 	}
 	if path == "/" {
-		return int32(len(t.nodes) - 1), wire.Ok
+		return int32(t.nodes.n - 1), wire.Ok
 	}
 	var count int32
 	var walk func(string, *znode)
@@ -273,7 +273,7 @@ func (t *Tree) CountDescendants(path string) (int32, wire.Code) {
 		for c := range n.children {
 			cp := childPath(p, c)
 			count++
-			walk(cp, t.nodes[cp])
+			walk(cp, t.nodes.get(cp))
 		}
 	}
 	walk(path, n)
@@ -329,7 +329,7 @@ func (t *Tree) Sessions() []SessionInfo {
 func (t *Tree) ContainerCandidates(now int64, ttlEnabled bool) []string {
 	var out []string
 	for p := range t.containers {
-		n := t.nodes[p]
+		n := t.nodes.get(p)
 		if n == nil || len(n.children) > 0 {
 			continue
 		}
@@ -339,7 +339,7 @@ func (t *Tree) ContainerCandidates(now int64, ttlEnabled bool) []string {
 	}
 	if ttlEnabled {
 		for p := range t.ttls {
-			n := t.nodes[p]
+			n := t.nodes.get(p)
 			if n == nil || len(n.children) > 0 {
 				continue
 			}
@@ -354,7 +354,7 @@ func (t *Tree) ContainerCandidates(now int64, ttlEnabled bool) []string {
 
 // NodeCount is ZooKeeper's zk_znode_count: the number of nodes plus one,
 // because ZooKeeper's node table holds the root under both "" and "/".
-func (t *Tree) NodeCount() int { return len(t.nodes) + 1 }
+func (t *Tree) NodeCount() int { return t.nodes.n + 1 }
 
 // ApproximateDataSize is ZooKeeper's zk_approximate_data_size: the sum of
 // path length plus data length over all nodes.
@@ -383,13 +383,13 @@ func (t *Tree) insert(path string, n *znode, acl []wire.ACL) {
 	n.acl = t.acls.acquire(acl)
 	n.setGen(t.gen) // not in any frozen view
 	parentPath, name, _ := splitPath(path)
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	hadMap := parent.children != nil
 	if !hadMap {
 		parent.children = map[string]struct{}{}
 	}
 	parent.children[name] = struct{}{}
-	t.nodes[path] = n
+	t.setNode(path, n)
 	t.dataSize += int64(len(path) + len(n.data))
 	t.index(path, n.owner, true)
 	t.record(func() {
@@ -397,7 +397,7 @@ func (t *Tree) insert(path string, n *znode, acl []wire.ACL) {
 		if !hadMap {
 			parent.children = nil
 		}
-		delete(t.nodes, path)
+		t.delNode(path)
 		t.dataSize -= int64(len(path) + len(n.data))
 		t.index(path, n.owner, false)
 		t.acls.release(n.acl)
@@ -407,17 +407,17 @@ func (t *Tree) insert(path string, n *znode, acl []wire.ACL) {
 // erase unlinks the (childless) node at path.
 func (t *Tree) erase(path string) *znode {
 	parentPath, name, _ := splitPath(path)
-	parent := t.nodes[parentPath]
-	n := t.nodes[path]
+	parent := t.nodes.get(parentPath)
+	n := t.nodes.get(path)
 	delete(parent.children, name)
-	delete(t.nodes, path)
+	t.delNode(path)
 	t.dataSize -= int64(len(path) + len(n.data))
 	t.index(path, n.owner, false)
 	t.acls.release(n.acl)
 	t.record(func() {
 		t.acls.reacquire(n.acl)
 		parent.children[name] = struct{}{}
-		t.nodes[path] = n
+		t.setNode(path, n)
 		t.dataSize += int64(len(path) + len(n.data))
 		t.index(path, n.owner, true)
 	})
@@ -465,7 +465,7 @@ func (t *Tree) modify(path string, n *znode) *znode {
 		c := *n
 		c.setGen(t.gen)
 		n = &c
-		t.nodes[path] = n
+		t.setNode(path, n)
 	}
 	if t.inMulti {
 		old := *n

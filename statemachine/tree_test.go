@@ -387,11 +387,11 @@ func TestContainersAndTTL(t *testing.T) {
 	c := mustOK(t, tr, &Txn{Type: wire.OpCreateContainer, SessionID: sess, Path: "/c", ACL: wire.WorldACL, Mode: wire.ModeContainer, Time: 100})
 	// Clients see ephemeralOwner 0 for containers and TTL nodes; the
 	// marker stays inside (ZooKeeper's getClientEphemeralOwner).
-	if c.Stat.EphemeralOwner != 0 || tr.nodes["/c"].owner != ContainerOwner {
+	if c.Stat.EphemeralOwner != 0 || tr.nodes.get("/c").owner != ContainerOwner {
 		t.Fatalf("container owner %x", c.Stat.EphemeralOwner)
 	}
 	ttl := mustOK(t, tr, &Txn{Type: wire.OpCreateTTL, SessionID: sess, Path: "/t", ACL: wire.WorldACL, Mode: wire.ModePersistentWithTTL, TTL: 500, Time: 100})
-	if ttl.Stat.EphemeralOwner != 0 || uint64(tr.nodes["/t"].owner) != 0xFF000000000001F4 {
+	if ttl.Stat.EphemeralOwner != 0 || uint64(tr.nodes.get("/t").owner) != 0xFF000000000001F4 {
 		t.Fatalf("ttl owner %x", ttl.Stat.EphemeralOwner)
 	}
 	if got := tr.ContainerCandidates(600, true); len(got) != 0 {
