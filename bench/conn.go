@@ -264,12 +264,35 @@ func (s *session) ensurePath(path string) error {
 func (s *session) createAll(paths []string, data []byte) error {
 	const batch = 256
 	for i := 0; i < len(paths); i += batch {
+		j := min(i+batch, len(paths))
+		reqs := make([]request, 0, j-i)
+		for _, p := range paths[i:j] {
+			reqs = append(reqs, request{wire.OpCreate, &wire.CreateRequest{Path: p, Data: data, ACL: wire.WorldACL}})
+		}
+		codes, err := s.call(reqs, nil)
+		if err != nil {
+			return err
+		}
+		for k, c := range codes {
+			if c != wire.Ok && c != wire.ErrNodeExists {
+				return fmt.Errorf("paddock/bench: create %s: %w", paths[i+k], c)
+			}
+		}
+	}
+	return nil
+}
+
+// ensureAll is createAll for nodes that may exist already: it reads them
+// with exists first and creates only the missing ones, so that a set-up
+// repeated before every point of a sweep writes nothing (failed creates
+// are transactions on both servers, and a million of them would set off
+// snapshots during the point).
+func (s *session) ensureAll(paths []string, data []byte) error {
+	const batch = 256
+	reqs := make([]request, 0, batch)
+	for i := 0; i < len(paths); i += batch {
 		chunk := paths[i:min(i+batch, len(paths))]
-		// exists first, so that a set-up repeated before every point of a
-		// sweep reads the keys instead of writing a failing create for
-		// each: failed creates are transactions on both servers, and a
-		// million of them would set off snapshots during the point.
-		reqs := make([]request, 0, len(chunk))
+		reqs = reqs[:0]
 		for _, p := range chunk {
 			reqs = append(reqs, request{wire.OpExists, &wire.PathWatchRequest{Path: p}})
 		}
@@ -277,29 +300,18 @@ func (s *session) createAll(paths []string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		reqs = reqs[:0]
 		var missing []string
 		for k, c := range codes {
 			switch c {
 			case wire.Ok:
 			case wire.ErrNoNode:
 				missing = append(missing, chunk[k])
-				reqs = append(reqs, request{wire.OpCreate, &wire.CreateRequest{Path: chunk[k], Data: data, ACL: wire.WorldACL}})
 			default:
 				return fmt.Errorf("paddock/bench: exists %s: %w", chunk[k], c)
 			}
 		}
-		if len(reqs) == 0 {
-			continue
-		}
-		codes, err = s.call(reqs, nil)
-		if err != nil {
+		if err := s.createAll(missing, data); err != nil {
 			return err
-		}
-		for k, c := range codes {
-			if c != wire.Ok && c != wire.ErrNodeExists {
-				return fmt.Errorf("paddock/bench: create %s: %w", missing[k], c)
-			}
 		}
 	}
 	return nil

@@ -56,7 +56,7 @@ func setup(cfg Config) (func(i int) opGen, error) {
 			return nil, err
 		}
 		ks := keys("k")
-		if err := s.createAll(ks, val); err != nil {
+		if err := s.ensureAll(ks, val); err != nil {
 			return nil, err
 		}
 		if cfg.Workload == WorkloadMulti {
@@ -94,7 +94,7 @@ func setup(cfg Config) (func(i int) opGen, error) {
 		if err := s.ensurePath(dir); err != nil {
 			return nil, err
 		}
-		if err := s.createAll(keys("children/c"), nil); err != nil {
+		if err := s.ensureAll(keys("children/c"), nil); err != nil {
 			return nil, err
 		}
 		return func(int) opGen { return &readGen{op: wire.OpGetChildren, req: wire.PathWatchRequest{Path: dir}} }, nil
