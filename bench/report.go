@@ -96,7 +96,7 @@ func WriteCSV(w io.Writer, results []Result) error {
 			f(r.Elapsed.Seconds()), strconv.FormatInt(r.Ops, 10), strconv.FormatInt(r.Errors, 10),
 			strconv.FormatFloat(r.Throughput, 'f', 1, 64),
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), ms(l.Mean),
-			f(r.ClientCPU.Seconds()), strconv.FormatFloat(r.ClientCores, 'f', 3, 64),
+			strconv.FormatFloat(r.ClientCPU.Seconds(), 'f', 6, 64), strconv.FormatFloat(r.ClientCores, 'f', 3, 64),
 			strconv.FormatFloat(r.CPUPerMillionOps, 'f', 3, 64),
 			f(r.Rate),
 		}
