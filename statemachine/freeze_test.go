@@ -119,3 +119,19 @@ func TestSaveOrderIsDepthFirst(t *testing.T) {
 		t.Errorf("Save order\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestShardsSpreadSequentialNames: the benchmark's and a sequential
+// node's names differ only in their last digits; they must still spread
+// over the shards, or a snapshot would copy a few large shards.
+func TestShardsSpreadSequentialNames(t *testing.T) {
+	var count [nodeShards]int
+	const n = 100000
+	for i := 0; i < n; i++ {
+		count[shardOf(fmt.Sprintf("/bench/k%08d", i))]++
+	}
+	for i, c := range count {
+		if c < n/nodeShards/2 || c > n/nodeShards*2 {
+			t.Fatalf("shard %d holds %d of %d sequential names (even: %d)", i, c, n, n/nodeShards)
+		}
+	}
+}

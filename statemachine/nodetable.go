@@ -1,9 +1,6 @@
 package statemachine
 
-import (
-	"hash/maphash"
-	"maps"
-)
+import "maps"
 
 // nodeTable is the tree's node table, path to node, split into
 // nodeShards maps by a hash of the path. The split is for snapshots: a
@@ -11,8 +8,9 @@ import (
 // time it inserts, replaces or deletes in it while the view is being
 // saved (Tree.shard), so Freeze costs 256 map references instead of a
 // copy of a million-entry map, and the copying is spread over the writes
-// that follow, a few thousand entries at a time. No order depends on the
-// split: Save sorts paths, and the hash seed differs between processes.
+// that follow, a few thousand entries at a time. No result depends on the
+// split (Save sorts paths); the hash is a fixed one all the same, so that
+// the package stays free of randomness.
 type nodeTable struct {
 	shards [nodeShards]map[string]*znode
 	gens   [nodeShards]uint32 // the Tree.gen each shard was made or copied in
@@ -21,9 +19,16 @@ type nodeTable struct {
 
 const nodeShards = 256
 
-var shardSeed = maphash.MakeSeed()
-
-func shardOf(path string) int { return int(maphash.String(shardSeed, path) & (nodeShards - 1)) }
+// shardOf is FNV-1a of the path, its high half folded into the low bits
+// the shard index uses.
+func shardOf(path string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(path); i++ {
+		h ^= uint32(path[i])
+		h *= 16777619
+	}
+	return int((h ^ h>>16) & (nodeShards - 1))
+}
 
 // newNodeTable returns an empty table with room for about size nodes.
 func newNodeTable(size int) nodeTable {
