@@ -17,17 +17,28 @@ type nodeTable struct {
 	n      int
 }
 
-const nodeShards = 256
+const (
+	shardBits  = 8
+	nodeShards = 1 << shardBits
+)
 
-// shardOf is FNV-1a of the path, its high half folded into the low bits
-// the shard index uses.
+// shardOf hashes the whole path, eight bytes at a time (a multiply and
+// xor per word), and takes the top bits, where the multiplications mix.
 func shardOf(path string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(path); i++ {
-		h ^= uint32(path[i])
-		h *= 16777619
+	const k = 0x9e3779b97f4a7c15
+	h := uint64(len(path)) * k
+	for len(path) >= 8 {
+		w := uint64(path[0]) | uint64(path[1])<<8 | uint64(path[2])<<16 | uint64(path[3])<<24 |
+			uint64(path[4])<<32 | uint64(path[5])<<40 | uint64(path[6])<<48 | uint64(path[7])<<56
+		h = (h ^ w) * k
+		h ^= h >> 29
+		path = path[8:]
 	}
-	return int((h ^ h>>16) & (nodeShards - 1))
+	for i := 0; i < len(path); i++ {
+		h = (h ^ uint64(path[i])) * k
+	}
+	h ^= h >> 32
+	return int(h >> (64 - shardBits))
 }
 
 // newNodeTable returns an empty table with room for about size nodes.
