@@ -56,6 +56,10 @@ type slot struct {
 	write   bool
 	close   bool
 	span    trace.Span
+	// propose is the write's child span, from the hand-over to the
+	// proposer until the applied result is back (proposal, Raft commit
+	// with fsync, apply); nil unless span records.
+	propose trace.Span
 }
 
 // session is the actor of one client connection's session: it keeps the
@@ -235,6 +239,9 @@ func (ss *session) shutdown(ctx actor.Context) {
 	ss.s.gates.CompareAndDelete(ss.id, ss.gate)
 	var n, size int64
 	for _, sl := range ss.queue {
+		if sl.propose != nil {
+			sl.propose.End()
+		}
 		sl.span.End()
 		n++
 		size += int64(sl.req.size)
@@ -312,6 +319,11 @@ func (ss *session) writeDone(m *writeResult) {
 	ss.wq[len(ss.wq)-1] = nil
 	ss.wq = ss.wq[:len(ss.wq)-1]
 	ss.writes--
+	if sl.propose != nil {
+		sl.propose.SetAttributes(attribute.Int64("zk.zxid", m.res.Zxid), attribute.Int("zk.err", int(m.res.Err)))
+		sl.propose.End()
+		sl.propose = nil
+	}
 	ss.finishWrite(sl, m.res)
 }
 
@@ -510,6 +522,10 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 			return
 		}
 		sl.write = true
+		if sl.span.IsRecording() {
+			_, sl.propose = tracer.Start(trace.ContextWithSpan(context.Background(), sl.span), "raft.propose",
+				trace.WithAttributes(attribute.Int64("zk.session_id", ss.id), attribute.Int("zk.xid", int(r.xid))))
+		}
 		ss.writes++
 		ss.wq = append(ss.wq, sl)
 		if r.op == wire.OpCloseSession {

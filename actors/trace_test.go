@@ -69,4 +69,39 @@ func TestSpanPerRequest(t *testing.T) {
 	if got := find("getData")["zk.err"].AsInt64(); got != int64(wire.ErrNoNode) {
 		t.Errorf("getData zk.err = %d, want %d", got, wire.ErrNoNode)
 	}
+
+	// The write has a child span for its way through Raft, with the
+	// create span as parent and the same zxid.
+	var createSpan, propose *tracetest.SpanStub
+	spans := exp.GetSpans()
+	for i := range spans {
+		sp := &spans[i]
+		for _, kv := range sp.Attributes {
+			if kv.Key == "zk.session_id" && kv.Value.AsInt64() == c.SessionID() {
+				switch sp.Name {
+				case "create":
+					createSpan = sp
+				case "raft.propose":
+					propose = sp
+				}
+			}
+		}
+	}
+	if createSpan == nil || propose == nil {
+		t.Fatalf("create span %v, raft.propose span %v", createSpan != nil, propose != nil)
+	}
+	if propose.Parent.SpanID() != createSpan.SpanContext.SpanID() || propose.SpanContext.TraceID() != createSpan.SpanContext.TraceID() {
+		t.Errorf("raft.propose is not a child of the create span")
+	}
+	zxidOf := func(sp *tracetest.SpanStub) int64 {
+		for _, kv := range sp.Attributes {
+			if kv.Key == "zk.zxid" {
+				return kv.Value.AsInt64()
+			}
+		}
+		return 0
+	}
+	if z := zxidOf(propose); z == 0 || z != zxidOf(createSpan) {
+		t.Errorf("raft.propose zk.zxid %d, create %d", z, zxidOf(createSpan))
+	}
 }
