@@ -21,7 +21,9 @@
 //   - per-connection flow control and the limits that protect the server
 //     (conn.go), supervision of the actors (supervise.go), and the
 //     snapshot policy: a snapshot every snapCount applied transactions
-//     (snapshot.go).
+//     (snapshot.go);
+//   - tracing: a span per request, a raft.propose child per write, and
+//     watch.event spans linked to the write that fired them (tracing.go).
 //
 // Invariants: nothing blocks in Receive; onApply never waits (it sends, and
 // serves parked reads from the tree it holds under the write lock); the router is

@@ -162,6 +162,9 @@ type Server struct {
 	// sessionConns maps a session id to its current connection, so a
 	// resume closes the old one.
 	sessionConns sync.Map // int64 -> *conn
+	// writeSpans holds traced writes' span contexts until applied
+	// (tracing.go).
+	writeSpans sync.Map // writeKey -> *trace.SpanContext
 	// live holds the session tracker's liveness records.
 	live sync.Map // int64 -> *liveness
 
@@ -399,7 +402,7 @@ func (s *Server) stopActors() {
 // Triggers go to the router in apply order; results go to the proposer;
 // reads parked behind the applied writes are served (readgate.go).
 func (s *Server) onApply(index uint64, txns []statemachine.Txn, results []statemachine.Result) {
-	s.root.Send(s.router, &appliedTriggers{results: results})
+	s.root.Send(s.router, &appliedTriggers{results: results, links: s.writeLinks(txns)})
 	s.root.Send(s.proposer, &appliedBatch{index: index, txns: txns, results: results})
 	s.releaseReads(txns, results)
 	s.countApplied(len(txns))

@@ -525,6 +525,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		if sl.span.IsRecording() {
 			_, sl.propose = tracer.Start(trace.ContextWithSpan(context.Background(), sl.span), "raft.propose",
 				trace.WithAttributes(attribute.Int64("zk.session_id", ss.id), attribute.Int("zk.xid", int(r.xid))))
+			ss.s.rememberWrite(ss.id, r.xid, sl.span.SpanContext())
 		}
 		ss.writes++
 		ss.wq = append(ss.wq, sl)
@@ -1011,7 +1012,7 @@ func (ss *session) addEvent(e watchEvent) {
 		i--
 	}
 	for j := i - 1; j >= 0 && ss.events[j].zxid == e.zxid; j-- {
-		if ss.events[j] == e {
+		if o := ss.events[j]; o.ord == e.ord && o.typ == e.typ && o.path == e.path { // the link may differ
 			return
 		}
 	}
@@ -1053,6 +1054,9 @@ func (ss *session) flush(ctx actor.Context) {
 			ss.events = ss.events[1:]
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
 			ev := wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path}
+			if e.link != nil {
+				ss.eventSpan(&e)
+			}
 			before := len(out)
 			out = appendReply(&ss.enc, out, &h, &ev)
 			rs.frame(len(out)-before, 0, true)

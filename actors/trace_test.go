@@ -105,3 +105,71 @@ func TestSpanPerRequest(t *testing.T) {
 		t.Errorf("raft.propose zk.zxid %d, create %d", z, zxidOf(createSpan))
 	}
 }
+
+// TestWatchEventLinksToWrite: the delivery of a watch event records a
+// watch.event span in the watcher's session, linked to the span of the
+// write that fired it (another session's).
+func TestWatchEventLinksToWrite(t *testing.T) {
+	exp := testSpans()
+	s := startServer(t, t.TempDir(), nil)
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	watcher, err := client.Connect(ctx, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	writer, err := client.Connect(ctx, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, err := writer.Create(ctx, "/watched", []byte("a"), wire.ModePersistent, wire.WorldACL); err != nil {
+		t.Fatal(err)
+	}
+	_, _, events, err := watcher.GetW(ctx, "/watched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Set(ctx, "/watched", []byte("b"), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-events:
+	case <-ctx.Done():
+		t.Fatal("no watch event")
+	}
+
+	attr := func(sp tracetest.SpanStub, k attribute.Key) attribute.Value {
+		for _, kv := range sp.Attributes {
+			if kv.Key == k {
+				return kv.Value
+			}
+		}
+		return attribute.Value{}
+	}
+	var set, event *tracetest.SpanStub
+	spans := exp.GetSpans()
+	for i := range spans {
+		sp := spans[i]
+		switch {
+		case sp.Name == "setData" && attr(sp, "zk.session_id").AsInt64() == writer.SessionID():
+			set = &spans[i]
+		case sp.Name == "watch.event" && attr(sp, "zk.session_id").AsInt64() == watcher.SessionID():
+			event = &spans[i]
+		}
+	}
+	if set == nil || event == nil {
+		t.Fatalf("setData span found %v, watch.event span found %v", set != nil, event != nil)
+	}
+	if len(event.Links) != 1 || event.Links[0].SpanContext.SpanID() != set.SpanContext.SpanID() {
+		t.Fatalf("watch.event links %v, want the setData span %v", event.Links, set.SpanContext.SpanID())
+	}
+	if got := attr(*event, "zk.path").AsString(); got != "/watched" {
+		t.Errorf("watch.event zk.path %q", got)
+	}
+	if attr(*event, "zk.zxid").AsInt64() != attr(*set, "zk.zxid").AsInt64() {
+		t.Errorf("watch.event zxid %d, setData zxid %d", attr(*event, "zk.zxid").AsInt64(), attr(*set, "zk.zxid").AsInt64())
+	}
+}

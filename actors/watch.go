@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -25,8 +26,14 @@ const (
 
 // Router and path-actor messages.
 type (
-	appliedTriggers struct{ results []statemachine.Result }
-	watchItem       struct {
+	// appliedTriggers carries an entry's results; links, when tracing,
+	// holds per result the span of the write that made it (or nil), for
+	// the watch.event spans of the events it fires (tracing.go).
+	appliedTriggers struct {
+		results []statemachine.Result
+		links   []*trace.SpanContext
+	}
+	watchItem struct {
 		path string
 		kind uint8
 	}
@@ -75,6 +82,7 @@ type (
 		ord  int32 // the trigger's index in its transaction's Triggers
 		typ  wire.EventType
 		path string
+		link *trace.SpanContext // the traced write that fired it, or nil
 	}
 
 	trig struct {
@@ -83,6 +91,7 @@ type (
 		typ           wire.EventType
 		path          string
 		recursiveOnly bool
+		link          *trace.SpanContext
 	}
 	pathTriggers struct {
 		batch uint64
@@ -259,9 +268,13 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 	r.nextBatch++
 	b := pendingBatch{batch: r.nextBatch}
 	var sends map[*pathEntry][]trig
-	for _, res := range m.results {
+	for ri, res := range m.results {
 		if res.Zxid > b.zxid {
 			b.zxid = res.Zxid
+		}
+		var link *trace.SpanContext
+		if m.links != nil {
+			link = m.links[ri]
 		}
 		for i, t := range res.Triggers {
 			ord := int32(i)
@@ -270,7 +283,7 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 				if sends == nil {
 					sends = map[*pathEntry][]trig{}
 				}
-				sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path})
+				sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path, link: link})
 			}
 			if t.Type == wire.EventNodeChildrenChanged || len(r.recursive) == 0 {
 				continue
@@ -283,7 +296,7 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 					if sends == nil {
 						sends = map[*pathEntry][]trig{}
 					}
-					sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path, recursiveOnly: true})
+					sends[e] = append(sends[e], trig{zxid: res.Zxid, ord: ord, typ: t.Type, path: t.Path, recursiveOnly: true, link: link})
 				}
 			}
 		}
@@ -486,7 +499,7 @@ func (p *pathActor) receive(ctx actor.Context) {
 					continue
 				}
 				if pid, ok := p.s.watchers.Load(w); ok {
-					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path})
+					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path, link: t.link})
 				}
 				if k := consume(kind, t); k == 0 {
 					delete(p.regs, w)
