@@ -457,10 +457,9 @@ func (c *conn) handshake(body []byte) bool {
 			// A new session is a reply in cons (lop=SESS, cxid 0), as
 			// FinalRequestProcessor counts createSession; a resumed one
 			// is not.
-			now := time.Now()
-			rs := replyStats{at: now}
+			rs := replyStats{at: time.Now()}
 			rs.add(wire.OpCreateSession, 0, r.Zxid, c.started)
-			c.cstats.record(&rs)
+			c.record(&rs)
 		case <-c.done:
 			return false
 		case <-time.After(30 * time.Second):

@@ -64,8 +64,7 @@ func (cs *connStats) write(b *strings.Builder, est time.Time, timeout int32) {
 		uint64(cs.lastZxid), cs.lastResp, cs.lastLat, lo, avg, cs.maxLat)
 }
 
-// replyStats accumulates one flush's replies for connStats.record and its
-// frames for serverStats.sentFrames.
+// replyStats accumulates one flush's replies and frames for conn.record.
 type replyStats struct {
 	n                 int64
 	op                string
@@ -101,8 +100,8 @@ func (r *replyStats) frame(frameLen int, op wire.OpCode, event bool) {
 // replies do not count (ZooKeeper answers auth outside its request
 // pipeline).
 func (r *replyStats) add(op wire.OpCode, cxid int32, zxid int64, recv time.Time) {
-	name, ok := lastOpNames[op]
-	if !ok {
+	name := lastOpName(op)
+	if name == "" {
 		return
 	}
 	lat := r.at.Sub(recv).Milliseconds()
@@ -114,14 +113,65 @@ func (r *replyStats) add(op wire.OpCode, cxid int32, zxid int64, recv time.Time)
 	r.min, r.max, r.sum = min(r.min, lat), max(r.max, lat), r.sum+lat
 }
 
-// lastOpNames are FinalRequestProcessor's lastOp values.
-var lastOpNames = map[wire.OpCode]string{
-	wire.OpPing: "PING", wire.OpCreateSession: "SESS", wire.OpMulti: "MULT", wire.OpMultiRead: "MLTR",
-	wire.OpCreate: "CREA", wire.OpCreate2: "CREA", wire.OpCreateTTL: "CREA", wire.OpCreateContainer: "CREA",
-	wire.OpDelete: "DELE", wire.OpDeleteContainer: "DELE", wire.OpSetData: "SETD", wire.OpReconfig: "RECO",
-	wire.OpSetACL: "SETA", wire.OpCloseSession: "CLOS", wire.OpSync: "SYNC", wire.OpCheck: "CHEC",
-	wire.OpExists: "EXIS", wire.OpGetData: "GETD", wire.OpSetWatches: "SETW", wire.OpSetWatches2: "SETW",
-	wire.OpGetACL: "GETA", wire.OpGetChildren: "GETC", wire.OpGetChildren2: "GETC",
-	wire.OpGetAllChildrenNumber: "GETACN", wire.OpCheckWatches: "CHKW", wire.OpRemoveWatches: "REMW",
-	wire.OpGetEphemerals: "GETE", wire.OpAddWatch: "ADDW", wire.OpWhoAmI: "HOMI",
+// record adds one flush's replies to the connection's and the server's
+// figures.
+func (c *conn) record(r *replyStats) {
+	if r.n > 0 {
+		c.cstats.record(r)
+	}
+	c.s.stats.recordReplies(r)
+}
+
+// lastOpName is FinalRequestProcessor's lastOp for op, "" for requests it
+// does not answer.
+func lastOpName(op wire.OpCode) string {
+	switch op {
+	case wire.OpPing:
+		return "PING"
+	case wire.OpCreateSession:
+		return "SESS"
+	case wire.OpMulti:
+		return "MULT"
+	case wire.OpMultiRead:
+		return "MLTR"
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer:
+		return "CREA"
+	case wire.OpDelete, wire.OpDeleteContainer:
+		return "DELE"
+	case wire.OpSetData:
+		return "SETD"
+	case wire.OpReconfig:
+		return "RECO"
+	case wire.OpSetACL:
+		return "SETA"
+	case wire.OpCloseSession:
+		return "CLOS"
+	case wire.OpSync:
+		return "SYNC"
+	case wire.OpCheck:
+		return "CHEC"
+	case wire.OpExists:
+		return "EXIS"
+	case wire.OpGetData:
+		return "GETD"
+	case wire.OpSetWatches, wire.OpSetWatches2:
+		return "SETW"
+	case wire.OpGetACL:
+		return "GETA"
+	case wire.OpGetChildren, wire.OpGetChildren2:
+		return "GETC"
+	case wire.OpGetAllChildrenNumber:
+		return "GETACN"
+	case wire.OpCheckWatches:
+		return "CHKW"
+	case wire.OpRemoveWatches:
+		return "REMW"
+	case wire.OpGetEphemerals:
+		return "GETE"
+	case wire.OpAddWatch:
+		return "ADDW"
+	case wire.OpWhoAmI:
+		return "HOMI"
+	}
+	return ""
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -537,7 +536,7 @@ type serverStats struct {
 func (st *serverStats) reset() {
 	st.received.Store(0)
 	st.sent.Store(0)
-	st.latMin.Store(math.MaxInt64)
+	st.latMin.Store(-1)
 	st.latMax.Store(0)
 	st.latSum.Store(0)
 	st.latCount.Store(0)
@@ -549,42 +548,42 @@ func (st *serverStats) reset() {
 	st.respMax.Store(-1)
 }
 
-// sentFrames records one flush's frames to a session (replyStats).
-func (st *serverStats) sentFrames(r *replyStats) {
-	if r.frames == 0 {
-		return
+// recordReplies adds one flush's replies (latency, as ZooKeeper's
+// ServerStats.updateLatency: the requests FinalRequestProcessor answers)
+// and frames (mntr's byte counters) to the server's figures: a few atomic
+// operations per flush, none per reply.
+func (st *serverStats) recordReplies(r *replyStats) {
+	if r.n > 0 {
+		st.latSum.Add(r.sum)
+		st.latCount.Add(r.n)
+		lower(&st.latMin, r.min)
+		raise(&st.latMax, r.max)
 	}
-	st.respBytes.Add(r.respBytes)
-	st.watchBytes.Add(r.watchBytes)
-	st.respLast.Store(r.lastSize)
-	for {
-		m := st.respMin.Load()
-		if m >= 0 && r.minSize >= m || st.respMin.CompareAndSwap(m, r.minSize) {
-			break
-		}
+	if r.frames > 0 {
+		st.respBytes.Add(r.respBytes)
+		st.watchBytes.Add(r.watchBytes)
+		st.respLast.Store(r.lastSize)
+		lower(&st.respMin, r.minSize)
+		raise(&st.respMax, r.maxSize)
 	}
+}
+
+// lower makes a hold v if v is smaller or a holds -1 (nothing yet).
+func lower(a *atomic.Int64, v int64) {
 	for {
-		m := st.respMax.Load()
-		if r.maxSize <= m || st.respMax.CompareAndSwap(m, r.maxSize) {
-			break
+		m := a.Load()
+		if m >= 0 && v >= m || a.CompareAndSwap(m, v) {
+			return
 		}
 	}
 }
 
-func (st *serverStats) latency(d time.Duration) {
-	ms := d.Milliseconds()
-	st.latSum.Add(ms)
-	st.latCount.Add(1)
+// raise makes a hold v if v is larger.
+func raise(a *atomic.Int64, v int64) {
 	for {
-		m := st.latMin.Load()
-		if ms >= m || st.latMin.CompareAndSwap(m, ms) {
-			break
-		}
-	}
-	for {
-		m := st.latMax.Load()
-		if ms <= m || st.latMax.CompareAndSwap(m, ms) {
-			break
+		m := a.Load()
+		if v <= m || a.CompareAndSwap(m, v) {
+			return
 		}
 	}
 }

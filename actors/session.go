@@ -1085,7 +1085,6 @@ func (ss *session) flush(ctx actor.Context) {
 		n++
 		answered++
 		answeredBytes += int64(head.req.size)
-		ss.s.stats.latency(rs.at.Sub(head.req.recv))
 		rs.add(head.req.op, head.req.xid, head.zxid, head.req.recv)
 		if head.zxid > ss.c.lastZxid.Load() {
 			ss.c.lastZxid.Store(head.zxid)
@@ -1102,10 +1101,7 @@ func (ss *session) flush(ctx actor.Context) {
 	if released > 0 {
 		ss.c.held.Add(-released) // now queued by enqueue
 	}
-	if rs.n > 0 {
-		ss.c.cstats.record(&rs)
-	}
-	ss.s.stats.sentFrames(&rs)
+	ss.c.record(&rs)
 	if len(out) > 0 {
 		ss.c.enqueue(out, n) // copies
 	}
