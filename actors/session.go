@@ -442,7 +442,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		return
 	}
 	if sl.span.IsRecording() {
-		if p := requestPath(r.body); p != "" {
+		if p := wire.RequestPath(r.body); p != "" {
 			sl.span.SetAttributes(attribute.String("zk.path", p))
 		}
 	}
@@ -541,28 +541,6 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		// createSession and error are not requests.
 		ss.fail(sl, wire.ErrUnimplemented)
 	}
-}
-
-func requestPath(b wire.Record) string {
-	switch r := b.(type) {
-	case *wire.PathRequest:
-		return r.Path
-	case *wire.PathWatchRequest:
-		return r.Path
-	case *wire.CreateRequest:
-		return r.Path
-	case *wire.PathVersionRequest:
-		return r.Path
-	case *wire.SetDataRequest:
-		return r.Path
-	case *wire.SetACLRequest:
-		return r.Path
-	case *wire.WatchesRequest:
-		return r.Path
-	case *wire.AddWatchRequest:
-		return r.Path
-	}
-	return ""
 }
 
 // toTxn turns a write request into its txn, refusing what ZooKeeper

@@ -117,3 +117,27 @@ func ResponseBody(op OpCode) Record {
 	}
 	return nil
 }
+
+// RequestPath returns the znode path a request body names, or "" for a
+// body without one (ping, auth, setWatches, multi, ...).
+func RequestPath(body Record) string {
+	switch r := body.(type) {
+	case *PathRequest:
+		return r.Path
+	case *PathWatchRequest:
+		return r.Path
+	case *CreateRequest:
+		return r.Path
+	case *PathVersionRequest:
+		return r.Path
+	case *SetDataRequest:
+		return r.Path
+	case *SetACLRequest:
+		return r.Path
+	case *WatchesRequest:
+		return r.Path
+	case *AddWatchRequest:
+		return r.Path
+	}
+	return ""
+}

@@ -417,3 +417,25 @@ func TestEnumNames(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestPath(t *testing.T) {
+	for _, c := range []struct {
+		body wire.Record
+		want string
+	}{
+		{&wire.PathRequest{Path: "/a"}, "/a"},
+		{&wire.PathWatchRequest{Path: "/b"}, "/b"},
+		{&wire.CreateRequest{Path: "/c"}, "/c"},
+		{&wire.PathVersionRequest{Path: "/d"}, "/d"},
+		{&wire.SetDataRequest{Path: "/e"}, "/e"},
+		{&wire.SetACLRequest{Path: "/f"}, "/f"},
+		{&wire.WatchesRequest{Path: "/g"}, "/g"},
+		{&wire.AddWatchRequest{Path: "/h"}, "/h"},
+		{&wire.SetWatchesRequest{}, ""},
+		{&wire.MultiRequest{}, ""},
+	} {
+		if got := wire.RequestPath(c.body); got != c.want {
+			t.Errorf("wire.RequestPath(%T) = %q, want %q", c.body, got, c.want)
+		}
+	}
+}

@@ -343,7 +343,7 @@ func (r *runner) send(s *session, text string, req *request, async, raw bool) er
 	p := &pending{text: text, xid: xid, op: req.op, subOps: req.subOps, raw: raw}
 	if m, ok := req.body.(*wire.MultiRequest); ok {
 		for _, op := range m.Ops {
-			p.subText = append(p.subText, op.Type.String()+" "+opPath(op.Body))
+			p.subText = append(p.subText, op.Type.String()+" "+wire.RequestPath(op.Body))
 		}
 	}
 	s.pending = append(s.pending, p)
@@ -355,20 +355,6 @@ func (r *runner) send(s *session, text string, req *request, async, raw bool) er
 		return nil
 	}
 	return r.await(s, p)
-}
-
-func opPath(b wire.Record) string {
-	switch b := b.(type) {
-	case *wire.CreateRequest:
-		return b.Path
-	case *wire.PathVersionRequest:
-		return b.Path
-	case *wire.PathWatchRequest:
-		return b.Path
-	case *wire.SetDataRequest:
-		return b.Path
-	}
-	return ""
 }
 
 func (r *runner) encode(xid int32, req *request) []byte {
