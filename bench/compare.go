@@ -496,7 +496,6 @@ func splitAddrs(s string) ([]string, error) {
 // success, 2 for bad flags, 1 when the run fails.
 func CompareMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("paddock bench compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", DefaultDuration, "measured time per point")
 	warmup := fs.Duration("warmup", 10*time.Second, "50%-read load each target gets once before the sweep (JIT warm-up)")
 	pointWarmup := fs.Duration("point-warmup", DefaultWarmup, "unmeasured time before each point")
@@ -512,18 +511,12 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	pdAddrs := fs.String("paddock-addrs", "", "`host:port,…` of a running Paddock (cluster) to drive instead of starting one")
 	bin := fs.String("paddock", "", "built paddock `binary` to serve with (default: go build ./cmd/paddock)")
 	work := fs.String("work-dir", "", "directory for the servers' data and logs (default: a temporary one)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: paddock bench compare [flags]\n\n"+
+	if code, ok := parseFlags(fs, args, stderr,
+		"usage: paddock bench compare [flags]\n\n"+
 			"Starts Apache ZooKeeper 3.8 (Debian's package) and a Paddock server on free loopback ports,\n"+
 			"both standalone with fsync on, warms both up, sweeps read ratios on both interleaved point\n"+
-			"by point, reports, and stops both.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+			"by point, reports, and stops both."); !ok {
+		return code
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "paddock bench compare: "+format+"\n", a...)

@@ -96,7 +96,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fs := flag.NewFlagSet("paddock bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var targets targetFlags
 	fs.Var(&targets, "target", "`name=host:port[,host:port…]` of a ZooKeeper-protocol service to drive (repeatable)")
 	workload := fs.String("workload", WorkloadRatio, "workload: "+strings.Join(Workloads, ", "))
@@ -111,17 +110,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	multiOps := fs.Int("multi-ops", DefaultMultiOps, "setData ops per multi (multi workload)")
 	root := fs.String("root", DefaultRoot, "znode under which the benchmark creates its nodes")
 	out := fs.String("out", "", "directory to write results.json, results.csv, chart.svg and chart.png into")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: paddock bench -target name=host:port [-target …] [flags]\n\n"+
+	if code, ok := parseFlags(fs, args, stderr,
+		"usage: paddock bench -target name=host:port [-target …] [flags]\n\n"+
 			"Drives ZooKeeper-protocol endpoints over the raw protocol and reports throughput,\n"+
-			"latency and the generator's own CPU per million ops.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+			"latency and the generator's own CPU per million ops."); !ok {
+		return code
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "paddock bench: "+format+"\n", a...)
@@ -201,4 +194,22 @@ func writeReports(dir string, results []Result) error {
 		}
 	}
 	return nil
+}
+
+// parseFlags parses a bench command's flags, with usage (the text, then
+// the flags) on stderr for -h and for a flag error. ok false means the
+// command exits with code: 0 after -h, 2 for a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (code int, ok bool) {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
 }

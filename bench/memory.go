@@ -229,7 +229,6 @@ func jvmLiveHeap(ctx context.Context, pid int) (int64, error) {
 // success, 2 for bad flags, 1 when the run fails.
 func MemoryMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("paddock bench memory", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	nodes := fs.Int("nodes", 1_000_000, "znodes to create")
 	valueSize := fs.Int("value-size", DefaultValueSize, "bytes per znode value")
 	layout := fs.String("layout", "flat", "`flat` (/bench/kNNNNNNNN) or nested (/bench/dDDD/kNNNNNN)")
@@ -238,18 +237,12 @@ func MemoryMain(args []string, stdout, stderr io.Writer) int {
 	zkHeap := fs.String("zk-heap", "2g", "JVM heap (-Xms and -Xmx) of the ZooKeeper started")
 	work := fs.String("work-dir", "", "directory for ZooKeeper's data and log (default: a temporary one)")
 	histo := fs.Bool("histo", false, "also print the top of jmap -histo:live after the load")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: paddock bench memory [flags]\n\n"+
+	if code, ok := parseFlags(fs, args, stderr,
+		"usage: paddock bench memory [flags]\n\n"+
 			"Starts Apache ZooKeeper 3.8 (Debian's package), creates -nodes znodes over the raw protocol\n"+
 			"and reports its live heap (after full GCs) per znode. Paddock's figure for the same tree:\n"+
-			"go test ./statemachine -run '^$' -bench Memory1M -benchtime 1x\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+			"go test ./statemachine -run '^$' -bench Memory1M -benchtime 1x"); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || *nodes < 1 || *valueSize < 0 || *sessions < 1 || *window < 1 || (*layout != "flat" && *layout != "nested") {
 		fmt.Fprintln(stderr, "paddock bench memory: bad arguments")

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -184,7 +183,6 @@ func dirSize(dir string) int64 {
 // success, 2 for bad flags, 1 when the run fails.
 func RestartMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("paddock bench restart", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	nodes := fs.Int("nodes", 1_000_000, "znodes to create before the restarts")
 	valueSize := fs.Int("value-size", DefaultValueSize, "bytes per znode value")
 	layout := fs.String("layout", "flat", "`flat` (/bench/kNNNNNNNN) or nested (/bench/dDDD/kNNNNNN)")
@@ -193,18 +191,12 @@ func RestartMain(args []string, stdout, stderr io.Writer) int {
 	restarts := fs.Int("restarts", 3, "stop/start cycles to time")
 	bin := fs.String("paddock", "", "built paddock `binary` (default: go build ./cmd/paddock)")
 	work := fs.String("work-dir", "", "directory for the server's data and logs (default: a temporary one)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: paddock bench restart [flags]\n\n"+
+	if code, ok := parseFlags(fs, args, stderr,
+		"usage: paddock bench restart [flags]\n\n"+
 			"Starts `paddock serve`, creates -nodes znodes over the raw protocol, then -restarts times stops it\n"+
 			"(SIGTERM) and starts it again on the same data, timing until srvr answers and until a getData\n"+
-			"of the last znode succeeds.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+			"of the last znode succeeds."); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || *nodes < 1 || *valueSize < 0 || *sessions < 1 || *window < 1 || *restarts < 1 || (*layout != "flat" && *layout != "nested") {
 		fmt.Fprintln(stderr, "paddock bench restart: bad arguments")
