@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/client"
@@ -171,5 +172,22 @@ func TestWatchEventLinksToWrite(t *testing.T) {
 	}
 	if attr(*event, "zk.zxid").AsInt64() != attr(*set, "zk.zxid").AsInt64() {
 		t.Errorf("watch.event zxid %d, setData zxid %d", attr(*event, "zk.zxid").AsInt64(), attr(*set, "zk.zxid").AsInt64())
+	}
+}
+
+// TestEventDedupeIgnoresLink: an event the router's window replays (no
+// link) and the same event from the live fan-out (linked to its write)
+// are one event for the client (guarantee 5: each event once, in order).
+func TestEventDedupeIgnoresLink(t *testing.T) {
+	ss := &session{}
+	sc := trace.SpanContext{}
+	e := watchEvent{zxid: 7, ord: 1, typ: wire.EventNodeDataChanged, path: "/x"}
+	ss.addEvent(e)
+	linked := e
+	linked.link = &sc
+	ss.addEvent(linked)
+	ss.addEvent(watchEvent{zxid: 7, ord: 0, typ: wire.EventNodeCreated, path: "/x"})
+	if len(ss.events) != 2 || ss.events[0].ord != 0 || ss.events[1].ord != 1 {
+		t.Fatalf("events %+v, want the two distinct events in order", ss.events)
 	}
 }
