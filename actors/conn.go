@@ -314,7 +314,17 @@ func (c *conn) readLoop() {
 	// request.
 	pid := c.sess.Load()
 	var batch []request
+	var batchBytes int64 // frame bytes in batch, length prefixes included
 	send := func() {
+		// The shared counters move once per batch, before the session
+		// can answer (and decrement outstanding).
+		if n := int64(len(batch)); n > 0 {
+			c.recv.Add(n)
+			c.s.stats.received.Add(n)
+			c.s.stats.bytesReceived.Add(batchBytes)
+			c.s.stats.outstanding.Add(n)
+			batchBytes = 0
+		}
 		switch len(batch) {
 		case 0:
 			return
@@ -328,6 +338,8 @@ func (c *conn) readLoop() {
 	}
 	defer send() // requests before a bad frame are still served
 	var d wire.Decoder
+	var now time.Time
+	fresh := true // the next frame needs a read syscall
 	for {
 		if c.overLimit() {
 			send() // what is decoded must reach the session to be answered
@@ -342,11 +354,12 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		now := time.Now()
-		c.live.touch(now)
-		c.recv.Add(1)
-		c.s.stats.received.Add(1)
-		c.s.stats.bytesReceived.Add(4 + int64(len(frame)))
+		if fresh { // frames decoded from one read arrived together
+			now = time.Now()
+			c.live.touch(now)
+		}
+		fresh = !fr.Ready()
+		batchBytes += 4 + int64(len(frame))
 		d.Reset(frame)
 		var h wire.RequestHeader
 		h.Decode(&d)
@@ -373,10 +386,9 @@ func (c *conn) readLoop() {
 		} else {
 			req.unknown = true
 		}
-		c.s.stats.outstanding.Add(1)
 		c.pending.Add(1)
 		c.inBytes.Add(int64(len(frame)))
-		if len(batch) >= maxRequestBatch || !fr.Ready() {
+		if len(batch) >= maxRequestBatch || fresh {
 			send()
 		}
 	}
