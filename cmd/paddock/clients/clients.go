@@ -106,6 +106,9 @@ func runPython(ctx context.Context, name, script, addr string, env []string, pkg
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
+	// The drivers import checks.py from their directory, the source tree:
+	// no __pycache__ is written there.
+	env = append(env, "PYTHONDONTWRITEBYTECODE=1")
 	return run(ctx, name, env, Python, filepath.Join(dir, script), addr)
 }
 

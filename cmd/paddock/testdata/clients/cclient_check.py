@@ -20,41 +20,17 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
+
+import checks
+from checks import check, expect, log
 
 CLI = os.environ.get("ZK_CLI_MT", "/usr/lib/zookeeper/bin/cli_mt")
 WAIT = 15.0       # bound on one answer
 DEADLINE = 105.0  # bound on the whole run
 
-passed = 0
-failed = 0
 
 
-def log(msg):
-    print(msg, flush=True)
 
-
-def check(name):
-    def run(fn):
-        global passed, failed
-        start = time.monotonic()
-        try:
-            detail = fn()
-            passed += 1
-            log("PASS %s (%.2fs)%s" % (name, time.monotonic() - start,
-                                        ": " + detail if detail else ""))
-        except Exception as e:  # noqa: BLE001 -- every failure is reported
-            failed += 1
-            log("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            for line in traceback.format_exc().rstrip().splitlines()[-3:]:
-                log("    " + line)
-        return fn
-    return run
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Shell:
@@ -147,7 +123,7 @@ def main():
 
     def watchdog():
         log("FAIL watchdog: run did not finish within %.0fs" % DEADLINE)
-        log("%d passed, %d failed" % (passed, failed + 1))
+        checks.summary(1)
         for s in shells:
             s.p.kill()
         os._exit(1)
@@ -161,14 +137,12 @@ def main():
         shells.append(a)
         b = Shell(addr, "B")
         shells.append(b)
-        global passed
-        passed += 1
-        log("PASS connect: sessions 0x%s, 0x%s" % (a.session, b.session))
+        checks.ok("connect: sessions 0x%s, 0x%s" % (a.session, b.session))
     except Exception as e:  # noqa: BLE001
         log("FAIL connect: %s" % e)
         for s in shells:
             s.close()
-        log("%d passed, %d failed" % (passed, failed + 1))
+        checks.summary(1)
         return 1
 
     @check("create")
@@ -269,8 +243,8 @@ def main():
     for s in shells:
         s.close()
     wd.cancel()
-    log("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
+    checks.summary()
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ import re
 import sys
 import threading
 import time
-import traceback
+
+import checks
+from checks import check, expect, log
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, NoChildrenForEphemeralsError,
@@ -29,37 +31,10 @@ from kazoo.protocol.states import EventType
 WAIT = 15.0       # bound on any single wait for an event
 DEADLINE = 110.0  # bound on the whole run
 
-passed = 0
-failed = 0
 clients = []
 
 
-def log(msg):
-    print(msg, flush=True)
 
-
-def check(name):
-    """Decorator: run the function now as the check `name`."""
-    def run(fn):
-        global passed, failed
-        start = time.monotonic()
-        try:
-            detail = fn()
-            passed += 1
-            took = time.monotonic() - start
-            log("PASS %s (%.2fs)%s" % (name, took, ": " + detail if detail else ""))
-        except Exception as e:  # noqa: BLE001 -- every failure is reported
-            failed += 1
-            log("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            for line in traceback.format_exc().rstrip().splitlines():
-                log("    " + line)
-        return fn
-    return run
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def raises(exc, fn, *args, **kwargs):
@@ -121,7 +96,7 @@ def main():
 
     def watchdog():
         log("FAIL watchdog: run did not finish within %.0fs" % DEADLINE)
-        log("%d passed, %d failed" % (passed, failed + 1))
+        checks.summary(1)
         os._exit(1)
     wd = threading.Timer(DEADLINE, watchdog)
     wd.daemon = True
@@ -131,12 +106,10 @@ def main():
     c1 = c2 = c3 = None
     try:
         c1, c2, c3 = new_client(addr), new_client(addr), new_client(addr)
-        log("PASS connect: 3 sessions %s" % ", ".join("0x%x" % c.client_id[0] for c in (c1, c2, c3)))
-        global passed
-        passed += 1
+        checks.ok("connect: 3 sessions %s" % ", ".join("0x%x" % c.client_id[0] for c in (c1, c2, c3)))
     except Exception as e:  # noqa: BLE001
         log("FAIL connect: %s: %s" % (type(e).__name__, e))
-        log("%d passed, %d failed" % (passed, failed + 1))
+        checks.summary(1)
         return 1
     c1.create(root)
 
@@ -526,8 +499,8 @@ def main():
         except Exception:  # noqa: BLE001
             pass
     wd.cancel()
-    log("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
+    checks.summary()
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

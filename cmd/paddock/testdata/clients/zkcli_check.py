@@ -19,7 +19,9 @@ import re
 import subprocess
 import sys
 import time
-import traceback
+
+import checks
+from checks import check, expect, log
 
 ZKCLI = os.environ.get("ZKCLI", "/usr/share/zookeeper/bin/zkCli.sh")
 RUN_TIMEOUT = 30.0      # bound on one zkCli.sh run
@@ -38,36 +40,10 @@ def bound(timeout):
 ENV = dict(os.environ)
 ENV.setdefault("CLIENT_JVMFLAGS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx128m")
 
-passed = 0
-failed = 0
 addr = None
 
 
-def log(msg):
-    print(msg, flush=True)
 
-
-def check(name):
-    def run(fn):
-        global passed, failed
-        start = time.monotonic()
-        try:
-            detail = fn()
-            passed += 1
-            log("PASS %s (%.2fs)%s" % (name, time.monotonic() - start,
-                                        ": " + detail if detail else ""))
-        except Exception as e:  # noqa: BLE001 -- every failure is reported
-            failed += 1
-            log("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            for line in traceback.format_exc().rstrip().splitlines()[-3:]:
-                log("    " + line)
-        return fn
-    return run
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 NOISE = re.compile(r"^(SLF4J: .*|Connecting to .*|WATCHER::|WatchedEvent state:.*|"
@@ -163,8 +139,8 @@ def main():
         rc, out = zk("ls", "/", timeout=CONNECT_TIMEOUT)
         expect(rc == 0 and re.search(r"^\[.*zookeeper.*\]$", out, re.M), "ls / exit %d:\n%s" % (rc, out))
 
-    if failed:
-        log("%d passed, %d failed" % (passed, failed))
+    if checks.failed:
+        checks.summary()
         return 1
 
     @check("create")
@@ -281,8 +257,8 @@ def main():
                       "stat %s" % root)
         expect("Node does not exist: %s" % root in out, "deleteall with auth:\n" + out)
 
-    log("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
+    checks.summary()
+    return checks.exit_code()
 
 
 if __name__ == "__main__":
