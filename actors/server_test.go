@@ -41,26 +41,7 @@ func startServer(t testing.TB, dir string, mod func(*Config)) *Server {
 
 func connectZK(t *testing.T, s *Server) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{s.Addr().String()}, 4*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(testTimeout)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				go func() {
-					for range ev {
-					}
-				}()
-				t.Cleanup(c.Close)
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("no session within %v", testTimeout)
-		}
-	}
+	return dialZK(t, s.Addr().String())
 }
 
 // rawClient speaks the protocol with hand-built frames.
