@@ -400,9 +400,12 @@ func (s *Server) stopActors() {
 // dragonboat's apply goroutine and must not block, so it only sends.
 // Triggers go to the router in apply order; results go to the proposer;
 // reads parked behind the applied writes are served (readgate.go).
-func (s *Server) onApply(index uint64, txns []statemachine.Txn, results []statemachine.Result) {
+func (s *Server) onApply(a *statemachine.Applied) {
+	// The single-node proposer writes entries without an origin, which
+	// are always admitted.
+	txns, results := a.Txns, a.Results
 	s.root.Send(s.router, &appliedTriggers{results: results, links: s.writeLinks(txns)})
-	s.root.Send(s.proposer, &appliedBatch{index: index, txns: txns, results: results})
+	s.root.Send(s.proposer, &appliedBatch{index: a.Index, txns: txns, results: results})
 	s.releaseReads(txns, results)
 	s.countApplied(len(txns))
 }

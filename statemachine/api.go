@@ -36,6 +36,13 @@ type Txn struct {
 	Timeout int32
 	// Passwd is an OpCreateSession's password.
 	Passwd []byte
+
+	// Origin is the member whose proposer made the entry that carries the
+	// transaction (its Origin.Member), set by DecodeEntry and not encoded
+	// per transaction: the entry header holds it. 0 for entries without
+	// an origin. A write of a session owned by another member fails with
+	// SessionMoved; createSession and reattach make the origin the owner.
+	Origin uint64
 }
 
 // Trigger is a watch trigger produced by Apply; the actors fan it out.
@@ -65,4 +72,7 @@ type SessionInfo struct {
 	ID      int64
 	Timeout int32
 	Passwd  []byte
+	// Owner is the member the session's client is connected to (0: any,
+	// for sessions made before owners were recorded).
+	Owner uint64
 }

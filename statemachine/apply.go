@@ -22,7 +22,7 @@ func CheckTxn(txn *Txn) error {
 	switch txn.Type {
 	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL,
 		wire.OpDelete, wire.OpSetData, wire.OpSetACL, wire.OpCheck,
-		wire.OpCreateSession, wire.OpCloseSession, wire.OpDeleteContainer:
+		wire.OpCreateSession, wire.OpCloseSession, wire.OpDeleteContainer, OpReattachSession:
 		return nil
 	case wire.OpMulti:
 		for i := range txn.Ops {
@@ -70,12 +70,20 @@ func (t *Tree) Apply(txn *Txn) Result {
 	if CheckTxn(txn) != nil {
 		return Result{Err: wire.ErrUnimplemented}
 	}
+	// Time never goes back along the log, whichever member's clock
+	// stamped the transaction: zxid >= Time<<20, so the last zxid bounds
+	// every earlier transaction's time from above.
+	if floor := t.lastZxid >> 20; txn.Time < floor {
+		txn.Time = floor
+	}
 	zxid := t.nextZxid(txn)
 	t.lastZxid = zxid
 	r := Result{Zxid: zxid}
 	switch txn.Type {
 	case wire.OpCreateSession:
 		r.Err = t.createSession(txn)
+	case OpReattachSession:
+		r.Err = t.reattachSession(txn)
 	case wire.OpCloseSession:
 		if !t.sessionOK(txn.SessionID) || txn.SessionID == 0 {
 			r.Err = wire.ErrSessionExpired
@@ -99,6 +107,16 @@ func (t *Tree) sessionOK(id int64) bool {
 	return ok
 }
 
+// moved reports whether a write of session id that member origin proposed
+// comes from a member the session has left (SessionMoved).
+func (t *Tree) moved(id int64, origin uint64) bool {
+	if id == 0 || origin == 0 {
+		return false
+	}
+	s := t.sessions[id]
+	return s != nil && s.owner != 0 && s.owner != origin
+}
+
 func (t *Tree) createSession(txn *Txn) wire.Code {
 	if kindOf(txn.SessionID) != ownerSession { // 0 and the container/TTL markers; negative ids (myid >= 128) are fine
 		return wire.ErrBadArguments
@@ -109,7 +127,21 @@ func (t *Tree) createSession(txn *Txn) wire.Code {
 		}
 		return wire.ErrBadArguments
 	}
-	t.sessions[txn.SessionID] = &session{timeout: txn.Timeout, passwd: txn.Passwd}
+	t.sessions[txn.SessionID] = &session{timeout: txn.Timeout, passwd: txn.Passwd, owner: txn.Origin}
+	return wire.Ok
+}
+
+// reattachSession makes the proposing member the owner of an existing
+// session whose password matches (OpReattachSession).
+func (t *Tree) reattachSession(txn *Txn) wire.Code {
+	s, ok := t.sessions[txn.SessionID]
+	switch {
+	case !ok || txn.SessionID == 0:
+		return wire.ErrSessionExpired
+	case !bytes.Equal(s.passwd, txn.Passwd):
+		return wire.ErrAuthFailed
+	}
+	s.owner = txn.Origin
 	return wire.Ok
 }
 
@@ -140,6 +172,9 @@ type opResult struct {
 func (t *Tree) op(txn, top *Txn, zxid int64) opResult {
 	if txn.Type != wire.OpDeleteContainer && !t.sessionOK(top.SessionID) {
 		return opResult{err: wire.ErrSessionExpired}
+	}
+	if t.moved(top.SessionID, top.Origin) {
+		return opResult{err: wire.ErrSessionMoved}
 	}
 	switch txn.Type {
 	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:

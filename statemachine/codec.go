@@ -12,25 +12,28 @@ import (
 )
 
 // BatchFormatVersion is the version of the Raft entry format that
-// AppendBatch and EncodeBatch write.
+// AppendEntry and EncodeEntry write.
 //
 // ON-DISK FORMAT: Raft log entries (and so every replica's log on disk)
 // carry this encoding. Changing what appendTxn writes, or the order or
 // number of Txn fields, changes what existing logs hold: bump this constant
-// and keep DecodeBatch able to read every older version that may still be
+// and keep DecodeEntry able to read every older version that may still be
 // in a log.
 //
-// Version 2 (this one) is msgpack written by hand, without reflection: the
-// positive fixint 2, then an array of transactions, each a fixed array of
+// Version 3 (this one): the positive fixint 3, the entry's Origin as an
+// array [member, epoch, seq], then the array of transactions of version 2.
+//
+// Version 2 is msgpack written by hand, without reflection: the positive
+// fixint 2, then an array of transactions, each a fixed array of
 // txnFields fields in the order of appendTxn (see there). A nil slice is
 // msgpack nil, an empty one an empty array or bin, so Data keeps
 // ZooKeeper's null apart from empty and every field round-trips exactly.
+// It still decodes, with the zero Origin (logs written before origins).
 //
 // Version 1 (no version marker: a msgpack array of maps keyed by struct
 // tags, written by reflection) is refused with ErrCorrupt and a message
-// that says so: Paddock has no deployments yet, so no log holds such
-// entries; a development data directory from before must be removed.
-const BatchFormatVersion = 2
+// that says so: no log holds such entries.
+const BatchFormatVersion = 3
 
 // minTxnBytes is the smallest encoded txn (array header and 15 one-byte
 // fields): array lengths are checked against it before allocating.
@@ -39,29 +42,55 @@ const minTxnBytes = 1 + txnFields
 // txnFields is the length of a Txn's msgpack array in format version 2.
 const txnFields = 15
 
-// AppendBatch appends the entry encoding of txns (format
+// AppendEntry appends the entry encoding of o and txns (format
 // BatchFormatVersion) to dst and returns the extended buffer. It does not
 // allocate beyond growing dst, so a caller that reuses dst[:0] encodes
 // without garbage. But dragonboat's Propose keeps the slice it is given
 // (in its in-memory log, until the entry is applied and compacted): a
 // buffer handed to Propose must not be reused before then, so a proposer
-// that reuses buffers needs to recycle them only after apply.
-func AppendBatch(dst []byte, txns []Txn) ([]byte, error) {
-	dst = append(dst, BatchFormatVersion)
+// that reuses buffers needs to recycle them only after apply. The txns'
+// Origin fields are not written: the entry's o is.
+func AppendEntry(dst []byte, o Origin, txns []Txn) []byte {
+	dst = append(dst, BatchFormatVersion, 0x93)
+	dst = appendUint(dst, o.Member)
+	dst = appendUint(dst, o.Epoch)
+	dst = appendUint(dst, o.Seq)
 	dst = appendArrayLen(dst, len(txns))
 	for i := range txns {
 		dst = appendTxn(dst, &txns[i])
 	}
-	return dst, nil
+	return dst
 }
 
-// EncodeBatch encodes the transactions of one Raft entry (group commit) into
-// a new buffer of exactly the right size (one allocation); see AppendBatch.
-func EncodeBatch(txns []Txn) ([]byte, error) {
-	return AppendBatch(make([]byte, 0, batchSize(txns)), txns)
+// EncodeEntry encodes the transactions of one Raft entry (group commit)
+// with their origin into a new buffer of exactly the right size (one
+// allocation); see AppendEntry.
+func EncodeEntry(o Origin, txns []Txn) []byte {
+	return AppendEntry(make([]byte, 0, entrySize(o, txns)), o, txns)
 }
 
-// batchSize is the exact size AppendBatch writes for txns.
+// EncodeBatch is EncodeEntry with the zero Origin.
+func EncodeBatch(txns []Txn) ([]byte, error) { return EncodeEntry(Origin{}, txns), nil }
+
+// AppendBatch is AppendEntry with the zero Origin.
+func AppendBatch(dst []byte, txns []Txn) ([]byte, error) { return AppendEntry(dst, Origin{}, txns), nil }
+
+// entrySize is the exact size AppendEntry writes.
+func entrySize(o Origin, txns []Txn) int {
+	return 1 + 1 + uintSize(o.Member) + uintSize(o.Epoch) + uintSize(o.Seq) + batchSize(txns) - 1
+}
+
+func uintSize(v uint64) int { return len(appendUint(make([]byte, 0, 9), v)) }
+
+// appendUint writes v as msgpack/v5's EncodeUint does (smallest form).
+func appendUint(b []byte, v uint64) []byte {
+	if v <= math.MaxInt64 {
+		return appendInt(b, int64(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
+}
+
+// batchSize is the size of a version marker and the txns array.
 func batchSize(txns []Txn) int {
 	n := 1 + arrayLenSize(len(txns))
 	for i := range txns {
@@ -251,15 +280,31 @@ func appendArrayLen(b []byte, n int) []byte {
 	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
 }
 
-// DecodeBatch decodes an entry written by AppendBatch or EncodeBatch. The result shares no memory with b. A decode failure
-// wraps ErrCorrupt.
+// DecodeBatch decodes an entry and returns its transactions; see
+// DecodeEntry.
 func DecodeBatch(b []byte) ([]Txn, error) {
+	_, txns, err := DecodeEntry(b)
+	return txns, err
+}
+
+// DecodeEntry decodes an entry written by AppendEntry (or of format 2,
+// with the zero Origin). Each txn's Origin is set to the entry's member.
+// The result shares no memory with b. A decode failure wraps ErrCorrupt.
+func DecodeEntry(b []byte) (Origin, []Txn, error) {
 	if len(b) > 0 && (b[0]&0xf0 == 0x90 || b[0] == 0xdc || b[0] == 0xdd) {
-		return nil, fmt.Errorf("%w: decode batch: entry of format 1 (before BatchFormatVersion 2), no longer read", ErrCorrupt)
+		return Origin{}, nil, fmt.Errorf("%w: decode batch: entry of format 1 (before BatchFormatVersion 2), no longer read", ErrCorrupt)
 	}
 	d := bdec{b: b}
-	if v := d.int(); d.err == nil && v != BatchFormatVersion {
-		return nil, fmt.Errorf("%w: decode batch: entry format %d, want %d", ErrCorrupt, v, BatchFormatVersion)
+	var o Origin
+	switch v := d.int(); {
+	case d.err != nil:
+	case v == BatchFormatVersion:
+		if d.arrayLen() != 3 && d.err == nil {
+			d.err = errors.New("origin is not an array of 3")
+		}
+		o.Member, o.Epoch, o.Seq = d.uint(), d.uint(), d.uint()
+	case v != 2:
+		return Origin{}, nil, fmt.Errorf("%w: decode batch: entry format %d, want %d", ErrCorrupt, v, BatchFormatVersion)
 	}
 	n := d.arrayLen()
 	if d.err == nil && (n < 0 || n > (len(b)-d.i)/minTxnBytes) {
@@ -270,15 +315,16 @@ func DecodeBatch(b []byte) ([]Txn, error) {
 		txns = make([]Txn, n)
 		for i := range txns {
 			d.txn(&txns[i], 0)
+			txns[i].Origin = o.Member
 		}
 	}
 	if d.err == nil && d.i != len(b) {
 		d.err = errors.New("trailing bytes")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: decode batch: %w", ErrCorrupt, d.err)
+		return Origin{}, nil, fmt.Errorf("%w: decode batch: %w", ErrCorrupt, d.err)
 	}
-	return txns, nil
+	return o, txns, nil
 }
 
 // EncodeMsgpack implements msgpack.CustomEncoder: a Txn inside any msgpack
@@ -409,6 +455,23 @@ func (d *bdec) int() int64 {
 		return int64(v)
 	}
 	return int64(binary.BigEndian.Uint64(p))
+}
+
+// uint reads an unsigned int written by appendUint.
+func (d *bdec) uint() uint64 {
+	if d.need(1) && d.b[d.i] == 0xcf {
+		if !d.need(9) {
+			return 0
+		}
+		v := binary.BigEndian.Uint64(d.b[d.i+1:])
+		d.i += 9
+		return v
+	}
+	v := d.int()
+	if d.err == nil && v < 0 {
+		d.err = errors.New("msgpack: negative unsigned int")
+	}
+	return uint64(v)
 }
 
 func (d *bdec) int32() int32 {

@@ -42,8 +42,8 @@ func TestBatchRoundTrip(t *testing.T) {
 		if enc[0] != BatchFormatVersion {
 			t.Fatalf("entry starts with %#x", enc[0])
 		}
-		if len(enc) != batchSize(in) || cap(enc) != len(enc) {
-			t.Fatalf("size %d, batchSize %d, cap %d", len(enc), batchSize(in), cap(enc))
+		if len(enc) != entrySize(Origin{}, in) || cap(enc) != len(enc) {
+			t.Fatalf("size %d, entrySize %d, cap %d", len(enc), entrySize(Origin{}, in), cap(enc))
 		}
 		app, _ := AppendBatch([]byte("prefix"), in)
 		if !bytes.Equal(app[6:], enc) {
@@ -77,12 +77,58 @@ func TestBatchIsMsgpack(t *testing.T) {
 	if err != nil || v != BatchFormatVersion {
 		t.Fatalf("version %v %v", v, err)
 	}
+	var origin []uint64
+	if err := dec.Decode(&origin); err != nil || len(origin) != 3 {
+		t.Fatalf("origin %v %v", origin, err)
+	}
 	var generic []any
 	if err := dec.Decode(&generic); err != nil || len(generic) != len(codecTxns()) {
 		t.Fatalf("generic decode: %v (%d)", err, len(generic))
 	}
 	if f, ok := generic[1].([]any); !ok || len(f) != txnFields {
 		t.Fatalf("txn is %T %v", generic[1], generic[1])
+	}
+}
+
+// An entry carries its Origin, every txn decodes with the origin's member,
+// and every width of the origin's numbers round-trips.
+func TestEntryOrigin(t *testing.T) {
+	txns := codecTxns()
+	for _, o := range []Origin{{}, {Member: 1, Epoch: 1, Seq: 1}, {Member: 255, Epoch: 1 << 40, Seq: 1<<63 + 7}, {Member: 1<<64 - 1, Epoch: 1<<64 - 1, Seq: 1<<64 - 1}} {
+		enc := EncodeEntry(o, txns)
+		if len(enc) != entrySize(o, txns) || cap(enc) != len(enc) {
+			t.Fatalf("%+v: size %d, entrySize %d", o, len(enc), entrySize(o, txns))
+		}
+		got, out, err := DecodeEntry(enc)
+		if err != nil || got != o {
+			t.Fatalf("origin %+v, got %+v %v", o, got, err)
+		}
+		for i := range out {
+			if out[i].Origin != o.Member {
+				t.Fatalf("txn %d origin %d, want %d", i, out[i].Origin, o.Member)
+			}
+			out[i].Origin = 0
+		}
+		if !reflect.DeepEqual(out, txns) {
+			t.Fatal("txns differ")
+		}
+	}
+}
+
+// Entries of format 2 (no origin) still decode, with the zero Origin.
+func TestEntryFormat2Decodes(t *testing.T) {
+	txns := codecTxns()
+	v3 := EncodeEntry(Origin{}, txns)
+	v2 := append([]byte{2}, v3[5:]...) // drop version 3 and [0, 0, 0]
+	o, out, err := DecodeEntry(v2)
+	if err != nil || o != (Origin{}) || !reflect.DeepEqual(out, txns) {
+		t.Fatalf("format 2: %+v %v", o, err)
+	}
+	if _, _, err := DecodeEntry(append([]byte{3, 0x92, 1, 1}, v3[5:]...)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("origin of 2 numbers: %v", err)
+	}
+	if _, _, err := DecodeEntry(append([]byte{4}, v3[1:]...)); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "format 4") {
+		t.Fatalf("format 4: %v", err)
 	}
 }
 

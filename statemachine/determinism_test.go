@@ -146,8 +146,8 @@ func TestLoadRejectsGarbage(t *testing.T) {
 func TestReplica(t *testing.T) {
 	var gotIndex uint64
 	var gotResults []Result
-	r := NewReplica(1, 1, func(index uint64, txns []Txn, results []Result) {
-		gotIndex, gotResults = index, results
+	r := NewReplica(1, 1, func(a *Applied) {
+		gotIndex, gotResults = a.Index, a.Results
 	})
 	batch := []Txn{
 		{Type: wire.OpCreateSession, SessionID: 9, Timeout: 5000, Passwd: []byte("p"), Time: 10},

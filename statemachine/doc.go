@@ -17,7 +17,17 @@
 //     containers and TTL nodes.
 //   - Null data (a nil buffer) and empty data are kept apart, as ZooKeeper
 //     does: create or setData with null reads back null (length -1).
-//   - The sessions table (createSession / closeSession transactions).
+//   - The sessions table (createSession / closeSession transactions), with
+//     each session's owner: the member its client is connected to
+//     (createSession and OpReattachSession set it). A write of a session
+//     proposed by a member that is not its owner fails with SessionMoved,
+//     as ZooKeeper's leader answers a request from a server the session
+//     has left.
+//   - The origins table: for every member, the epoch and sequence number
+//     of its last admitted Raft entry (Origin, Tree.Admit). Every member
+//     proposes; Admit keeps each member's entries in proposal order,
+//     exactly once, across leader changes that drop or repeat forwarded
+//     proposals. See origin.go.
 //   - Quota stats under /zookeeper/quota/<path>/zookeeper_stats, kept as
 //     DataTree does (rewritten in place, no version change, no watch).
 //
@@ -30,7 +40,8 @@
 //     package and fails on time, math/rand, crypto/rand, actors imports and
 //     go statements.
 //   - Zxids are a hybrid logical clock: zxid = max(last+1, Time<<20,
-//     MinZxid+1). Every known transaction consumes one, failed ones too; a
+//     MinZxid+1). A Time below the last zxid's (another member's clock
+//     behind) is raised to it, so ctime and mtime never go back. Every known transaction consumes one, failed ones too; a
 //     multi uses one for all its ops.
 //   - A multi is all-or-nothing: ops are applied in order with an undo
 //     journal and rolled back when one fails.
@@ -46,18 +57,21 @@
 //
 // # On-disk formats
 //
-//   - Raft entries (BatchFormatVersion 2, codec.go): msgpack written and
-//     read by hand, no reflection: the fixint 2, then an array of Txns,
-//     each a fixed array of 15 fields. AppendBatch encodes into a caller's
-//     buffer without allocating; Txn also implements msgpack/v5's
-//     CustomEncoder/CustomDecoder with the same bytes. Entries of format 1
+//   - Raft entries (BatchFormatVersion 3, codec.go): msgpack written and
+//     read by hand, no reflection: the fixint 3, the entry's Origin as an
+//     array [member, epoch, seq], then an array of Txns, each a fixed array
+//     of 15 fields. AppendEntry encodes into a caller's buffer without
+//     allocating; Txn also implements msgpack/v5's
+//     CustomEncoder/CustomDecoder with the same bytes. Entries of format 2
+//     (no origin) decode with the zero Origin. Entries of format 1
 //     (reflection, maps keyed by struct tags) are refused with ErrCorrupt:
 //     Paddock has no deployments yet, so no log holds them; remove a
 //     development data directory written before the change.
-//   - Snapshots (SnapshotFormatVersion 2, snapshot.go): unchanged bytes
-//     (testdata/snapshot-v2.bin pins them), now written through the same
-//     append helpers and read by a streaming hand-written decoder; version
-//     1 still loads.
+//   - Snapshots (SnapshotFormatVersion 3, snapshot.go): version 2's layout
+//     plus each session's owner and the origins table
+//     (testdata/snapshot-v3.bin pins the bytes), written through the same
+//     append helpers and read by a streaming hand-written decoder;
+//     versions 1 and 2 (testdata/snapshot-v2.bin) still load.
 //
 // # Snapshots while applying
 //

@@ -8,13 +8,13 @@ import (
 	"testing"
 )
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/snapshot-v2.bin from randomLog(7, 400)")
+var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/snapshot-v3.bin from randomLog(7, 400)")
 
-// TestSnapshotGolden pins the snapshot format (SnapshotFormatVersion 2):
+// TestSnapshotGolden pins the snapshot format (SnapshotFormatVersion 3):
 // a snapshot written by an earlier build loads, and saving the loaded tree
 // gives the same bytes, as does replaying the log that made it.
 func TestSnapshotGolden(t *testing.T) {
-	const file = "testdata/snapshot-v2.bin"
+	const file = "testdata/snapshot-v3.bin"
 	tr := NewTree()
 	log := randomLog(7, 400)
 	for i := range log {
@@ -41,11 +41,38 @@ func TestSnapshotGolden(t *testing.T) {
 	}
 }
 
+// TestSnapshotV2Loads: a snapshot of format 2 (before owners and origins)
+// of the same log loads into the tree the replay gives.
+func TestSnapshotV2Loads(t *testing.T) {
+	v2, err := os.ReadFile("testdata/snapshot-v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTree()
+	log := randomLog(7, 400)
+	for i := range log {
+		tr.Apply(&log[i])
+	}
+	c := NewTree()
+	if err := c.Load(bytes.NewReader(v2)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(saved(t, c), saved(t, tr)) {
+		t.Fatal("the v2 snapshot loads into another tree than the replay gives")
+	}
+}
+
 // Every truncation of a snapshot, and every single-byte change of its
 // header and first nodes, fails cleanly (ErrCorrupt) or loads: never a
 // panic, and a failed Load leaves the tree as it was.
 func TestLoadTruncatedAndFlipped(t *testing.T) {
-	golden, err := os.ReadFile("testdata/snapshot-v2.bin")
+	for _, f := range []string{"testdata/snapshot-v2.bin", "testdata/snapshot-v3.bin"} {
+		t.Run(f, func(t *testing.T) { loadTruncatedAndFlipped(t, f) })
+	}
+}
+
+func loadTruncatedAndFlipped(t *testing.T, file string) {
+	golden, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}

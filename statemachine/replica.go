@@ -14,35 +14,55 @@ import (
 //
 //   - Update is called by dragonboat's apply goroutine with a batch of
 //     entries in log order; each is applied under r.mu held for writing.
-//     An entry's Cmd is an EncodeBatch batch. Every transaction is checked
+//     An entry's Cmd is an EncodeEntry entry. Every transaction is checked
 //     (CheckTxn) before any is applied; an entry that does not decode or
 //     holds an unknown transaction returns an ErrCorrupt error, which
 //     makes dragonboat panic: a replica that cannot apply the log must
-//     stop, not diverge. onApply runs synchronously after each entry,
-//     under r.mu; it must not block and must not call Read. An entry's
-//     Result.Value is the last zxid after it.
+//     stop, not diverge. The entry's Origin is admitted (Tree.Admit)
+//     before its transactions are applied; a Duplicate or Refused entry
+//     changes nothing. onApply runs synchronously after each entry, under
+//     r.mu, whatever the admission; it must not block and must not call
+//     Read. An entry's Result.Value is the last zxid after it.
 //   - Lookup returns LastZxid (an int64); any query is accepted.
 //   - PrepareSnapshot freezes the tree (Tree.Freeze) under r.mu held for
 //     writing: references to the node table's shards, copied on write
 //     later. SaveSnapshot then streams the frozen tree while Update goes
 //     on (Frozen.Save), so writes do not wait for a snapshot.
 //   - RecoverFromSnapshot replaces the tree (Tree.Load) under r.mu held for
-//     writing; errors wrap ErrCorrupt.
+//     writing; errors wrap ErrCorrupt. The old contents are dropped before
+//     the snapshot is read, so a member catching up never holds two trees.
+//     Whatever the caller derived from applied entries is stale then:
+//     onRecover runs after the load, under r.mu, with the new last zxid.
 //   - Read runs fn with r.mu held for reading: local reads never go
 //     through dragonboat and never see half an entry.
 type Replica struct {
 	ShardID   uint64
 	ReplicaID uint64
 
-	mu      sync.RWMutex
-	tree    *Tree
-	onApply func(index uint64, txns []Txn, results []Result)
+	mu        sync.RWMutex
+	tree      *Tree
+	onApply   func(a *Applied)
+	onRecover func(lastZxid int64)
+}
+
+// Applied is what one entry did, as onApply sees it. Results is nil unless
+// the entry was Admitted; Txns and Results are not reused afterwards.
+type Applied struct {
+	Index     uint64
+	Origin    Origin
+	Admission Admission
+	Txns      []Txn
+	Results   []Result
 }
 
 // NewReplica returns a Replica holding NewTree(). onApply may be nil.
-func NewReplica(shardID, replicaID uint64, onApply func(index uint64, txns []Txn, results []Result)) *Replica {
+func NewReplica(shardID, replicaID uint64, onApply func(a *Applied)) *Replica {
 	return &Replica{ShardID: shardID, ReplicaID: replicaID, tree: NewTree(), onApply: onApply}
 }
+
+// OnRecover sets the hook RecoverFromSnapshot runs after loading a
+// snapshot (before the replica starts).
+func (r *Replica) OnRecover(fn func(lastZxid int64)) { r.onRecover = fn }
 
 // Configure runs fn on the tree with the write lock held: set the Tree
 // options (EnforceQuota, SuperDigest, MaxNeverUsedIntervalMs) before the
@@ -67,7 +87,7 @@ func (r *Replica) Update(entries []sm.Entry) ([]sm.Entry, error) {
 
 // apply applies one entry.
 func (r *Replica) apply(e *sm.Entry) (sm.Result, error) {
-	txns, err := DecodeBatch(e.Cmd)
+	o, txns, err := DecodeEntry(e.Cmd)
 	if err != nil {
 		return sm.Result{}, fmt.Errorf("entry %d: %w", e.Index, err)
 	}
@@ -78,12 +98,15 @@ func (r *Replica) apply(e *sm.Entry) (sm.Result, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	results := make([]Result, len(txns))
-	for i := range txns {
-		results[i] = r.tree.Apply(&txns[i])
+	a := Applied{Index: e.Index, Origin: o, Admission: r.tree.Admit(o), Txns: txns}
+	if a.Admission == Admitted {
+		a.Results = make([]Result, len(txns))
+		for i := range txns {
+			a.Results[i] = r.tree.Apply(&txns[i])
+		}
 	}
 	if r.onApply != nil {
-		r.onApply(e.Index, txns, results)
+		r.onApply(&a)
 	}
 	return sm.Result{Value: uint64(r.tree.LastZxid())}, nil
 }
@@ -135,7 +158,14 @@ func (s stopWriter) Write(p []byte) (int, error) {
 func (r *Replica) RecoverFromSnapshot(rd io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.tree.Load(rd)
+	r.tree.drop()
+	if err := r.tree.Load(rd); err != nil {
+		return err
+	}
+	if r.onRecover != nil {
+		r.onRecover(r.tree.LastZxid())
+	}
+	return nil
 }
 
 // Close implements sm.IConcurrentStateMachine. It changes nothing.

@@ -17,9 +17,13 @@ import (
 // snapshots hold. Bump this constant and keep Load able to read every
 // older version.
 //
+// Version 3 adds each session's owner (after its password) and, after the
+// sessions, the origins table (origin.go): its count, then member, epoch
+// and seq of each, sorted by member.
 // Version 2 keeps a node's null data (msgpack nil) apart from empty data;
-// version 1 saved both as empty and still loads, as empty.
-const SnapshotFormatVersion = 2
+// it still loads, with no owners and no origins. Version 1 saved null and
+// empty data alike and still loads, as empty.
+const SnapshotFormatVersion = 3
 
 // snapshotMagic opens every snapshot stream.
 const snapshotMagic = "paddock/statemachine snapshot"
@@ -27,7 +31,7 @@ const snapshotMagic = "paddock/statemachine snapshot"
 // Save streams the tree as msgpack: magic, format version, lastZxid, node
 // count, every node in depth-first order with children sorted (so a parent
 // precedes its children and equal trees give equal bytes), session count,
-// sessions sorted by id. A node is its path, data (nil for ZooKeeper's
+// sessions sorted by id, the origins table. A node is its path, data (nil for ZooKeeper's
 // null), ACL as an array of perms, scheme, id, then czxid, mzxid, pzxid,
 // ctime, mtime, version, cversion (stored: child creates), aversion and
 // ephemeralOwner. The encoding goes through a 64 KiB buffer, written by the
@@ -46,6 +50,7 @@ type Frozen struct {
 	shards   [nodeShards]map[string]*znode
 	count    int
 	sessions []SessionInfo
+	origins  []Origin
 	lastZxid int64
 	saving   *atomic.Bool
 }
@@ -65,7 +70,8 @@ func (t *Tree) Freeze() *Frozen {
 	}
 	t.gen++
 	t.saving.Store(true)
-	return &Frozen{shards: t.nodes.shards, count: t.nodes.n, sessions: t.Sessions(), lastZxid: t.lastZxid, saving: &t.saving}
+	return &Frozen{shards: t.nodes.shards, count: t.nodes.n, sessions: t.Sessions(), origins: t.originList(),
+		lastZxid: t.lastZxid, saving: &t.saving}
 }
 
 // Save streams the frozen tree in Tree.Save's format. It may run
@@ -117,9 +123,34 @@ func (f *Frozen) Save(w io.Writer) error {
 			pw = []byte{} // nil and empty save alike
 		}
 		s.b = appendBin(s.b, pw)
+		s.b = appendUint(s.b, ss.Owner)
 		s.flush(false)
 	}
+	s.b = appendInt(s.b, int64(len(f.origins)))
+	for _, o := range f.origins {
+		s.b = appendUint(s.b, o.Member)
+		s.b = appendUint(s.b, o.Epoch)
+		s.b = appendUint(s.b, o.Seq)
+	}
 	return s.flush(true)
+}
+
+// originList returns the origins table sorted by member.
+func (t *Tree) originList() []Origin {
+	out := make([]Origin, 0, len(t.origins))
+	for m, o := range t.origins {
+		out = append(out, Origin{Member: m, Epoch: o.epoch, Seq: o.seq})
+	}
+	slices.SortFunc(out, func(a, b Origin) int {
+		switch {
+		case a.Member < b.Member:
+			return -1
+		case a.Member > b.Member:
+			return 1
+		}
+		return 0
+	})
+	return out
 }
 
 // frozenNode is a node of a Frozen with its sort key: its path with '/'
@@ -197,7 +228,7 @@ func (t *Tree) Load(r io.Reader) error {
 		return fmt.Errorf("%w: not a snapshot", ErrCorrupt)
 	}
 	version := d.int()
-	if d.err == nil && version != SnapshotFormatVersion && version != 1 {
+	if d.err == nil && (version < 1 || version > SnapshotFormatVersion) {
 		return fmt.Errorf("%w: snapshot format %d, want %d", ErrCorrupt, version, SnapshotFormatVersion)
 	}
 	nt := &Tree{}
@@ -212,6 +243,7 @@ func (t *Tree) Load(r io.Reader) error {
 	nt.containers = map[string]struct{}{}
 	nt.ttls = map[string]struct{}{}
 	nt.quotas = map[string]struct{}{}
+	nt.origins = map[uint64]originState{}
 	nt.acls = newACLTable()
 	var lastParentPath string
 	var lastParent *znode
@@ -284,8 +316,21 @@ func (t *Tree) Load(r io.Reader) error {
 	ns := d.int()
 	for i := int64(0); i < ns && d.err == nil; i++ {
 		id, timeout, pw := d.int(), d.int32(), d.bytes()
+		var owner uint64
+		if version >= 3 {
+			owner = d.uint()
+		}
 		if d.err == nil {
-			nt.sessions[id] = &session{timeout: timeout, passwd: pw}
+			nt.sessions[id] = &session{timeout: timeout, passwd: pw, owner: owner}
+		}
+	}
+	if version >= 3 {
+		no := d.int()
+		for i := int64(0); i < no && d.err == nil; i++ {
+			m, e, q := d.uint(), d.uint(), d.uint()
+			if d.err == nil {
+				nt.origins[m] = originState{epoch: e, seq: q}
+			}
 		}
 	}
 	if d.err != nil {
@@ -296,7 +341,7 @@ func (t *Tree) Load(r io.Reader) error {
 	}
 	t.nodes, t.sessions, t.ephemerals = nt.nodes, nt.sessions, nt.ephemerals
 	t.containers, t.ttls, t.quotas = nt.containers, nt.ttls, nt.quotas
-	t.acls = nt.acls
+	t.acls, t.origins = nt.acls, nt.origins
 	t.dataSize, t.lastZxid = nt.dataSize, nt.lastZxid
 	t.journal, t.inMulti = nil, false
 	return nil

@@ -136,6 +136,7 @@ func (n *znode) stat() wire.Stat {
 type session struct {
 	timeout int32
 	passwd  []byte
+	owner   uint64
 }
 
 // Tree is the znode tree, the sessions table and the quota bookkeeping of
@@ -165,6 +166,7 @@ type Tree struct {
 	acls       aclTable
 	dataSize   int64
 	lastZxid   int64
+	origins    map[uint64]originState // member -> last admitted entry (origin.go)
 
 	journal []func() // undo log while a multi is applied; nil otherwise
 	inMulti bool
@@ -186,6 +188,16 @@ func NewTree() *Tree {
 	return t
 }
 
+// drop lets go of the tree's contents before a Load replaces them, so
+// that the old and the new tree are not both in memory (a Load that fails
+// leaves an empty tree, and the replica stops on its ErrCorrupt anyway).
+func (t *Tree) drop() {
+	t.nodes = newNodeTable(0)
+	t.sessions, t.ephemerals = nil, nil
+	t.containers, t.ttls, t.quotas = nil, nil, nil
+	t.acls = newACLTable()
+}
+
 func (t *Tree) reset() {
 	t.nodes = newNodeTable(0)
 	t.sessions = map[int64]*session{}
@@ -193,6 +205,7 @@ func (t *Tree) reset() {
 	t.containers = map[string]struct{}{}
 	t.ttls = map[string]struct{}{}
 	t.quotas = map[string]struct{}{}
+	t.origins = map[uint64]originState{}
 	t.acls = newACLTable()
 	t.dataSize = 0
 	t.lastZxid = 0
@@ -302,7 +315,7 @@ func (t *Tree) Session(id int64) (SessionInfo, bool) {
 	if s == nil {
 		return SessionInfo{}, false
 	}
-	return SessionInfo{ID: id, Timeout: s.timeout, Passwd: s.passwd}, true
+	return SessionInfo{ID: id, Timeout: s.timeout, Passwd: s.passwd, Owner: s.owner}, true
 }
 
 // Sessions returns the sessions table sorted by id.
@@ -315,7 +328,7 @@ func (t *Tree) Sessions() []SessionInfo {
 	out := make([]SessionInfo, len(ids))
 	for i, id := range ids {
 		s := t.sessions[id]
-		out[i] = SessionInfo{ID: id, Timeout: s.timeout, Passwd: s.passwd}
+		out[i] = SessionInfo{ID: id, Timeout: s.timeout, Passwd: s.passwd, Owner: s.owner}
 	}
 	return out
 }
