@@ -73,7 +73,9 @@ func EncodeEntry(o Origin, txns []Txn) []byte {
 func EncodeBatch(txns []Txn) ([]byte, error) { return EncodeEntry(Origin{}, txns), nil }
 
 // AppendBatch is AppendEntry with the zero Origin.
-func AppendBatch(dst []byte, txns []Txn) ([]byte, error) { return AppendEntry(dst, Origin{}, txns), nil }
+func AppendBatch(dst []byte, txns []Txn) ([]byte, error) {
+	return AppendEntry(dst, Origin{}, txns), nil
+}
 
 // entrySize is the exact size AppendEntry writes.
 func entrySize(o Origin, txns []Txn) int {

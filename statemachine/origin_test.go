@@ -13,7 +13,7 @@ func TestAdmit(t *testing.T) {
 		o    Origin
 		want Admission
 	}{
-		{Origin{}, Admitted},                           // no origin: always
+		{Origin{}, Admitted},                            // no origin: always
 		{Origin{Member: 1, Epoch: 10, Seq: 2}, Refused}, // a new epoch starts at 1
 		{Origin{Member: 1, Epoch: 10, Seq: 1}, Admitted},
 		{Origin{Member: 1, Epoch: 10, Seq: 2}, Admitted},
