@@ -31,13 +31,11 @@ type (
 	}
 	proposeFlush struct{}
 	appliedBatch struct {
-		index   uint64
-		txns    []statemachine.Txn
-		results []statemachine.Result
-	}
-	proposalFailed struct {
-		keys []pendingKey
-		why  string
+		index     uint64
+		origin    statemachine.Origin
+		admission statemachine.Admission
+		txns      []statemachine.Txn
+		results   []statemachine.Result
 	}
 	// proposeWrites is the writes a session started together, in order.
 	proposeWrites struct{ ws []proposeWrite }
@@ -74,9 +72,8 @@ type pendingWrite struct {
 // Group commit bounds: a Raft entry holds at most this many txns or about
 // this many encoded bytes (txnBound: auth ids, ACLs and multi ops counted).
 const (
-	maxBatchTxns   = 512
-	maxBatchBytes  = 8 << 20
-	proposeTimeout = 30 * time.Second
+	maxBatchTxns  = 512
+	maxBatchBytes = 8 << 20
 )
 
 // proposer batches the txns that arrive together into one Raft entry
@@ -104,6 +101,14 @@ type proposer struct {
 	dups     map[pendingKey][]pendingWrite // later writes with a key already pending (rare)
 	internal int32                         // cxids of server-made txns count down from -1000
 	session  *client.Session
+
+	// The entries of this member in flight, in proposal order, and their
+	// origin: epoch, last sequence number used, last one admitted.
+	inflight            []*entry
+	epoch, seq, admitted uint64
+	leader              uint64 // the shard's leader as last reported; 0: none
+	retrying            bool   // a retryEntries is on its way
+	gapAt               uint64 // the first entry in flight when a gap last made them go again
 }
 
 func newProposer(s *Server) *proposer {
@@ -125,20 +130,16 @@ func (p *proposer) receive(ctx actor.Context) {
 		p.flush(ctx)
 	case *appliedBatch:
 		p.applied(ctx, m)
-	case *proposalFailed:
-		p.s.log.Warn("raft proposal failed", "why", m.why, "txns", len(m.keys))
-		for _, k := range m.keys {
-			p.fail(ctx, k, m.why)
-		}
+	case *entryOutcome:
+		p.outcome(ctx, m)
+	case *retryEntries:
+		p.retrying = false
+		p.resend(ctx, "retry")
+	case *leaderChanged:
+		p.leader = m.leader
+		p.resend(ctx, "leader changed")
 	case *actor.Stopping:
-		for k := range p.pending {
-			for {
-				if _, ok := p.pending[k]; !ok {
-					break
-				}
-				p.fail(ctx, k, "server closing")
-			}
-		}
+		p.failAll(ctx, "server closing")
 	}
 }
 
@@ -222,54 +223,168 @@ func (p *proposer) flush(ctx actor.Context) {
 }
 
 func (p *proposer) propose(ctx actor.Context, b *openBatch) {
-	// keys go with the entry (its failure report); the txn slice is
-	// reused, since EncodeBatch copies what it needs.
-	keys := append(make([]pendingKey, 0, len(b.keys)), b.keys...)
+	if p.epoch == 0 {
+		p.startEpoch()
+	}
 	// Stamped here, not on arrival: the open batches are filled out of
-	// arrival order, and the wall clock must not go back along the log.
+	// arrival order, and the wall clock must not go back along the log
+	// (Apply also raises a time below the last one: members' clocks differ).
 	now := time.Now().UnixMilli()
 	for i := range b.txns {
 		b.txns[i].Time = now
 	}
-	data, err := statemachine.EncodeBatch(b.txns)
-	if err != nil {
-		p.s.log.Error("encode txn batch", "err", err)
-		for _, k := range keys {
-			p.fail(ctx, k, "encode: "+err.Error())
-		}
+	p.seq++
+	e := &entry{
+		origin: statemachine.Origin{Member: p.s.cfg.ServerID, Epoch: p.epoch, Seq: p.seq},
+		txns:   append([]statemachine.Txn(nil), b.txns...),
+		// keys go with the entry; b's slices are reused.
+		keys: append(make([]pendingKey, 0, len(b.keys)), b.keys...),
+	}
+	e.data = statemachine.EncodeEntry(e.origin, e.txns)
+	p.inflight = append(p.inflight, e)
+	p.send(ctx, e)
+}
+
+// entry is a proposed Raft entry of this member, kept until it is applied:
+// a proposal forwarded to the leader can be lost (a leader change, a
+// dropped message), and then it is proposed again with the same origin,
+// which apply skips as a Duplicate if the first copy was committed after
+// all (statemachine.Origin).
+type entry struct {
+	origin statemachine.Origin
+	txns   []statemachine.Txn // kept to renumber the entry in a new epoch
+	keys   []pendingKey
+	data   []byte
+	// sent counts the proposals of this entry; a failure report of an
+	// earlier one is stale.
+	sent int
+}
+
+// entryOutcome is dragonboat's report on one proposal of an entry.
+type entryOutcome struct {
+	origin statemachine.Origin
+	sent   int
+	why    string // "" when applied
+	closed bool   // the shard is closed: nothing will be applied any more
+}
+
+// leaderChanged reports the meta shard's leader (0: none known), from the
+// Raft event listener.
+type leaderChanged struct{ leader uint64 }
+
+// startEpoch starts a new proposer epoch above every epoch of this member
+// the replica has admitted, and numbers the entries in flight anew in it.
+// The wall clock in milliseconds is the usual epoch: above those of
+// earlier runs of the process, whatever the replica has applied so far.
+func (p *proposer) startEpoch() {
+	last := p.s.lastOrigin()
+	p.epoch = max(uint64(time.Now().UnixMilli()), last.Epoch+1, p.epoch+1)
+	p.seq, p.admitted = 0, 0
+	for _, e := range p.inflight {
+		p.seq++
+		e.origin = statemachine.Origin{Member: p.s.cfg.ServerID, Epoch: p.epoch, Seq: p.seq}
+		e.data = statemachine.EncodeEntry(e.origin, e.txns)
+	}
+}
+
+// send proposes e to the local replica, which forwards it to the leader.
+// Without a known leader it waits: leaderChanged sends every entry in
+// flight again.
+func (p *proposer) send(ctx actor.Context, e *entry) {
+	if p.leader == 0 {
 		return
 	}
 	if p.session == nil {
 		p.session = p.s.nh.GetNoOPSession(MetaShard)
 	}
-	rs, err := p.s.nh.Propose(p.session, data, proposeTimeout)
+	e.sent++
+	rs, err := p.s.nh.Propose(p.session, e.data, p.s.proposeTimeout())
 	if err != nil {
-		for _, k := range keys {
-			p.fail(ctx, k, "propose: "+err.Error())
-		}
+		// Not taken (no leader known yet, a busy queue): the next leader
+		// report or the retry sends it again.
+		p.s.log.Debug("propose", "err", err, "seq", e.origin.Seq)
+		p.retryLater(ctx)
 		return
 	}
-	// One goroutine per Raft entry in flight (not per txn): it only
-	// reports failures, successes are matched in onApply.
-	root, self := p.s.root, ctx.Self()
+	// One goroutine per proposal in flight (not per txn): successes are
+	// matched in onApply by origin, so it only reports failures.
+	root, self, o, n := p.s.root, ctx.Self(), e.origin, e.sent
 	go func() {
 		r := <-rs.AppliedC()
 		rs.Release()
-		if !r.Completed() {
-			why := "not applied"
-			switch {
-			case r.Timeout():
-				why = "timeout"
-			case r.Dropped():
-				why = "dropped"
-			case r.Terminated():
-				why = "shard closed"
-			case r.Rejected():
-				why = "rejected"
-			}
-			root.Send(self, &proposalFailed{keys: keys, why: why})
+		out := &entryOutcome{origin: o, sent: n}
+		switch {
+		case r.Completed():
+			return
+		case r.Timeout():
+			out.why = "timeout"
+		case r.Dropped():
+			out.why = "dropped"
+		case r.Terminated():
+			out.why, out.closed = "shard closed", true
+		case r.Rejected():
+			out.why = "rejected"
+		default:
+			out.why = "not applied"
 		}
+		root.Send(self, out)
 	}()
+}
+
+// retryLater arms one retry of the entries in flight.
+func (p *proposer) retryLater(ctx actor.Context) {
+	if p.retrying {
+		return
+	}
+	p.retrying = true
+	self, root := ctx.Self(), p.s.root
+	time.AfterFunc(p.s.retryInterval(), func() { root.Send(self, &retryEntries{}) })
+}
+
+type retryEntries struct{}
+
+// resend proposes every entry in flight again, in order, from the first
+// one: apply skips the copies of those that were committed.
+func (p *proposer) resend(ctx actor.Context, why string) {
+	if len(p.inflight) == 0 {
+		return
+	}
+	p.s.log.Debug("proposing entries again", "why", why, "entries", len(p.inflight), "from", p.inflight[0].origin.Seq)
+	for _, e := range p.inflight {
+		p.send(ctx, e)
+	}
+}
+
+// outcome handles a proposal that dragonboat reports as not applied.
+func (p *proposer) outcome(ctx actor.Context, m *entryOutcome) {
+	if len(p.inflight) == 0 || m.origin.Epoch != p.epoch || m.origin.Seq < p.inflight[0].origin.Seq {
+		return // applied since, or of an older epoch
+	}
+	if m.closed {
+		p.failAll(ctx, m.why)
+		return
+	}
+	for _, e := range p.inflight {
+		if e.origin.Seq == m.origin.Seq && e.sent == m.sent {
+			// The latest proposal of an entry in flight failed: propose
+			// it and the later ones again.
+			p.retryLater(ctx)
+			return
+		}
+	}
+}
+
+// failAll fails every pending write: the shard is gone.
+func (p *proposer) failAll(ctx actor.Context, why string) {
+	p.inflight = nil
+	for k := range p.pending {
+		for {
+			if _, ok := p.pending[k]; !ok {
+				break
+			}
+			p.fail(ctx, k, why)
+		}
+	}
 }
 
 func (p *proposer) pop(k pendingKey) (pendingWrite, bool) {
@@ -307,6 +422,33 @@ func (p *proposer) fail(ctx actor.Context, k pendingKey, why string) {
 }
 
 func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
+	mine := m.origin.Member == p.s.cfg.ServerID && m.origin.Epoch == p.epoch && p.epoch != 0
+	if mine {
+		switch m.admission {
+		case statemachine.Duplicate:
+			return // a copy proposed again; the first one was handled
+		case statemachine.Refused:
+			p.refused(ctx, m.origin)
+			return
+		}
+		// Admitted: it is the first entry in flight (Admit keeps the
+		// member's order).
+		p.admitted = m.origin.Seq
+		for len(p.inflight) > 0 && p.inflight[0].origin.Seq <= m.origin.Seq {
+			p.inflight[0] = nil
+			p.inflight = p.inflight[1:]
+		}
+		if len(p.inflight) == 0 {
+			p.inflight = nil // let the backing array go
+		}
+	}
+	if m.admission != statemachine.Admitted {
+		return
+	}
+	p.trackSessions(ctx, m)
+	if !mine {
+		return // replayed at start-up, or proposed by another member
+	}
 	var to *actor.PID
 	var rs []writeResult
 	send := func() {
@@ -322,21 +464,9 @@ func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
 	for i := range m.txns {
 		txn := &m.txns[i]
 		res := m.results[i]
-		switch txn.Type {
-		case wire.OpCreateSession:
-			if res.Err == wire.Ok {
-				ctx.Send(p.s.tracker, &sessionOpened{id: txn.SessionID, timeout: txn.Timeout})
-			}
-		case wire.OpCloseSession:
-			// SessionExpired: already closed (an expiry racing a
-			// client's close or a resume); the tracker's record goes too.
-			if res.Err == wire.Ok || res.Err == wire.ErrSessionExpired {
-				ctx.Send(p.s.tracker, &sessionClosed{id: txn.SessionID})
-			}
-		}
 		w, ok := p.pop(pendingKey{txn.SessionID, txn.Cxid})
 		if !ok {
-			continue // replayed at start-up, or proposed by another replica
+			continue
 		}
 		switch {
 		case w.from != nil:
@@ -350,4 +480,45 @@ func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
 		}
 	}
 	send()
+}
+
+// trackSessions tells the session tracker about the sessions an applied
+// entry opened and closed, whichever member proposed it.
+func (p *proposer) trackSessions(ctx actor.Context, m *appliedBatch) {
+	for i := range m.txns {
+		txn := &m.txns[i]
+		res := m.results[i]
+		switch txn.Type {
+		case wire.OpCreateSession:
+			if res.Err == wire.Ok {
+				ctx.Send(p.s.tracker, &sessionOpened{id: txn.SessionID, timeout: txn.Timeout})
+			}
+		case wire.OpCloseSession:
+			// SessionExpired: already closed (an expiry racing a
+			// client's close or a resume); the tracker's record goes too.
+			if res.Err == wire.Ok || res.Err == wire.ErrSessionExpired {
+				ctx.Send(p.s.tracker, &sessionClosed{id: txn.SessionID})
+			}
+		}
+	}
+}
+
+// refused handles an entry of this member's epoch that apply refused: an
+// earlier one was lost (a gap), or the epoch is not above one the replica
+// admitted already (the clock went back across a restart).
+func (p *proposer) refused(ctx actor.Context, o statemachine.Origin) {
+	if p.admitted == 0 && p.s.lastOrigin().Epoch >= p.epoch {
+		p.s.log.Warn("proposer epoch not above an earlier one; starting a new one", "epoch", p.epoch)
+		p.startEpoch()
+		p.resend(ctx, "new epoch")
+		return
+	}
+	if len(p.inflight) > 0 && p.gapAt != p.inflight[0].origin.Seq {
+		// The first refusal after this gap: propose the lost entry and
+		// those after it again. Later refusals of the same gap are the
+		// entries whose copies are already on their way; if a copy is
+		// lost too, its proposal times out and is retried.
+		p.gapAt = p.inflight[0].origin.Seq
+		p.resend(ctx, "gap")
+	}
 }

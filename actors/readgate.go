@@ -98,8 +98,11 @@ func (g *readGate) park(r *parkedRead) bool {
 
 // releaseReads runs at the end of onApply: it counts the applied writes of
 // each session and serves the reads that were waiting for exactly them.
-// Only the apply goroutine calls it.
-func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Result) {
+// mine says the entry was proposed by this member: a session's gate counts
+// only the writes its own actor sent, and another member's entry may carry
+// writes of the same session (sent before it moved here; they fail with
+// SessionMoved) with any cxids. Only the apply goroutine calls it.
+func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Result, mine bool) {
 	touched := s.applyScratch[:0]
 	for i := range txns {
 		t := &txns[i]
@@ -115,6 +118,9 @@ func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Re
 			// fired can reach anyone (the tracker's notice comes later
 			// and is then ignored).
 			s.root.Send(g.pid, &sessionGone{})
+		}
+		if !mine {
+			continue
 		}
 		g.mu.Lock()
 		if len(g.writes) > 0 && g.writes[0] == t.Cxid {

@@ -49,6 +49,13 @@ type Config struct {
 	SnapCount                            int           // transactions between snapshots (zoo.cfg snapCount), default 100000; see snapshot.go
 	Logger                               *slog.Logger
 
+	// Members are the ensemble's participants (zoo.cfg's server.N lines),
+	// this server (ServerID) among them; empty for a single server. See
+	// ensemble.go for how they map onto Raft and the member channel.
+	Members []Member
+	// InitLimit and SyncLimit are zoo.cfg's, in ticks (defaults 10 and 5).
+	InitLimit, SyncLimit int
+
 	// sessionlessTimeout bounds the handshake (tests shorten it); zero
 	// is ZooKeeper's 10 s.
 	sessionlessTimeout time.Duration
@@ -106,6 +113,24 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.InitLimit <= 0 {
+		c.InitLimit = 10
+	}
+	if c.SyncLimit <= 0 {
+		c.SyncLimit = 5
+	}
+	if c.ensemble() {
+		if _, ok := c.member(c.ServerID); !ok {
+			return fmt.Errorf("paddock/actors: server id %d is not one of the ensemble's members", c.ServerID)
+		}
+		seen := map[uint64]bool{}
+		for _, m := range c.Members {
+			if m.ID == 0 || seen[m.ID] || m.QuorumAddr == "" || m.ElectionAddr == "" {
+				return fmt.Errorf("paddock/actors: bad member %+v (ids positive and distinct, both addresses set)", m)
+			}
+			seen[m.ID] = true
+		}
 	}
 	return nil
 }
@@ -170,6 +195,11 @@ type Server struct {
 	stats serverStats
 	white map[string]bool
 
+	// lead is the meta shard's leader (ensemble.go); leaderlessDropped is
+	// the ticker's: the connections were closed for this loss of leader.
+	lead              leadership
+	leaderlessDropped bool
+
 	// failed is closed (once, failErr set first) when an actor that cannot
 	// be restarted panicked (supervise.go).
 	failed    chan struct{}
@@ -198,6 +228,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		perIP:     map[string]int{},
 		white:     map[string]bool{},
 	}
+	s.lead.changed = make(chan struct{})
 	s.stats.reset()
 	for _, w := range cfg.FourLetterWords {
 		s.white[strings.TrimSpace(w)] = true
@@ -219,11 +250,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	// Re-arm the session tracker from the sessions table.
-	var infos []statemachine.SessionInfo
-	s.replica.Read(func(t *statemachine.Tree) { infos = t.Sessions() })
-	s.root.Send(s.tracker, &trackerRearm{sessions: infos})
-
 	ln, err := net.Listen("tcp", cfg.ClientAddr)
 	if err != nil {
 		s.nh.Close()
@@ -235,7 +261,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	go s.acceptLoop()
 	go s.ticker()
 	go s.snapshotLoop()
-	s.log.Info("serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "sessions", len(infos))
+	s.log.Info("serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "members", len(cfg.Members))
 	return s, nil
 }
 
@@ -245,33 +271,17 @@ func (s *Server) startShard(ctx context.Context) error {
 			return fmt.Errorf("paddock/actors: %w", err)
 		}
 	}
-	addr, err := raftAddress(s.cfg.DataDir)
-	if err != nil {
-		return err
-	}
 	nhc := config.NodeHostConfig{
-		NodeHostDir:    filepath.Join(s.cfg.DataDir, "nodehost"),
-		WALDir:         filepath.Join(s.cfg.DataLogDir, "wal"),
-		RTTMillisecond: 1,
-		RaftAddress:    addr,
+		NodeHostDir:       filepath.Join(s.cfg.DataDir, "nodehost"),
+		WALDir:            filepath.Join(s.cfg.DataLogDir, "wal"),
+		RaftEventListener: s,
 		Expert: config.ExpertConfig{
 			LogDB: config.GetTinyMemLogDBConfig(),
-			// One replica: nothing travels between hosts, so an
-			// in-process transport replaces the TCP one (no port).
-			TransportFactory: &localTransport{},
 		},
 	}
-	nh, err := dragonboat.NewNodeHost(nhc)
-	if err != nil {
-		return fmt.Errorf("paddock/actors: start NodeHost: %w", err)
-	}
-	s.nh = nh
 	rc := config.Config{
-		ReplicaID:    1,
-		ShardID:      MetaShard,
-		ElectionRTT:  10,
-		HeartbeatRTT: 1,
-		CheckQuorum:  true,
+		ShardID:     MetaShard,
+		CheckQuorum: true,
 		// Snapshots are requested by transaction count (snapshot.go).
 		// Dragonboat's own trigger, by entries, stays as a backstop: an
 		// entry holds at least one transaction, so it rarely fires first.
@@ -279,8 +289,34 @@ func (s *Server) startShard(ctx context.Context) error {
 		CompactionOverhead: compactionOverhead,
 	}
 	members := map[uint64]dragonboat.Target{}
-	if !nh.HasNodeInfo(MetaShard, 1) {
-		members[1] = addr // first start: bootstrap the shard
+	if s.cfg.ensemble() {
+		s.ensembleConfig(&nhc, &rc)
+	} else {
+		addr, err := raftAddress(s.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		nhc.RaftAddress = addr
+		nhc.RTTMillisecond = 1
+		// One replica: nothing travels between hosts, so an in-process
+		// transport replaces the TCP one (no port).
+		nhc.Expert.TransportFactory = &localTransport{}
+		rc.ReplicaID, rc.ElectionRTT, rc.HeartbeatRTT = 1, 10, 1
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return fmt.Errorf("paddock/actors: start NodeHost: %w", err)
+	}
+	s.nh = nh
+	if !nh.HasNodeInfo(MetaShard, rc.ReplicaID) {
+		// First start: bootstrap the shard with its initial members.
+		if s.cfg.ensemble() {
+			for _, m := range s.cfg.Members {
+				members[m.ID] = m.QuorumAddr
+			}
+		} else {
+			members[1] = nhc.RaftAddress
+		}
 	}
 	create := func(shardID, replicaID uint64) sm.IConcurrentStateMachine {
 		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
@@ -288,11 +324,17 @@ func (s *Server) startShard(ctx context.Context) error {
 			t.SuperDigest = s.cfg.SuperDigest
 			s.tree = t // used only inside onApply, under the write lock (readgate.go)
 		})
+		s.replica.OnRecover(s.onRecover)
 		return s.replica
 	}
 	if err := nh.StartConcurrentReplica(members, false, create, rc); err != nil {
 		nh.Close()
 		return fmt.Errorf("paddock/actors: start meta shard: %w", err)
+	}
+	if s.cfg.ensemble() {
+		// A member serves its clients once a quorum has a leader; the
+		// others may not be up yet, so start-up does not wait for one.
+		return nil
 	}
 	// Wait until the replica has a leader (itself) and has replayed its log.
 	deadline, ok := ctx.Deadline()
@@ -401,13 +443,34 @@ func (s *Server) stopActors() {
 // Triggers go to the router in apply order; results go to the proposer;
 // reads parked behind the applied writes are served (readgate.go).
 func (s *Server) onApply(a *statemachine.Applied) {
-	// The single-node proposer writes entries without an origin, which
-	// are always admitted.
-	txns, results := a.Txns, a.Results
-	s.root.Send(s.router, &appliedTriggers{results: results, links: s.writeLinks(txns)})
-	s.root.Send(s.proposer, &appliedBatch{index: a.Index, txns: txns, results: results})
-	s.releaseReads(txns, results)
-	s.countApplied(len(txns))
+	mine := a.Origin.Member == s.cfg.ServerID
+	if mine || a.Admission == statemachine.Admitted {
+		s.root.Send(s.proposer, &appliedBatch{index: a.Index, origin: a.Origin, admission: a.Admission, txns: a.Txns, results: a.Results})
+	}
+	if a.Admission != statemachine.Admitted {
+		return
+	}
+	s.root.Send(s.router, &appliedTriggers{results: a.Results, links: s.writeLinks(a.Txns)})
+	s.releaseReads(a.Txns, a.Results, mine)
+	s.countApplied(len(a.Txns))
+}
+
+// lastOrigin is the last entry of this member the replica admitted.
+func (s *Server) lastOrigin() statemachine.Origin {
+	var o statemachine.Origin
+	s.replica.Read(func(t *statemachine.Tree) { o = t.LastOrigin(s.cfg.ServerID) })
+	return o
+}
+
+// proposeTimeout bounds one proposal of an entry: past it, the entry and
+// the later ones are proposed again (a forwarded proposal can be lost
+// without a leader change).
+func (s *Server) proposeTimeout() time.Duration { return max(5*s.cfg.TickTime, time.Second) }
+
+// retryInterval is the pause before entries are proposed again after a
+// proposal was not taken or failed.
+func (s *Server) retryInterval() time.Duration {
+	return min(max(s.cfg.TickTime/10, 10*time.Millisecond), 200*time.Millisecond)
 }
 
 func (s *Server) acceptLoop() {
@@ -482,8 +545,11 @@ func (s *Server) ticker() {
 			return
 		case now := <-t.C:
 			s.root.Send(s.tracker, &trackerTick{now: now})
+			s.dropLeaderless(now)
 		case now := <-reap.C:
-			s.reapContainers(now)
+			if s.isLeader() {
+				s.reapContainers(now)
+			}
 		}
 	}
 }

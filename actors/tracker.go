@@ -32,8 +32,12 @@ func (s *Server) liveness(id int64, timeoutMs int32) *liveness {
 
 // Tracker messages.
 type (
-	trackerTick   struct{ now time.Time }
-	trackerRearm  struct{ sessions []statemachine.SessionInfo }
+	trackerTick struct{ now time.Time }
+	// trackerLead: this member became the leader (leading) or stopped
+	// being it.
+	trackerLead struct{ leading bool }
+	// snapshotInstalled: the replica loaded a snapshot (ensemble.go).
+	snapshotInstalled struct{}
 	sessionOpened struct {
 		id      int64
 		timeout int32
@@ -46,6 +50,14 @@ type (
 // as ZooKeeper's SessionTrackerImpl does with its ExpiryQueue. Deadlines
 // are checked on every tick (half the tickTime), so a session expires
 // between timeout and timeout + tick/2 after its last packet.
+//
+// Every member keeps a record per session of the ensemble (from the
+// applied createSession and closeSession transactions), touched by the
+// member's own connections and, on the leader, by the touches followers
+// send for theirs (members.go). Only the leader expires sessions, as only
+// ZooKeeper's leader does; a member that becomes the leader gives every
+// session a fresh full timeout first, since it cannot know when the
+// previous leader last heard from them.
 type tracker struct {
 	s *Server
 }
@@ -54,9 +66,20 @@ func newTracker(s *Server) *tracker { return &tracker{s: s} }
 
 func (t *tracker) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *trackerRearm:
-		for _, si := range m.sessions {
-			t.s.liveness(si.ID, si.Timeout)
+	case *trackerLead:
+		if m.leading {
+			t.s.log.Info("leading: every session gets a fresh timeout", "sessions", t.reload(true))
+		}
+	case *snapshotInstalled:
+		n := t.reload(false)
+		// The clients' watches and read gates missed what the snapshot
+		// skipped: they resume on a fresh connection (setWatches2).
+		conns := t.s.clientConns()
+		if len(conns) > 0 {
+			t.s.log.Warn("snapshot installed; closing client connections to resync them", "connections", len(conns), "sessions", n)
+		}
+		for _, c := range conns {
+			c.close("snapshot installed")
 		}
 	case *sessionOpened:
 		t.s.liveness(m.id, m.timeout)
@@ -72,6 +95,9 @@ func (t *tracker) receive(ctx actor.Context) {
 			}
 		}
 	case *trackerTick:
+		if !t.s.isLeader() {
+			return
+		}
 		now := m.now.UnixMilli()
 		t.s.live.Range(func(k, v any) bool {
 			l := v.(*liveness)
@@ -82,4 +108,29 @@ func (t *tracker) receive(ctx actor.Context) {
 			return true
 		})
 	}
+}
+
+// reload makes the records match the replica's sessions table: records of
+// sessions no longer in it go, missing ones are made (touched now); with
+// fresh, every record is touched now. It returns the number of sessions.
+func (t *tracker) reload(fresh bool) int {
+	var infos []statemachine.SessionInfo
+	t.s.replica.Read(func(tr *statemachine.Tree) { infos = tr.Sessions() })
+	known := make(map[int64]bool, len(infos))
+	now := time.Now()
+	for _, si := range infos {
+		known[si.ID] = true
+		l := t.s.liveness(si.ID, si.Timeout)
+		if fresh {
+			l.touch(now)
+			l.expiring.Store(false)
+		}
+	}
+	t.s.live.Range(func(k, _ any) bool {
+		if !known[k.(int64)] {
+			t.s.live.Delete(k)
+		}
+		return true
+	})
+	return len(infos)
 }

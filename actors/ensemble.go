@@ -1,0 +1,212 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
+
+	"github.com/paddockdb/paddock/statemachine"
+)
+
+// Ensembles: how a zoo.cfg ensemble maps onto Dragonboat, and who leads.
+//
+// Every participant (server.N) runs one NodeHost with a replica of the
+// meta shard. The replica id is the ZooKeeper server id, and the initial
+// members of the shard are the zoo.cfg participants (observers are not
+// supported yet: zoo.cfg with one is refused). Ports:
+//
+//   - the quorum port (server.N's first port, 2888 by convention) carries
+//     Dragonboat's TCP Raft transport: RaftAddress is host:quorumPort,
+//     dialled by name on every connect, so a member whose IP address
+//     changes under the same hostname is reached at the new one;
+//   - the election port (the second, 3888) carries Paddock's member
+//     channel (members.go): session liveness from followers to the leader.
+//     There is no separate leader election: Raft elects.
+//
+// Timing, from tickTime: a Raft tick (RTTMillisecond) is tickTime/40, the
+// leader's heartbeat 2 ticks (tickTime/20), the election timeout 10 ticks
+// (Dragonboat picks it at random in [10, 20) ticks: tickTime/4 to
+// tickTime/2), with CheckQuorum (a leader that hears from no quorum for an
+// election timeout steps down) and PreVote (a member cut off cannot force
+// an election when it comes back). With tickTime=2000 a dead leader is
+// replaced within about a second, with 500 within a quarter of one.
+// syncLimit bounds how long a member keeps its clients without a leader
+// (syncLimit x tickTime; then it closes their connections so they move to
+// a member that has one) and how long a new connection waits for one.
+// initLimit bounds how long a handshake waits for the member to catch up
+// with a client that has seen a newer zxid (a ReadIndex).
+
+// Member is one participant of an ensemble: a zoo.cfg server.N line.
+type Member struct {
+	ID           uint64
+	QuorumAddr   string // host:quorumPort, Dragonboat's Raft transport
+	ElectionAddr string // host:electionPort, the member channel
+}
+
+func (c *Config) ensemble() bool { return len(c.Members) > 0 }
+
+func (c *Config) member(id uint64) (Member, bool) {
+	for _, m := range c.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// raftTick is the Raft tick for a tickTime: tickTime/40, at least 1 ms.
+func raftTick(tick time.Duration) uint64 {
+	return uint64(max(tick.Milliseconds()/40, 1))
+}
+
+// ensembleConfig sets the NodeHost and replica configuration of a member.
+func (s *Server) ensembleConfig(nhc *config.NodeHostConfig, rc *config.Config) {
+	self, _ := s.cfg.member(s.cfg.ServerID)
+	nhc.RaftAddress = self.QuorumAddr
+	nhc.RTTMillisecond = raftTick(s.cfg.TickTime)
+	rc.ReplicaID = s.cfg.ServerID
+	rc.HeartbeatRTT = 2
+	rc.ElectionRTT = 10
+	rc.PreVote = true
+}
+
+// leadership is the meta shard's leader as Dragonboat last reported it.
+// LeaderUpdated (Dragonboat's goroutines) writes it; anyone reads it.
+type leadership struct {
+	mu      sync.Mutex
+	leader  uint64        // 0: none known
+	term    uint64        // of the last report
+	lostAt  time.Time     // when the leader was last lost (zero while one is known)
+	changed chan struct{} // closed and replaced on every change of leader
+}
+
+// LeaderUpdated implements raftio.IRaftEventListener. It runs on
+// Dragonboat's goroutines and must not block: it records and sends.
+func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
+	if info.ShardID != MetaShard {
+		return
+	}
+	l := &s.lead
+	l.mu.Lock()
+	if info.LeaderID == l.leader {
+		l.term = info.Term
+		l.mu.Unlock()
+		return
+	}
+	was := l.leader
+	l.leader, l.term = info.LeaderID, info.Term
+	if info.LeaderID == 0 {
+		l.lostAt = time.Now()
+	} else {
+		l.lostAt = time.Time{}
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	s.log.Info("leader changed", "leader", info.LeaderID, "previous", was, "term", info.Term, "self", s.cfg.ServerID)
+	s.root.Send(s.proposer, &leaderChanged{leader: info.LeaderID})
+	if info.LeaderID == s.cfg.ServerID || was == s.cfg.ServerID {
+		s.root.Send(s.tracker, &trackerLead{leading: info.LeaderID == s.cfg.ServerID})
+	}
+}
+
+// leaderID returns the known leader (0: none) and a channel closed when it
+// changes.
+func (s *Server) leaderID() (uint64, <-chan struct{}) {
+	s.lead.mu.Lock()
+	defer s.lead.mu.Unlock()
+	return s.lead.leader, s.lead.changed
+}
+
+// isLeader reports whether this member leads the meta shard: only the
+// leader expires sessions and reaps containers and TTL nodes.
+func (s *Server) isLeader() bool {
+	id, _ := s.leaderID()
+	return id == s.cfg.ServerID
+}
+
+// waitLeader waits up to d for a known leader; it reports whether there is
+// one.
+func (s *Server) waitLeader(d time.Duration, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		id, changed := s.leaderID()
+		if id != 0 {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return false
+		case <-done:
+			return false
+		case <-s.stop:
+			return false
+		}
+	}
+}
+
+// leaderlessFor returns how long the member has had no leader (0 while it
+// has one).
+func (s *Server) leaderlessFor(now time.Time) time.Duration {
+	s.lead.mu.Lock()
+	defer s.lead.mu.Unlock()
+	if s.lead.leader != 0 || s.lead.lostAt.IsZero() {
+		return 0
+	}
+	return now.Sub(s.lead.lostAt)
+}
+
+// syncBound is syncLimit x tickTime: how long a member keeps its clients,
+// and a new connection waits, without a leader.
+func (s *Server) syncBound() time.Duration { return time.Duration(s.cfg.SyncLimit) * s.cfg.TickTime }
+
+// initBound is initLimit x tickTime: how long a handshake waits for the
+// member to catch up.
+func (s *Server) initBound() time.Duration { return time.Duration(s.cfg.InitLimit) * s.cfg.TickTime }
+
+// dropLeaderless closes every client connection once the member has had no
+// leader for syncBound: it cannot take writes or syncs, and its clients
+// are better served by a member that has one (ZooKeeper's follower closes
+// them as soon as it loses its leader). The ticker calls it.
+func (s *Server) dropLeaderless(now time.Time) {
+	if !s.cfg.ensemble() || s.leaderlessFor(now) < s.syncBound() {
+		s.leaderlessDropped = false
+		return
+	}
+	if s.leaderlessDropped {
+		return
+	}
+	s.leaderlessDropped = true
+	conns := s.clientConns()
+	s.log.Warn("no leader for syncLimit ticks; closing client connections", "connections", len(conns), "bound", s.syncBound())
+	for _, c := range conns {
+		c.close("no leader")
+	}
+}
+
+// clientConns returns the open client connections.
+func (s *Server) clientConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// onRecover runs when the replica loads a snapshot instead of applying
+// entries: at start, or when a member that fell behind is sent one. What
+// the member derived from applied entries is stale then, as a ZooKeeper
+// learner's state is after a SNAP sync: the tracker reloads its records,
+// the watermark moves to the snapshot, and the clients are disconnected so
+// that they resume with setWatches2 (events for what they missed). It runs
+// under the replica's write lock, so it only sends.
+func (s *Server) onRecover(lastZxid int64) {
+	s.root.Send(s.tracker, &snapshotInstalled{})
+	s.root.Send(s.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
+}
