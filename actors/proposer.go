@@ -104,11 +104,11 @@ type proposer struct {
 
 	// The entries of this member in flight, in proposal order, and their
 	// origin: epoch, last sequence number used, last one admitted.
-	inflight            []*entry
+	inflight             []*entry
 	epoch, seq, admitted uint64
-	leader              uint64 // the shard's leader as last reported; 0: none
-	retrying            bool   // a retryEntries is on its way
-	gapAt               uint64 // the first entry in flight when a gap last made them go again
+	leader               uint64 // the shard's leader as last reported; 0: none
+	retrying             bool   // a retryEntries is on its way
+	gapAt                uint64 // the first entry in flight when a gap last made them go again
 }
 
 func newProposer(s *Server) *proposer {

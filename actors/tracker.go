@@ -38,7 +38,7 @@ type (
 	trackerLead struct{ leading bool }
 	// snapshotInstalled: the replica loaded a snapshot (ensemble.go).
 	snapshotInstalled struct{}
-	sessionOpened struct {
+	sessionOpened     struct {
 		id      int64
 		timeout int32
 	}
