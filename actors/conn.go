@@ -428,7 +428,19 @@ func (c *conn) handshake(body []byte) bool {
 	c.recv.Add(1) // the ConnectRequest is a packet received, as in ZooKeeper
 	s.stats.received.Add(1)
 	s.stats.bytesReceived.Add(4 + int64(len(body)))
+	if s.cfg.ensemble() && !s.waitLeader(s.syncBound(), c.done) {
+		// A member without a leader cannot create, resume or serve a
+		// session: the client tries another server, as it does when a
+		// ZooKeeper follower is looking for its leader.
+		s.log.Warn("refusing session: no leader", "remote", c.nc.RemoteAddr().String(), "waited", s.syncBound())
+		return false
+	}
 	last := s.lastZxid()
+	if req.LastZxidSeen > last && s.cfg.ensemble() && s.catchUp(s.initBound(), c.done) {
+		// The client saw a write this member has not applied yet: catch
+		// up (bounded by initLimit ticks) rather than refuse it.
+		last = s.lastZxid()
+	}
 	if req.LastZxidSeen > last {
 		// Guarantee 4: never serve a client older state than it saw.
 		s.log.Warn("refusing session: client has seen a newer zxid than this server",
@@ -440,6 +452,23 @@ func (c *conn) handshake(body []byte) bool {
 		var info statemachine.SessionInfo
 		var ok bool
 		s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+		if !ok && s.cfg.ensemble() && s.catchUp(s.syncBound(), c.done) {
+			// Created on another member and not applied here yet?
+			s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+		}
+		if ok && bytes.Equal(info.Passwd, req.Passwd) && s.cfg.ensemble() {
+			// The session moves to this member: a transaction checks it
+			// is still open and makes this member its owner, so writes
+			// still in flight from its previous member fail with
+			// SessionMoved instead of landing after this member's.
+			r, done := s.proposeAndWait(c, statemachine.Txn{Type: statemachine.OpReattachSession, SessionID: info.ID, Timeout: info.Timeout, Passwd: req.Passwd})
+			if !done {
+				s.log.Warn("resuming session failed", "session", sid(req.SessionID))
+				return false
+			}
+			ok = r.Err == wire.Ok
+			c.lastZxid.Store(r.Zxid)
+		}
 		if !ok || !bytes.Equal(info.Passwd, req.Passwd) {
 			s.log.Info("invalid or expired session on reconnect", "session", sid(req.SessionID), "known", ok)
 			resp.Passwd = make([]byte, wire.PasswordLen)
@@ -454,30 +483,18 @@ func (c *conn) handshake(body []byte) bool {
 		id := s.newSessionID()
 		passwd := make([]byte, wire.PasswordLen)
 		_, _ = rand.Read(passwd)
-		ch := make(chan statemachine.Result, 1)
-		s.root.Send(s.proposer, &proposeInternal{
-			txn:   statemachine.Txn{Type: wire.OpCreateSession, SessionID: id, Timeout: timeout, Passwd: passwd},
-			reply: ch,
-		})
-		select {
-		case r, ok := <-ch:
-			if !ok || r.Err != wire.Ok {
-				s.log.Warn("create session failed", "session", sid(id), "err", r.Err)
-				return false
-			}
-			c.lastZxid.Store(r.Zxid)
-			// A new session is a reply in cons (lop=SESS, cxid 0), as
-			// FinalRequestProcessor counts createSession; a resumed one
-			// is not.
-			rs := replyStats{at: time.Now()}
-			rs.add(wire.OpCreateSession, 0, r.Zxid, c.started)
-			c.record(&rs)
-		case <-c.done:
-			return false
-		case <-time.After(30 * time.Second):
-			s.log.Warn("create session timed out", "session", sid(id))
+		r, done := s.proposeAndWait(c, statemachine.Txn{Type: wire.OpCreateSession, SessionID: id, Timeout: timeout, Passwd: passwd})
+		if !done || r.Err != wire.Ok {
+			s.log.Warn("create session failed", "session", sid(id), "err", r.Err, "done", done)
 			return false
 		}
+		c.lastZxid.Store(r.Zxid)
+		// A new session is a reply in cons (lop=SESS, cxid 0), as
+		// FinalRequestProcessor counts createSession; a resumed one is
+		// not.
+		rs := replyStats{at: time.Now()}
+		rs.add(wire.OpCreateSession, 0, r.Zxid, c.started)
+		c.record(&rs)
 		resp.SessionID, resp.TimeOut, resp.Passwd = id, timeout, passwd
 	}
 	if c.lastZxid.Load() < req.LastZxidSeen {
@@ -514,6 +531,25 @@ func (c *conn) handshake(body []byte) bool {
 	c.enqueue(wire.AppendFrame(nil, &resp), 1)
 	s.log.Debug("session established", "session", sid(resp.SessionID), "timeout", resp.TimeOut, "remote", c.nc.RemoteAddr().String())
 	return true
+}
+
+// proposeAndWait proposes a server-made txn for the handshake of c and
+// waits for its result; done is false when it did not complete (the
+// connection closed, the server stopped, or no result within the session
+// timeout bound).
+func (s *Server) proposeAndWait(c *conn, txn statemachine.Txn) (statemachine.Result, bool) {
+	ch := make(chan statemachine.Result, 1)
+	s.root.Send(s.proposer, &proposeInternal{txn: txn, reply: ch})
+	t := time.NewTimer(max(s.cfg.MaxSessionTimeout, 30*time.Second))
+	defer t.Stop()
+	select {
+	case r, ok := <-ch:
+		return r, ok
+	case <-c.done:
+	case <-t.C:
+		s.log.Warn("handshake transaction timed out", "session", sid(txn.SessionID), "op", txn.Type)
+	}
+	return statemachine.Result{}, false
 }
 
 // negotiate clamps a requested session timeout (ms) to the configured

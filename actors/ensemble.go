@@ -210,3 +210,35 @@ func (s *Server) onRecover(lastZxid int64) {
 	s.root.Send(s.tracker, &snapshotInstalled{})
 	s.root.Send(s.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
 }
+
+// catchUp makes the local replica apply everything committed before the
+// call (a ReadIndex: on a follower it asks the leader for its commit index
+// and waits until the replica has applied up to it). Without a leader it
+// waits for one; it gives up after bound, when done closes or the server
+// stops, and reports whether it caught up. A read served after it sees
+// every write committed before the call.
+func (s *Server) catchUp(bound time.Duration, done <-chan struct{}) bool {
+	deadline := time.Now().Add(bound)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 || !s.waitLeader(left, done) {
+			return false
+		}
+		rs, err := s.nh.ReadIndex(MetaShard, max(time.Until(deadline), time.Millisecond))
+		if err == nil {
+			r := <-rs.ResultC()
+			rs.Release()
+			if r.Completed() {
+				return true
+			}
+		}
+		// No leader after all, or it changed: wait for the next one.
+		select {
+		case <-time.After(s.retryInterval()):
+		case <-done:
+			return false
+		case <-s.stop:
+			return false
+		}
+	}
+}

@@ -199,6 +199,8 @@ type Server struct {
 	// the ticker's: the connections were closed for this loss of leader.
 	lead              leadership
 	leaderlessDropped bool
+	// members is the member channel (members.go); nil for a single server.
+	members *memberChannel
 
 	// failed is closed (once, failErr set first) when an actor that cannot
 	// be restarted panicked (supervise.go).
@@ -255,6 +257,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.nh.Close()
 		s.stopActors()
 		return nil, fmt.Errorf("paddock/actors: listen %s: %w", cfg.ClientAddr, err)
+	}
+	if cfg.ensemble() {
+		if err := s.startMembers(); err != nil {
+			ln.Close()
+			close(s.stop)
+			s.wg.Wait()
+			s.nh.Close()
+			s.stopActors()
+			return nil, err
+		}
 	}
 	s.ln = ln
 	s.wg.Add(3)
@@ -420,6 +432,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	err := s.ln.Close()
+	if s.members != nil {
+		s.members.close()
+	}
 	for _, c := range conns {
 		c.close("server closing")
 	}

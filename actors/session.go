@@ -850,17 +850,10 @@ func (ss *session) startSync(sl *slot) {
 	seq := ss.seq
 	ss.bySeq[seq] = sl
 	ss.syncs++
-	rs, err := ss.s.nh.ReadIndex(MetaShard, 10*time.Second)
-	root, self := ss.s.root, ss.self
-	if err != nil {
-		root.Send(self, &syncDone{seq: seq})
-		return
-	}
+	root, self, s, done := ss.s.root, ss.self, ss.s, ss.c.done
 	_ = req
-	go func() { // ends when dragonboat completes the ReadIndex (bounded by its timeout)
-		r := <-rs.ResultC()
-		rs.Release()
-		root.Send(self, &syncDone{seq: seq, ok: r.Completed()})
+	go func() { // ends when the member caught up or gave up (bounded by syncLimit ticks)
+		root.Send(self, &syncDone{seq: seq, ok: s.catchUp(s.syncBound(), done)})
 	}()
 }
 

@@ -22,6 +22,17 @@ type liveness struct {
 
 func (l *liveness) touch(now time.Time) { l.lastSeen.Store(now.UnixMilli()) }
 
+// touchAt moves the last-seen time forward to ms (a follower's touch); it
+// never moves it back.
+func (l *liveness) touchAt(ms int64) {
+	for {
+		cur := l.lastSeen.Load()
+		if ms <= cur || l.lastSeen.CompareAndSwap(cur, ms) {
+			return
+		}
+	}
+}
+
 // liveness returns the session's liveness record, creating it.
 func (s *Server) liveness(id int64, timeoutMs int32) *liveness {
 	l := &liveness{id: id, timeoutMs: int64(timeoutMs)}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/paddockdb/paddock/actors"
@@ -77,10 +78,6 @@ func resolveConfig(opts serveOptions, getenv func(string) string) (resolved, err
 		}
 		zk.ClientPortAddress, zk.ClientPort = host, port
 	}
-	if zk.Distributed() {
-		return resolved{}, fmt.Errorf("%s describes an ensemble of %d servers; paddock serve runs a single node for now "+
-			"(remove the server.N lines or keep one participant)", zk.File, len(zk.Servers))
-	}
 	return r, nil
 }
 
@@ -105,10 +102,17 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 	if logDir == "" {
 		logDir = zk.DataDir
 	}
+	members, clientAddr, err := ensembleOf(zk, serverID)
+	if err != nil {
+		return actors.Config{}, err
+	}
 	return actors.Config{
 		DataDir:           zk.DataDir,
 		DataLogDir:        logDir,
-		ClientAddr:        zk.ClientAddr(),
+		ClientAddr:        clientAddr,
+		Members:           members,
+		InitLimit:         zk.InitLimit,
+		SyncLimit:         zk.SyncLimit,
 		TickTime:          zk.TickTime,
 		MinSessionTimeout: zk.MinSessionTimeout,
 		MaxSessionTimeout: zk.MaxSessionTimeout,
@@ -123,13 +127,45 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 	}, nil
 }
 
-// serverID reads dataDir/myid, or returns defaultServerID without one.
-func serverID(dataDir string) (uint64, error) {
+// ensembleOf returns the members of the ensemble zk describes (none for a
+// standalone server) and this server's client address: server.N's
+// ";address" when it has one, else clientPortAddress:clientPort.
+func ensembleOf(zk *zoocfg.Config, serverID uint64) ([]actors.Member, string, error) {
+	if !zk.Distributed() {
+		return nil, zk.ClientAddr(), nil
+	}
+	var members []actors.Member
+	clientAddr := ""
+	self := false
+	for _, sv := range zk.Servers {
+		if sv.Role == zoocfg.Observer {
+			return nil, "", fmt.Errorf("%s line %d: server.%d is an observer; Paddock ensembles have participants only for now", zk.File, sv.Line, sv.ID)
+		}
+		members = append(members, actors.Member{ID: sv.ID, QuorumAddr: sv.QuorumAddr(), ElectionAddr: sv.ElectionAddr()})
+		if sv.ID == serverID {
+			self, clientAddr = true, sv.ClientAddr
+		}
+	}
+	if !self {
+		return nil, "", fmt.Errorf("%s: myid is %d, but no server.%d line names this server", zk.File, serverID, serverID)
+	}
+	if clientAddr == "" {
+		clientAddr = zk.ClientAddr()
+	}
+	return members, clientAddr, nil
+}
+
+// serverID reads dataDir/myid, or returns defaultServerID without one; an
+// ensemble member must have one (ZooKeeper refuses to start without it).
+func serverID(dataDir string, distributed bool) (uint64, error) {
 	id, ok, err := zoocfg.ReadMyID(dataDir)
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
+		if distributed {
+			return 0, fmt.Errorf("%s is missing: each member of an ensemble needs its server id there", filepath.Join(dataDir, "myid"))
+		}
 		return defaultServerID, nil
 	}
 	return id, nil

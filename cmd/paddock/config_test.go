@@ -128,7 +128,6 @@ func TestResolveConfig(t *testing.T) {
 }
 
 func TestResolveConfigErrors(t *testing.T) {
-	ensemble := writeCfg(t, "dataDir=/d\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n")
 	bad := writeCfg(t, "tickTime=soon\n")
 	tests := []struct {
 		name string
@@ -137,7 +136,6 @@ func TestResolveConfigErrors(t *testing.T) {
 	}{
 		{"bad client-addr", serveOptions{clientAddr: "localhost"}, "--client-addr"},
 		{"bad client port", serveOptions{clientAddr: "localhost:http"}, "--client-addr"},
-		{"ensemble", serveOptions{configPath: ensemble}, "ensemble of 3 servers"},
 		{"bad file", serveOptions{configPath: bad}, bad + ":1: tickTime"},
 		{"missing file", serveOptions{configPath: filepath.Join(t.TempDir(), "nope.cfg")}, "no such file"},
 	}
@@ -153,13 +151,48 @@ func TestResolveConfigErrors(t *testing.T) {
 
 func TestServerID(t *testing.T) {
 	dir := t.TempDir()
-	if id, err := serverID(dir); id != defaultServerID || err != nil {
+	if id, err := serverID(dir, false); id != defaultServerID || err != nil {
 		t.Errorf("no myid: %d %v", id, err)
+	}
+	if _, err := serverID(dir, true); err == nil || !strings.Contains(err.Error(), "myid is missing") {
+		t.Errorf("ensemble member without myid: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := serverID(dir); id != 5 || err != nil {
+	if id, err := serverID(dir, true); id != 5 || err != nil {
 		t.Errorf("myid 5: %d %v", id, err)
+	}
+}
+
+// A zoo.cfg with server.N participants maps onto the ensemble's members;
+// this server's client address comes from its own line when it has one.
+func TestEnsembleConfig(t *testing.T) {
+	zk, err := zoocfg.ParseFile(writeCfg(t, "dataDir=/d\nclientPort=2181\ninitLimit=5\nsyncLimit=2\ntickTime=500\n"+
+		"server.1=a:2888:3888\nserver.2=b:2889:3889;127.0.0.1:2182\nserver.3=c:2890:3890\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := toActorsConfig(zk, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []actors.Member{{ID: 1, QuorumAddr: "a:2888", ElectionAddr: "a:3888"}, {ID: 2, QuorumAddr: "b:2889", ElectionAddr: "b:3889"}, {ID: 3, QuorumAddr: "c:2890", ElectionAddr: "c:3890"}}
+	if !reflect.DeepEqual(cfg.Members, want) || cfg.ClientAddr != "127.0.0.1:2182" || cfg.InitLimit != 5 || cfg.SyncLimit != 2 {
+		t.Errorf("members %+v client %q limits %d %d", cfg.Members, cfg.ClientAddr, cfg.InitLimit, cfg.SyncLimit)
+	}
+	if cfg, _ := toActorsConfig(zk, 1, nil); cfg.ClientAddr != ":2181" {
+		t.Errorf("server.1's client address %q, want clientPort's", cfg.ClientAddr)
+	}
+	if _, err := toActorsConfig(zk, 4, nil); err == nil || !strings.Contains(err.Error(), "no server.4 line") {
+		t.Errorf("myid not in the ensemble: %v", err)
+	}
+	obs, err := zoocfg.ParseFile(writeCfg(t, "dataDir=/d\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n"+
+		"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888:observer\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := toActorsConfig(obs, 1, nil); err == nil || !strings.Contains(err.Error(), "observer") {
+		t.Errorf("observer: %v", err)
 	}
 }

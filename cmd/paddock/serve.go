@@ -96,7 +96,7 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 		logger.Error("creating the data directory", "err", err)
 		return exitFailure
 	}
-	id, err := serverID(r.zk.DataDir)
+	id, err := serverID(r.zk.DataDir, r.zk.Distributed())
 	if err != nil {
 		logger.Error("reading myid", "err", err)
 		return exitUsage

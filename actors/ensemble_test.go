@@ -1,0 +1,366 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/paddockdb/paddock/statemachine"
+)
+
+// freePort returns a loopback address whose port was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testEnsemble is an ensemble of in-process members on loopback ports.
+type testEnsemble struct {
+	t       *testing.T
+	members []Member
+	dirs    []string
+	servers []*Server // nil when stopped
+	tick    time.Duration
+}
+
+func startEnsemble(t *testing.T, n int, tick time.Duration) *testEnsemble {
+	t.Helper()
+	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n)}
+	for i := 1; i <= n; i++ {
+		e.members = append(e.members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+		e.dirs = append(e.dirs, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.servers[i], errs[i] = e.start(i)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, s := range e.servers {
+			if s != nil {
+				s.Close()
+			}
+		}
+	})
+	e.waitLeader()
+	return e
+}
+
+func (e *testEnsemble) start(i int) (*Server, error) {
+	cfg := Config{
+		DataDir:         e.dirs[i],
+		ClientAddr:      "127.0.0.1:0",
+		TickTime:        e.tick,
+		FourLetterWords: []string{"*"},
+		ServerID:        uint64(i + 1),
+		Members:         e.members,
+		InitLimit:       10,
+		SyncLimit:       5,
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("member", i+1),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	return Start(ctx, cfg)
+}
+
+// restart starts member i again on its data directory.
+func (e *testEnsemble) restart(i int) {
+	e.t.Helper()
+	s, err := e.start(i)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.servers[i] = s
+}
+
+// stop closes member i (as a crash would end its connections).
+func (e *testEnsemble) stop(i int) {
+	e.servers[i].Close()
+	e.servers[i] = nil
+}
+
+// waitLeader waits until every running member knows the same leader and
+// returns its index.
+func (e *testEnsemble) waitLeader() int {
+	e.t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		var leader uint64
+		agree := true
+		for _, s := range e.servers {
+			if s == nil {
+				continue
+			}
+			id, changed := s.leaderID()
+			if id == 0 {
+				select {
+				case <-changed:
+				case <-time.After(time.Until(deadline)):
+				}
+				agree = false
+				break
+			}
+			if leader != 0 && id != leader {
+				agree = false
+			}
+			leader = id
+		}
+		if agree && leader != 0 && e.servers[leader-1] != nil {
+			return int(leader - 1)
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no agreed leader within %v", testTimeout)
+		}
+		time.Sleep(e.tick / 20) // polling leadership reports of several servers
+	}
+}
+
+func (e *testEnsemble) addr(i int) string { return e.servers[i].Addr().String() }
+
+// dial connects a go-zookeeper client to the members at idx, in order.
+func (e *testEnsemble) dial(idx ...int) *zk.Conn {
+	e.t.Helper()
+	var addrs []string
+	for _, i := range idx {
+		addrs = append(addrs, e.addr(i))
+	}
+	c, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogInfo(false), zk.WithHostProvider(&orderedHosts{}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(c.Close)
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case got := <-ev:
+			if got.State == zk.StateHasSession {
+				go func() {
+					for range ev {
+					}
+				}()
+				return c
+			}
+		case <-deadline:
+			e.t.Fatalf("no session within %v", testTimeout)
+		}
+	}
+}
+
+// orderedHosts is a go-zookeeper HostProvider that tries the servers in
+// the order given (the default shuffles them), so a test knows which
+// member a client is connected to.
+type orderedHosts struct {
+	mu    sync.Mutex
+	hosts []string
+	next  int
+}
+
+func (h *orderedHosts) Init(servers []string) error {
+	h.hosts = servers
+	return nil
+}
+func (h *orderedHosts) Len() int { return len(h.hosts) }
+func (h *orderedHosts) Next() (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.hosts[h.next%len(h.hosts)]
+	h.next++
+	return s, h.next%len(h.hosts) == 0
+}
+func (h *orderedHosts) Connected() {}
+
+// eventually retries f until it returns nil, failing after testTimeout.
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond) // retrying a client call until the ensemble serves it
+	}
+}
+
+// Writes on every member reach all; a session reads its own writes on a
+// follower; sync then read sees a write made on another member.
+func TestEnsembleReplicates(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	clients := make([]*zk.Conn, 3)
+	for i := range 3 {
+		clients[i] = e.dial(i)
+	}
+	for i, c := range clients {
+		p := fmt.Sprintf("/n%d", i)
+		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create on member %d (leader %d): %v", i+1, leader+1, err)
+		}
+		// Guarantee 2 on whichever member: the next read sees the write.
+		if b, _, err := c.Get(p); err != nil || string(b) != p {
+			t.Fatalf("read own write on member %d: %q %v", i+1, b, err)
+		}
+	}
+	for i, c := range clients {
+		for j := range 3 {
+			p := fmt.Sprintf("/n%d", j)
+			if _, err := c.Sync(p); err != nil {
+				t.Fatal(err)
+			}
+			if b, _, err := c.Get(p); err != nil || string(b) != p {
+				t.Fatalf("member %d after sync: %s = %q %v", i+1, p, b, err)
+			}
+		}
+	}
+	// Every member holds the same tree.
+	want := treeDump(e.servers[0])
+	for i := 1; i < 3; i++ {
+		if got := treeDump(e.servers[i]); got != want {
+			t.Fatalf("member %d differs:\n%s\nmember 1:\n%s", i+1, got, want)
+		}
+	}
+}
+
+// treeDump lists the znodes of a member with their data and mzxid.
+func treeDump(s *Server) string {
+	var out string
+	s.replica.Read(func(t *statemachine.Tree) {
+		var walk func(p string)
+		walk = func(p string) {
+			data, st, _, _ := t.Get(p)
+			out += fmt.Sprintf("%s %q %x\n", p, data, st.Mzxid)
+			kids, _, _, _ := t.Children(p)
+			for _, k := range kids {
+				if p == "/" {
+					walk("/" + k)
+				} else {
+					walk(p + "/" + k)
+				}
+			}
+		}
+		walk("/")
+	})
+	return out
+}
+
+// A session connected to a follower stays alive past its timeout: the
+// follower's touches reach the leader, the only member that expires
+// sessions.
+func TestEnsembleFollowerSessionStaysAlive(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	f := (leader + 1) % 3
+	c := e.dial(f)
+	if _, err := c.Create("/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	id := c.SessionID()
+	ls := e.servers[leader]
+	v, ok := ls.live.Load(id)
+	if !ok {
+		t.Fatal("the leader has no record of the session")
+	}
+	l := v.(*liveness)
+	start := time.Now().UnixMilli()
+	// The leader hears of the session through touches only; wait until
+	// it has, later than the session timeout after the start.
+	eventually(t, "touch reaches the leader", func() error {
+		if seen := l.lastSeen.Load(); seen < start+l.timeoutMs+e.tick.Milliseconds() {
+			return fmt.Errorf("last seen %d ms after start, timeout %d", seen-start, l.timeoutMs)
+		}
+		return nil
+	})
+	if _, _, err := c.Get("/eph"); err != nil {
+		t.Fatalf("session expired: %v", err)
+	}
+	if _, ok := ls.live.Load(id); !ok {
+		t.Fatal("the leader dropped the session")
+	}
+}
+
+// The leader dies: a client of a follower keeps writing, a client of the
+// leader moves to another member with its session and ephemeral, and the
+// two members left agree on the tree.
+func TestEnsembleLeaderFailover(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	f1, f2 := (leader+1)%3, (leader+2)%3
+	a := e.dial(f1)
+	b := e.dial(leader, f2)
+	if _, err := b.Create("/b", []byte("b"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create("/x", []byte("0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	bid := b.SessionID()
+	e.stop(leader)
+	next := e.waitLeader()
+	if next == leader {
+		t.Fatal("the stopped member still leads")
+	}
+	eventually(t, "write after failover", func() error {
+		_, err := a.Set("/x", []byte("1"), -1)
+		return err
+	})
+	eventually(t, "the leader's client resumes elsewhere", func() error {
+		_, st, err := b.Get("/b")
+		if err != nil {
+			return err
+		}
+		if st.EphemeralOwner != bid || b.SessionID() != bid {
+			return fmt.Errorf("owner %x session %x, want %x", st.EphemeralOwner, b.SessionID(), bid)
+		}
+		return nil
+	})
+	if _, err := b.Set("/b", []byte("moved"), -1); err != nil {
+		t.Fatalf("write of the moved session: %v", err)
+	}
+	if _, err := a.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if d1, d2 := treeDump(e.servers[f1]), treeDump(e.servers[f2]); d1 != d2 {
+		t.Fatalf("members differ:\n%s\n%s", d1, d2)
+	}
+	// The old leader comes back and catches up.
+	e.restart(leader)
+	if _, err := a.Set("/x", []byte("2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(leader)
+	if _, err := c.Sync("/x"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := c.Get("/x"); err != nil || string(v) != "2" {
+		t.Fatalf("restarted member reads %q %v", v, err)
+	}
+}

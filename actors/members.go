@@ -1,0 +1,334 @@
+package actors
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// The member channel: Paddock's own traffic between the members of an
+// ensemble, on zoo.cfg's election port. It owns the session touches
+// (ZooKeeper's followers send the leader a PING with the sessions they
+// heard from; Paddock's do the same) and the leader's view of its
+// followers (mntr's zk_followers and zk_synced_followers).
+//
+// Every tickTime/2 a follower sends the current leader one touch frame
+// over a TCP connection it keeps to the leader's election address (dialled
+// by name, so a leader whose IP address changed is found at the new one):
+// for each session connected to the follower, its id and how long ago its
+// client was last heard from. The leader moves each session's last-seen
+// time forward to that, so a session stays alive whichever member its
+// client is connected to. The frame also carries the follower's last
+// applied zxid.
+//
+// Frames: a 4-byte big-endian length, then the body. The first frame on a
+// connection is the hello: "PDKM", version 1, the sender's server id
+// (uint64). Then touch frames: type 1, the applied zxid (int64), a count
+// (uint32), and per session its id (int64) and age in ms (uint32). A
+// frame from a server id that is not a member, a bad hello or an oversize
+// frame closes the connection with a warning.
+
+const (
+	memberMagic        = "PDKM"
+	memberVersion      = 1
+	memberTouch        = 1
+	maxMemberFrame     = 16 << 20
+	memberTouchEntryB  = 12
+	memberHelloLen     = 4 + 1 + 8
+	memberTouchHeaderB = 1 + 8 + 4
+)
+
+// follower is what the leader knows of one follower from its touches.
+type follower struct {
+	heard time.Time
+	zxid  int64
+}
+
+// memberChannel is the listener and the follower's sender; the Server's
+// wait group owns their goroutines, which end when the server stops.
+type memberChannel struct {
+	s  *Server
+	ln net.Listener
+
+	mu        sync.Mutex
+	followers map[uint64]follower // leader's view; keyed by server id
+	conns     map[net.Conn]struct{}
+}
+
+// startMembers listens on this member's election address and starts the
+// sender.
+func (s *Server) startMembers() error {
+	self, _ := s.cfg.member(s.cfg.ServerID)
+	ln, err := net.Listen("tcp", self.ElectionAddr)
+	if err != nil {
+		return fmt.Errorf("paddock/actors: member channel: listen %s: %w", self.ElectionAddr, err)
+	}
+	mc := &memberChannel{s: s, ln: ln, followers: map[uint64]follower{}, conns: map[net.Conn]struct{}{}}
+	s.members = mc
+	s.wg.Add(2)
+	go mc.accept()
+	go mc.sendLoop()
+	return nil
+}
+
+// close stops the listener and every connection (Server.Close).
+func (mc *memberChannel) close() {
+	mc.ln.Close()
+	mc.mu.Lock()
+	for c := range mc.conns {
+		c.Close()
+	}
+	mc.mu.Unlock()
+}
+
+func (mc *memberChannel) track(c net.Conn) bool {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	select {
+	case <-mc.s.stop:
+		return false
+	default:
+	}
+	mc.conns[c] = struct{}{}
+	return true
+}
+
+func (mc *memberChannel) untrack(c net.Conn) {
+	mc.mu.Lock()
+	delete(mc.conns, c)
+	mc.mu.Unlock()
+	c.Close()
+}
+
+func (mc *memberChannel) accept() {
+	defer mc.s.wg.Done()
+	for {
+		c, err := mc.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-mc.s.stop:
+				return
+			default:
+			}
+			mc.s.log.Warn("member channel accept", "err", err)
+			continue
+		}
+		if !mc.track(c) {
+			c.Close()
+			return
+		}
+		mc.s.wg.Add(1)
+		go mc.serve(c)
+	}
+}
+
+// serve reads one follower's frames until the connection ends.
+func (mc *memberChannel) serve(c net.Conn) {
+	defer mc.s.wg.Done()
+	defer mc.untrack(c)
+	r := bufio.NewReader(c)
+	var buf []byte
+	read := func() ([]byte, error) {
+		_ = c.SetReadDeadline(time.Now().Add(mc.s.syncBound() + mc.s.cfg.TickTime))
+		var h [4]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return nil, err
+		}
+		n := binary.BigEndian.Uint32(h[:])
+		if n > maxMemberFrame {
+			return nil, fmt.Errorf("frame of %d bytes", n)
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	hello, err := read()
+	if err != nil {
+		return
+	}
+	id, err := parseHello(hello)
+	if err == nil {
+		if _, ok := mc.s.cfg.member(id); !ok || id == mc.s.cfg.ServerID {
+			err = fmt.Errorf("server id %d is not another member of this ensemble", id)
+		}
+	}
+	if err != nil {
+		mc.s.log.Warn("member channel: refusing peer", "remote", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	for {
+		f, err := read()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				mc.s.log.Debug("member channel: peer gone", "server", id, "err", err)
+			}
+			return
+		}
+		zxid, touches, err := parseTouch(f)
+		if err != nil {
+			mc.s.log.Warn("member channel: bad frame, closing", "server", id, "err", err)
+			return
+		}
+		now := time.Now()
+		for _, t := range touches {
+			if v, ok := mc.s.live.Load(t.id); ok {
+				v.(*liveness).touchAt(now.UnixMilli() - int64(t.ageMs))
+			}
+		}
+		mc.mu.Lock()
+		mc.followers[id] = follower{heard: now, zxid: zxid}
+		mc.mu.Unlock()
+	}
+}
+
+// followerCounts returns, on the leader, the followers heard from within
+// syncLimit ticks and those of them whose applied zxid was the leader's
+// (mntr's zk_followers and zk_synced_followers).
+func (mc *memberChannel) followerCounts(now time.Time, leaderZxid int64) (followers, synced int) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	for _, f := range mc.followers {
+		if now.Sub(f.heard) > mc.s.syncBound() {
+			continue
+		}
+		followers++
+		if f.zxid >= leaderZxid || now.Sub(f.heard) <= mc.s.cfg.TickTime {
+			synced++
+		}
+	}
+	return followers, synced
+}
+
+// sendLoop sends touches to the leader every tickTime/2 while this member
+// follows.
+func (mc *memberChannel) sendLoop() {
+	defer mc.s.wg.Done()
+	t := time.NewTicker(max(mc.s.cfg.TickTime/2, 10*time.Millisecond))
+	defer t.Stop()
+	var c net.Conn
+	var to uint64
+	drop := func() {
+		if c != nil {
+			mc.untrack(c)
+			c, to = nil, 0
+		}
+	}
+	defer drop()
+	var frame []byte
+	for {
+		select {
+		case <-mc.s.stop:
+			return
+		case <-t.C:
+		}
+		leader, _ := mc.s.leaderID()
+		if leader == 0 || leader == mc.s.cfg.ServerID {
+			drop()
+			continue
+		}
+		if to != leader {
+			drop()
+			m, ok := mc.s.cfg.member(leader)
+			if !ok {
+				continue
+			}
+			d := net.Dialer{Timeout: mc.s.cfg.TickTime}
+			nc, err := d.Dial("tcp", m.ElectionAddr)
+			if err != nil {
+				mc.s.log.Debug("member channel: dial leader", "leader", leader, "addr", m.ElectionAddr, "err", err)
+				continue
+			}
+			if !mc.track(nc) {
+				nc.Close()
+				return
+			}
+			c, to = nc, leader
+			if _, err := c.Write(appendHello(nil, mc.s.cfg.ServerID)); err != nil {
+				drop()
+				continue
+			}
+		}
+		frame = mc.s.appendTouches(frame[:0], time.Now())
+		_ = c.SetWriteDeadline(time.Now().Add(mc.s.cfg.TickTime))
+		if _, err := c.Write(frame); err != nil {
+			mc.s.log.Debug("member channel: send touches", "leader", leader, "err", err)
+			drop()
+		}
+	}
+}
+
+type touch struct {
+	id    int64
+	ageMs uint32
+}
+
+func appendHello(b []byte, id uint64) []byte {
+	b = binary.BigEndian.AppendUint32(b, memberHelloLen)
+	b = append(b, memberMagic...)
+	b = append(b, memberVersion)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+func parseHello(b []byte) (uint64, error) {
+	if len(b) != memberHelloLen || string(b[:4]) != memberMagic {
+		return 0, errors.New("not a Paddock member hello")
+	}
+	if b[4] != memberVersion {
+		return 0, fmt.Errorf("member channel version %d, want %d", b[4], memberVersion)
+	}
+	return binary.BigEndian.Uint64(b[5:]), nil
+}
+
+// appendTouches appends a touch frame for the sessions connected here.
+func (s *Server) appendTouches(b []byte, now time.Time) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, memberTouch)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.lastZxid()))
+	countAt := len(b)
+	b = append(b, 0, 0, 0, 0)
+	n := uint32(0)
+	ms := now.UnixMilli()
+	s.sessionConns.Range(func(k, v any) bool {
+		c := v.(*conn)
+		if c.live == nil {
+			return true
+		}
+		age := max(ms-c.live.lastSeen.Load(), 0)
+		b = binary.BigEndian.AppendUint64(b, uint64(k.(int64)))
+		b = binary.BigEndian.AppendUint32(b, uint32(min(age, 1<<31)))
+		n++
+		return true
+	})
+	binary.BigEndian.PutUint32(b[countAt:], n)
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+func parseTouch(b []byte) (int64, []touch, error) {
+	if len(b) < memberTouchHeaderB || b[0] != memberTouch {
+		return 0, nil, errors.New("not a touch frame")
+	}
+	zxid := int64(binary.BigEndian.Uint64(b[1:]))
+	n := binary.BigEndian.Uint32(b[9:])
+	rest := b[memberTouchHeaderB:]
+	if uint64(len(rest)) != uint64(n)*memberTouchEntryB {
+		return 0, nil, fmt.Errorf("touch frame of %d bytes for %d sessions", len(rest), n)
+	}
+	out := make([]touch, n)
+	for i := range out {
+		e := rest[i*memberTouchEntryB:]
+		out[i] = touch{id: int64(binary.BigEndian.Uint64(e)), ageMs: binary.BigEndian.Uint32(e[8:])}
+	}
+	return zxid, out, nil
+}
