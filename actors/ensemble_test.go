@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,6 +238,29 @@ func TestEnsembleReplicates(t *testing.T) {
 				t.Fatalf("member %d after sync: %s = %q %v", i+1, p, b, err)
 			}
 		}
+	}
+	// The four-letter words show each member's role and, on the leader,
+	// its followers.
+	for i := range 3 {
+		want := "Mode: follower"
+		if i == leader {
+			want = "Mode: leader"
+		}
+		if out := fourLetter(t, e.servers[i], "srvr"); !strings.Contains(out, want) {
+			t.Errorf("member %d srvr:\n%s", i+1, out)
+		}
+	}
+	eventually(t, "the leader counts its followers", func() error {
+		out := fourLetter(t, e.servers[leader], "mntr")
+		for _, kv := range []string{"zk_server_state\tleader\n", "zk_followers\t2\n", "zk_synced_followers\t2\n", "zk_pending_syncs\t0\n"} {
+			if !strings.Contains(out, kv) {
+				return fmt.Errorf("no %q in\n%s", kv, out)
+			}
+		}
+		return nil
+	})
+	if out := fourLetter(t, e.servers[(leader+1)%3], "mntr"); !strings.Contains(out, "zk_server_state\tfollower\n") || strings.Contains(out, "zk_followers") {
+		t.Errorf("follower mntr:\n%s", out)
 	}
 	// Every member holds the same tree.
 	want := treeDump(e.servers[0])

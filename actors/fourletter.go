@@ -167,7 +167,7 @@ func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", lo, javaDouble(avg), hi)
 	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n",
 		s.stats.received.Load(), s.stats.sent.Load(), len(conns), s.stats.outstanding.Load())
-	fmt.Fprintf(b, "Zxid: 0x%x\nMode: standalone\nNode count: %d\n", uint64(ts.zxid), ts.nodes)
+	fmt.Fprintf(b, "Zxid: 0x%x\nMode: %s\nNode count: %d\n", uint64(ts.zxid), s.mode(), ts.nodes)
 }
 
 func (s *Server) writeMntr(b *strings.Builder) {
@@ -182,7 +182,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	}
 	kv := [][2]string{
 		{"zk_version", Version + ", built on paddock"},
-		{"zk_server_state", "standalone"},
+		{"zk_server_state", s.mode()},
 		{"zk_ephemerals_count", fmt.Sprint(ts.eph)},
 		{"zk_num_alive_connections", fmt.Sprint(len(conns))},
 		{"zk_avg_latency", javaDouble(avg)},
@@ -207,9 +207,40 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		{"zk_min_client_response_size", fmt.Sprint(s.stats.respMin.Load())},
 		{"zk_max_client_response_size", fmt.Sprint(s.stats.respMax.Load())},
 	}
+	if s.members != nil && s.isLeader() {
+		// The leader's view of its followers, as ZooKeeper's leader
+		// prints it (learners: the followers heard from within
+		// syncLimit ticks; synced: those as far as the leader or heard
+		// from within a tick).
+		n, synced := s.members.followerCounts(time.Now(), ts.zxid)
+		kv = append(kv,
+			[2]string{"zk_learners", fmt.Sprint(n)},
+			[2]string{"zk_followers", fmt.Sprint(n)},
+			[2]string{"zk_synced_followers", fmt.Sprint(synced)},
+			[2]string{"zk_synced_non_voting_followers", "0"},
+			[2]string{"zk_synced_observers", "0"},
+			[2]string{"zk_pending_syncs", fmt.Sprint(s.pendingSyncs.Load())})
+	}
 	for _, p := range kv {
 		b.WriteString(p[0] + "\t" + p[1] + "\n")
 	}
+}
+
+// mode is srvr's Mode and mntr's zk_server_state: standalone for a single
+// server; leader or follower in an ensemble, and, while the member has no
+// leader, "looking" (ZooKeeper's state then; it does not answer srvr at
+// all, Paddock does).
+func (s *Server) mode() string {
+	if !s.cfg.ensemble() {
+		return "standalone"
+	}
+	switch id, _ := s.leaderID(); id {
+	case 0:
+		return "looking"
+	case s.cfg.ServerID:
+		return "leader"
+	}
+	return "follower"
 }
 
 func (s *Server) writeEnvi(b *strings.Builder) {

@@ -201,6 +201,8 @@ type Server struct {
 	leaderlessDropped bool
 	// members is the member channel (members.go); nil for a single server.
 	members *memberChannel
+	// pendingSyncs counts the syncs waiting to catch up (mntr).
+	pendingSyncs atomic.Int64
 
 	// failed is closed (once, failErr set first) when an actor that cannot
 	// be restarted panicked (supervise.go).

@@ -852,8 +852,11 @@ func (ss *session) startSync(sl *slot) {
 	ss.syncs++
 	root, self, s, done := ss.s.root, ss.self, ss.s, ss.c.done
 	_ = req
+	s.pendingSyncs.Add(1)
 	go func() { // ends when the member caught up or gave up (bounded by syncLimit ticks)
-		root.Send(self, &syncDone{seq: seq, ok: s.catchUp(s.syncBound(), done)})
+		ok := s.catchUp(s.syncBound(), done)
+		s.pendingSyncs.Add(-1)
+		root.Send(self, &syncDone{seq: seq, ok: ok})
 	}()
 }
 
