@@ -2,6 +2,11 @@ package clients
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +35,12 @@ func TestDriversAgainstPaddock(t *testing.T) {
 			t.Errorf("close paddock: %v", err)
 		}
 	})
-	addr := srv.Addr().String()
+	runDrivers(t, srv.Addr().String())
+}
+
+// runDrivers runs every driver against addr (one server, or a comma
+// separated list), in parallel.
+func runDrivers(t *testing.T, addr string) {
 	for _, d := range All {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
@@ -47,4 +57,56 @@ func TestDriversAgainstPaddock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDriversAgainstPaddockEnsemble runs every driver against a 3-member
+// Paddock ensemble, each client given every member (the clients pick one
+// at random and move on failure), so the drivers' sessions are spread over
+// leader and followers.
+func TestDriversAgainstPaddockEnsemble(t *testing.T) {
+	const n = 3
+	var members []actors.Member
+	for i := 1; i <= n; i++ {
+		members = append(members, actors.Member{ID: uint64(i), QuorumAddr: loopbackAddr(t), ElectionAddr: loopbackAddr(t)})
+	}
+	servers := make([]*actors.Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			servers[i], errs[i] = actors.Start(ctx, actors.Config{
+				DataDir:         filepath.Join(t.TempDir(), fmt.Sprint(i+1)),
+				ClientAddr:      "127.0.0.1:0",
+				TickTime:        500 * time.Millisecond,
+				FourLetterWords: []string{"*"},
+				ServerID:        uint64(i + 1),
+				Members:         members,
+			})
+		}()
+	}
+	wg.Wait()
+	var addrs []string
+	for i, s := range servers {
+		if errs[i] != nil {
+			t.Fatalf("start member %d: %v", i+1, errs[i])
+		}
+		t.Cleanup(func() { s.Close() })
+		addrs = append(addrs, s.Addr().String())
+	}
+	runDrivers(t, strings.Join(addrs, ","))
+}
+
+// loopbackAddr returns a loopback address whose port was free a moment ago.
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

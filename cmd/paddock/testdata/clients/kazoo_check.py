@@ -113,6 +113,12 @@ def main():
         return 1
     c1.create(root)
 
+    def fresh(c):
+        # Another session's write is seen after a sync: on an ensemble the
+        # sessions may be on different members (ZooKeeper's guarantee).
+        c.sync("/")
+        return c
+
     @check("crud")
     def _():
         p = root + "/crud"
@@ -121,33 +127,33 @@ def main():
         expect(st.version == 0 and st.dataLength == 2 and st.numChildren == 0,
                "create2 stat %r" % (st,))
         expect(st.czxid == st.mzxid and st.czxid > 0, "create2 zxids %r" % (st,))
-        data, st = c2.get(p)
+        data, st = fresh(c2).get(p)
         expect(data == b"v0" and st.version == 0, "get %r %r" % (data, st))
         st = c1.set(p, b"value-1", version=0)
         expect(st.version == 1 and st.dataLength == 7, "set stat %r" % (st,))
         raises(BadVersionError, c2.set, p, b"stale", version=0)
-        data, st = c2.get(p)
+        data, st = fresh(c2).get(p)
         expect(data == b"value-1" and st.version == 1, "after bad set: %r %r" % (data, st))
         raises(NodeExistsError, c2.create, p, b"again")
         c1.create(p + "/a", b"")
         c1.create(p + "/b", b"")
-        kids = sorted(c2.get_children(p))
+        kids = sorted(fresh(c2).get_children(p))
         expect(kids == ["a", "b"], "children %r" % kids)
-        kids, st = c2.get_children(p, include_data=True)
+        kids, st = fresh(c2).get_children(p, include_data=True)
         expect(st.numChildren == 2 and st.cversion == 2, "children stat %r" % (st,))
         raises(NotEmptyError, c1.delete, p)
         raises(BadVersionError, c1.delete, p + "/a", version=5)
         c1.delete(p + "/a", version=0)
         c1.delete(p + "/b")
         c1.delete(p, version=1)
-        expect(c2.exists(p) is None, "exists after delete")
+        expect(fresh(c2).exists(p) is None, "exists after delete")
         raises(NoNodeError, c2.get, p)
         raises(NoNodeError, c2.set, p, b"x")
         raises(NoNodeError, c1.create, root + "/missing/child")
         c1.create(root + "/deep/er/path", b"x", makepath=True)
-        expect(c2.get(root + "/deep/er/path")[0] == b"x", "makepath")
+        expect(fresh(c2).get(root + "/deep/er/path")[0] == b"x", "makepath")
         c1.delete(root + "/deep", recursive=True)
-        expect(c2.exists(root + "/deep") is None, "recursive delete")
+        expect(fresh(c2).exists(root + "/deep") is None, "recursive delete")
 
     @check("ephemeral")
     def _():
@@ -155,7 +161,7 @@ def main():
         c = new_client(addr)
         sid = c.client_id[0]
         c.create(p, b"e", ephemeral=True)
-        st = c1.exists(p)
+        st = fresh(c1).exists(p)
         expect(st is not None and st.ephemeralOwner == sid,
                "ephemeralOwner %r want 0x%x" % (st, sid))
         raises(NoChildrenForEphemeralsError, c.create, p + "/child")
@@ -258,7 +264,7 @@ def main():
         expect(res[1].version == 1, "set_data result %r" % (res[1],))
         expect(res[2] is True, "check result %r" % (res[2],))
         expect(re.match(re.escape(p) + r"/s-\d{10}$", res[3]), "seq result %r" % (res[3],))
-        expect(c2.get(p)[0] == b"1" and c2.exists(p + "/a"), "effects missing")
+        expect(fresh(c2).get(p)[0] == b"1" and c2.exists(p + "/a"), "effects missing")
         # A failing multi: nothing applies; the failing op reports its
         # error, the ops before it are rolled back (ZOK -> RolledBack) and
         # the ops after it report RuntimeInconsistency, as ZooKeeper does.
@@ -425,11 +431,11 @@ def main():
         for t in ts:
             join(t, "counter workers", timeout=4 * WAIT)
         expect(not errors, "; ".join(errors))
-        v = c2.Counter(p).value
+        v = fresh(c2).Counter(p).value
         expect(v == 40, "counter %r want 40" % v)
         ctr = c3.Counter(p)
         ctr -= 5
-        expect(ctr.value == 35 and c1.Counter(p).value == 35, "decrement")
+        expect(ctr.value == 35 and fresh(c1).Counter(p).value == 35, "decrement")
         fc = c1.Counter(root + "/fcounter", default=0.0)
         fc += 2.5
         expect(c2.Counter(root + "/fcounter", default=0.0).value == 2.5, "float counter")
@@ -443,12 +449,14 @@ def main():
         items = [b"item-%d" % i for i in range(6)]
         for it in items:
             q1.put(it)
+        fresh(c2)
         expect(len(q2) == 6, "len %d" % len(q2))
         got = [q2.get() for _ in items]
         expect(got == items, "FIFO order broken: %r" % got)
         expect(q2.get() is None, "empty queue returned an item")
         q1.put(b"low", priority=200)
         q1.put(b"high", priority=10)
+        fresh(c2)
         expect([q2.get(), q2.get()] == [b"high", b"low"], "priority order")
 
     @check("locking-queue")
