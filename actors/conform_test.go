@@ -27,3 +27,26 @@ func TestConformance(t *testing.T) {
 		return s.Addr().String()
 	})
 }
+
+// TestConformanceOnFollower runs every script against a follower of a
+// 3-member ensemble, one fresh ensemble per script: a session sees the
+// same as on a single server, whichever member it is connected to
+// (guarantee 4). The scripts run one after the other, each on an ensemble
+// with the goldens' settings.
+func TestConformanceOnFollower(t *testing.T) {
+	for _, sc := range conform.Scripts() {
+		t.Run(sc.Name, func(t *testing.T) {
+			e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) {
+				c.MinSessionTimeout = 400 * time.Millisecond
+				c.MaxSessionTimeout = 60 * time.Second
+				for _, line := range sc.Config() {
+					if line == "extendedTypesEnabled=true" {
+						c.ExtendedTypes = true
+					}
+				}
+			})
+			leader := e.waitLeader()
+			conform.Check(t, sc, e.addr((leader+1)%3))
+		})
+	}
+}

@@ -35,11 +35,18 @@ type testEnsemble struct {
 	dirs    []string
 	servers []*Server // nil when stopped
 	tick    time.Duration
+	mod     func(*Config)
 }
 
 func startEnsemble(t *testing.T, n int, tick time.Duration) *testEnsemble {
 	t.Helper()
-	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n)}
+	return startEnsembleWith(t, n, tick, nil)
+}
+
+// startEnsembleWith starts n members whose Config mod changes.
+func startEnsembleWith(t *testing.T, n int, tick time.Duration, mod func(*Config)) *testEnsemble {
+	t.Helper()
+	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n), mod: mod}
 	for i := 1; i <= n; i++ {
 		e.members = append(e.members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
 		e.dirs = append(e.dirs, filepath.Join(t.TempDir(), fmt.Sprint(i)))
@@ -81,6 +88,9 @@ func (e *testEnsemble) start(i int) (*Server, error) {
 		InitLimit:       10,
 		SyncLimit:       5,
 		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("member", i+1),
+	}
+	if e.mod != nil {
+		e.mod(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
