@@ -207,6 +207,7 @@ func (s *Server) clientConns() []*conn {
 // that they resume with setWatches2 (events for what they missed). It runs
 // under the replica's write lock, so it only sends.
 func (s *Server) onRecover(lastZxid int64) {
+	s.recovered.Add(1)
 	s.root.Send(s.tracker, &snapshotInstalled{})
 	s.root.Send(s.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
 }

@@ -398,3 +398,41 @@ func TestEnsembleLeaderFailover(t *testing.T) {
 		t.Fatalf("restarted member reads %q %v", v, err)
 	}
 }
+
+// A member that was down while the others compacted their logs catches up
+// from a snapshot the leader streams, and then holds the same tree.
+func TestEnsembleCatchUpFromSnapshot(t *testing.T) {
+	e := startEnsembleWith(t, 3, 500*time.Millisecond, func(c *Config) {
+		c.SnapCount = 20
+		c.compaction = 5
+	})
+	leader := e.waitLeader()
+	lag := (leader + 1) % 3
+	e.stop(lag)
+	c := e.dial(leader)
+	for i := range 300 {
+		if _, err := c.Create(fmt.Sprintf("/k%03d", i), []byte(fmt.Sprint(i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.restart(lag)
+	l := e.dial(lag)
+	eventually(t, "the lagging member loads a snapshot", func() error {
+		if n := e.servers[lag].recovered.Load(); n == 0 {
+			return fmt.Errorf("no snapshot loaded")
+		}
+		return nil
+	})
+	if _, err := l.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := treeDump(e.servers[lag]), treeDump(e.servers[leader]); got != want {
+		t.Fatalf("caught-up member differs:\n%s\nleader:\n%s", got, want)
+	}
+	if v, _, err := l.Get("/k299"); err != nil || string(v) != "299" {
+		t.Fatalf("read on the caught-up member: %q %v", v, err)
+	}
+}

@@ -59,6 +59,10 @@ type Config struct {
 	// sessionlessTimeout bounds the handshake (tests shorten it); zero
 	// is ZooKeeper's 10 s.
 	sessionlessTimeout time.Duration
+	// compaction is the number of Raft entries kept behind a snapshot;
+	// zero is compactionOverhead (tests shorten it to make a member
+	// catch up from a snapshot).
+	compaction uint64
 }
 
 // sessionlessTimeout is zookeeper.nio.sessionlessCnxnTimeout's default.
@@ -110,6 +114,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SnapCount <= 0 {
 		c.SnapCount = defaultSnapCount
+	}
+	if c.compaction == 0 {
+		c.compaction = compactionOverhead
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -203,6 +210,8 @@ type Server struct {
 	members *memberChannel
 	// pendingSyncs counts the syncs waiting to catch up (mntr).
 	pendingSyncs atomic.Int64
+	// recovered counts the snapshots the replica loaded (onRecover).
+	recovered atomic.Int64
 
 	// failed is closed (once, failErr set first) when an actor that cannot
 	// be restarted panicked (supervise.go).
@@ -300,7 +309,7 @@ func (s *Server) startShard(ctx context.Context) error {
 		// Dragonboat's own trigger, by entries, stays as a backstop: an
 		// entry holds at least one transaction, so it rarely fires first.
 		SnapshotEntries:    uint64(max(s.cfg.SnapCount, 10000)),
-		CompactionOverhead: compactionOverhead,
+		CompactionOverhead: s.cfg.compaction,
 	}
 	members := map[uint64]dragonboat.Target{}
 	if s.cfg.ensemble() {
