@@ -1,0 +1,157 @@
+package actors
+
+import (
+	"log/slog"
+	"slices"
+	"testing"
+
+	"github.com/lni/dragonboat/v4"
+
+	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
+)
+
+// testProposer is a proposer whose proposals are recorded instead of
+// replicated; the test plays apply.
+type testProposer struct {
+	*proposer
+	sent []statemachine.Origin
+}
+
+func newTestProposer(t *testing.T) *testProposer {
+	s := &Server{replica: statemachine.NewReplica(MetaShard, 1, nil), log: slog.New(slog.DiscardHandler)}
+	s.cfg.ServerID = 1
+	tp := &testProposer{proposer: newProposer(s)}
+	tp.leader = 1
+	tp.flushing = true // no flush message: the test flushes
+	tp.submit = func(data []byte) (*dragonboat.RequestState, error) {
+		o, _, err := statemachine.DecodeEntry(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp.sent = append(tp.sent, o)
+		return nil, nil
+	}
+	return tp
+}
+
+// entry proposes one entry holding a setData of path and returns the
+// channel its result comes on.
+func (tp *testProposer) entry(path string) chan statemachine.Result {
+	ch := make(chan statemachine.Result, 1)
+	tp.internalTxn(nil, &proposeInternal{txn: statemachine.Txn{Type: wire.OpSetData, Path: path}, reply: ch})
+	tp.flush(nil)
+	return ch
+}
+
+// apply plays the apply of the entry of origin o.
+func (tp *testProposer) apply(t *testing.T, o statemachine.Origin, a statemachine.Admission) {
+	t.Helper()
+	var txns []statemachine.Txn
+	for _, e := range tp.inflight {
+		if e.origin == o {
+			txns = e.txns
+		}
+	}
+	m := &appliedBatch{origin: o, admission: a, txns: txns}
+	if a == statemachine.Admitted {
+		if txns == nil {
+			t.Fatalf("admitted %+v is not in flight", o)
+		}
+		m.results = make([]statemachine.Result, len(txns))
+	}
+	tp.applied(nil, m)
+}
+
+func (tp *testProposer) takeSent() []uint64 {
+	var seqs []uint64
+	for _, o := range tp.sent {
+		seqs = append(seqs, o.Seq)
+	}
+	tp.sent = nil
+	return seqs
+}
+
+// A proposal lost on its way to the leader shows as a gap: the next entry
+// is refused. The proposer proposes the lost entry and the later ones
+// again, once per gap, with the same origins; copies of entries already
+// applied are duplicates; every write gets exactly one result.
+func TestProposerRecoversLostEntries(t *testing.T) {
+	tp := newTestProposer(t)
+	r1, r2, r3 := tp.entry("/1"), tp.entry("/2"), tp.entry("/3")
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("sent %v", got)
+	}
+	o := func(seq uint64) statemachine.Origin {
+		return statemachine.Origin{Member: 1, Epoch: tp.epoch, Seq: seq}
+	}
+	tp.apply(t, o(1), statemachine.Admitted)
+	if len(r1) != 1 {
+		t.Fatal("entry 1 applied without a result")
+	}
+	// Entry 2 was lost; 3 arrives and is refused.
+	tp.apply(t, o(3), statemachine.Refused)
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("after the gap, sent %v, want 2 3", got)
+	}
+	tp.apply(t, o(3), statemachine.Refused) // another refusal of the same gap
+	if got := tp.takeSent(); len(got) != 0 {
+		t.Fatalf("the same gap sent again: %v", got)
+	}
+	if len(r2)+len(r3) != 0 {
+		t.Fatal("a refused entry got a result")
+	}
+	tp.apply(t, o(2), statemachine.Admitted)
+	tp.apply(t, o(3), statemachine.Admitted)
+	tp.apply(t, o(3), statemachine.Duplicate) // a copy applied after all
+	if len(r2) != 1 || len(r3) != 1 || len(tp.inflight) != 0 || len(tp.pending) != 0 {
+		t.Fatalf("results %d %d, in flight %d, pending %d", len(r2), len(r3), len(tp.inflight), len(tp.pending))
+	}
+	// Without a leader entries are held; a leader change sends what is
+	// in flight again, in order.
+	r4 := tp.entry("/4")
+	tp.takeSent()
+	tp.leader = 0
+	tp.entry("/5")
+	if got := tp.takeSent(); len(got) != 0 {
+		t.Fatalf("sent without a leader: %v", got)
+	}
+	tp.leader = 2
+	tp.resend(nil, "leader changed")
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{4, 5}) {
+		t.Fatalf("after the leader change, sent %v", got)
+	}
+	tp.apply(t, o(4), statemachine.Admitted)
+	if len(r4) != 1 {
+		t.Fatal("no result for entry 4")
+	}
+}
+
+// An epoch that is not above one the replica already admitted (the clock
+// went back across a restart) is refused from its first entry; the
+// proposer starts a new epoch above it and numbers the entries anew.
+// Entries of another member never complete this member's writes.
+func TestProposerNewEpochWhenRefused(t *testing.T) {
+	tp := newTestProposer(t)
+	r := tp.entry("/a")
+	first := tp.sent[0]
+	tp.takeSent()
+	tp.s.replica.Configure(func(tr *statemachine.Tree) {
+		tr.Admit(statemachine.Origin{Member: 1, Epoch: first.Epoch + 5, Seq: 1})
+	})
+	tp.apply(t, first, statemachine.Refused)
+	if len(tp.sent) != 1 || tp.sent[0].Epoch <= first.Epoch+5 || tp.sent[0].Seq != 1 {
+		t.Fatalf("sent %+v after an old epoch was refused", tp.sent)
+	}
+	tp.apply(t, tp.sent[0], statemachine.Admitted)
+	if len(r) != 1 {
+		t.Fatal("no result in the new epoch")
+	}
+	r2 := tp.entry("/b")
+	own := tp.sent[len(tp.sent)-1]
+	tp.applied(nil, &appliedBatch{origin: statemachine.Origin{Member: 2, Epoch: own.Epoch, Seq: own.Seq}, admission: statemachine.Admitted,
+		txns: tp.inflight[0].txns, results: make([]statemachine.Result, 1)})
+	if len(r2) != 0 {
+		t.Fatal("another member's entry completed this member's write")
+	}
+}
