@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
 )
 
 // freePort returns a loopback address whose port was free a moment ago.
@@ -434,5 +435,62 @@ func TestEnsembleCatchUpFromSnapshot(t *testing.T) {
 	}
 	if v, _, err := l.Get("/k299"); err != nil || string(v) != "299" {
 		t.Fatalf("read on the caught-up member: %q %v", v, err)
+	}
+}
+
+// handshake sends a ConnectRequest to addr and returns the response, or
+// ok false when the server closed the connection instead.
+func handshake(t *testing.T, addr string, req wire.ConnectRequest) (wire.ConnectResponse, bool) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := nc.Write(wire.AppendFrame(nil, &req)); err != nil {
+		t.Fatal(err)
+	}
+	body, err := wire.ReadFrame(nc, nil, wire.DefaultMaxPacket)
+	if err != nil {
+		return wire.ConnectResponse{}, false
+	}
+	var resp wire.ConnectResponse
+	d := wire.NewDecoder(body)
+	resp.Decode(d)
+	if d.Err() != nil {
+		t.Fatal(d.Err())
+	}
+	return resp, true
+}
+
+// A member that is behind the client (it was down while the client wrote
+// elsewhere) catches up during the handshake instead of refusing it or
+// calling a live session expired (guarantee 4).
+func TestEnsembleHandshakeCatchesUp(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	lag := (leader + 1) % 3
+	e.stop(lag)
+	c := e.dial(leader)
+	for i := range 300 {
+		if _, err := c.Create(fmt.Sprintf("/k%03d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := e.servers[leader].lastZxid()
+	var info statemachine.SessionInfo
+	e.servers[leader].replica.Read(func(tr *statemachine.Tree) { info, _ = tr.Session(c.SessionID()) })
+	e.restart(lag)
+	resp, ok := handshake(t, e.addr(lag), wire.ConnectRequest{TimeOut: 4000, SessionID: info.ID, Passwd: info.Passwd, LastZxidSeen: seen})
+	if !ok || resp.SessionID != info.ID {
+		t.Fatalf("resume on the member that was behind: ok %v, session %x, want %x", ok, resp.SessionID, info.ID)
+	}
+	if got := e.servers[lag].lastZxid(); got < seen {
+		t.Fatalf("served a client that saw %x at %x", seen, got)
+	}
+	// A client ahead of every member is still refused.
+	if _, ok := handshake(t, e.addr(lag), wire.ConnectRequest{TimeOut: 4000, LastZxidSeen: seen + 1<<40}); ok {
+		t.Fatal("a client from the future got a session")
 	}
 }
