@@ -428,6 +428,14 @@ func (c *conn) handshake(body []byte) bool {
 	c.recv.Add(1) // the ConnectRequest is a packet received, as in ZooKeeper
 	s.stats.received.Add(1)
 	s.stats.bytesReceived.Add(4 + int64(len(body)))
+	if req.SessionID != 0 {
+		// The client is alive while its resume waits (for a leader, to
+		// catch up, for the reattach): its session must not expire
+		// meanwhile (tracker.go, members.go), as ZooKeeper's leader
+		// touches a session it revalidates.
+		s.resuming.Store(req.SessionID, c)
+		defer s.resuming.CompareAndDelete(req.SessionID, c)
+	}
 	if s.cfg.ensemble() && !s.waitLeader(s.syncBound(), c.done) {
 		// A member without a leader cannot create, resume or serve a
 		// session: the client tries another server, as it does when a

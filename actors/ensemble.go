@@ -225,12 +225,25 @@ func (s *Server) catchUp(bound time.Duration, done <-chan struct{}) bool {
 		if left <= 0 || !s.waitLeader(left, done) {
 			return false
 		}
-		rs, err := s.nh.ReadIndex(MetaShard, max(time.Until(deadline), time.Millisecond))
+		_, changed := s.leaderID()
+		// One attempt lasts at most a tick: a ReadIndex sent to a leader
+		// that is just losing its place is dropped without an answer.
+		rs, err := s.nh.ReadIndex(MetaShard, min(max(time.Until(deadline), time.Millisecond), max(s.cfg.TickTime, 100*time.Millisecond)))
 		if err == nil {
-			r := <-rs.ResultC()
-			rs.Release()
-			if r.Completed() {
-				return true
+			select {
+			case r := <-rs.ResultC():
+				rs.Release()
+				if r.Completed() {
+					return true
+				}
+			case <-changed:
+				// A new leader: ask it instead (the old request ends
+				// with its timeout; its state is left to the GC).
+				continue
+			case <-done:
+				return false
+			case <-s.stop:
+				return false
 			}
 		}
 		// No leader after all, or it changed: wait for the next one.

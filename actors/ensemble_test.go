@@ -37,6 +37,7 @@ type testEnsemble struct {
 	servers []*Server // nil when stopped
 	tick    time.Duration
 	mod     func(*Config)
+	clients []string // client addresses
 }
 
 func startEnsemble(t *testing.T, n int, tick time.Duration) *testEnsemble {
@@ -50,6 +51,7 @@ func startEnsembleWith(t *testing.T, n int, tick time.Duration, mod func(*Config
 	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n), mod: mod}
 	for i := 1; i <= n; i++ {
 		e.members = append(e.members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+		e.clients = append(e.clients, freePort(t)) // kept across restarts: clients hold the list
 		e.dirs = append(e.dirs, filepath.Join(t.TempDir(), fmt.Sprint(i)))
 	}
 	var wg sync.WaitGroup
@@ -81,14 +83,14 @@ func startEnsembleWith(t *testing.T, n int, tick time.Duration, mod func(*Config
 func (e *testEnsemble) start(i int) (*Server, error) {
 	cfg := Config{
 		DataDir:         e.dirs[i],
-		ClientAddr:      "127.0.0.1:0",
+		ClientAddr:      e.clients[i],
 		TickTime:        e.tick,
 		FourLetterWords: []string{"*"},
 		ServerID:        uint64(i + 1),
 		Members:         e.members,
 		InitLimit:       10,
 		SyncLimit:       5,
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("member", i+1),
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()})).With("member", i+1),
 	}
 	if e.mod != nil {
 		e.mod(&cfg)
@@ -493,4 +495,140 @@ func TestEnsembleHandshakeCatchesUp(t *testing.T) {
 	if _, ok := handshake(t, e.addr(lag), wire.ConnectRequest{TimeOut: 4000, LastZxidSeen: seen + 1<<40}); ok {
 		t.Fatal("a client from the future got a session")
 	}
+}
+
+// A rolling restart of every member, one at a time, under a write load
+// from a client given every member: every acknowledged write is on every
+// member at the end, and the client's session lives throughout.
+func TestEnsembleRollingRestart(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	w := e.dial(0, 1, 2)
+	sid := w.SessionID()
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { // the writer; ends when stop closes or a write fails for good
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			p := fmt.Sprintf("/w%05d", i)
+			_, err := w.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
+			switch {
+			case err == nil:
+				mu.Lock()
+				acked = append(acked, p)
+				mu.Unlock()
+			case err == zk.ErrNodeExists: // acknowledged after all: the reply was lost in a move
+				mu.Lock()
+				acked = append(acked, p)
+				mu.Unlock()
+			case err == zk.ErrSessionExpired:
+				done <- err
+				return
+			default:
+				i-- // connection loss: the same create again
+			}
+		}
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	for i := range 3 {
+		before := count()
+		e.stop(i)
+		e.restart(i)
+		e.waitLeader()
+		eventually(t, "writes go on after restarting a member", func() error {
+			if count() < before+20 {
+				return fmt.Errorf("%d writes acknowledged, %d before the restart of member %d", count(), before, i+1)
+			}
+			return nil
+		})
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	if w.SessionID() != sid {
+		t.Fatalf("session changed from %x to %x", sid, w.SessionID())
+	}
+	for i := range 3 {
+		c := e.dial(i)
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		kids, _, err := c.Children("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, k := range kids {
+			have["/"+k] = true
+		}
+		for _, p := range acked {
+			if !have[p] {
+				t.Fatalf("member %d lost acknowledged %s (%d acknowledged)", i+1, p, len(acked))
+			}
+		}
+	}
+	if d0, d1, d2 := treeDump(e.servers[0]), treeDump(e.servers[1]), treeDump(e.servers[2]); d0 != d1 || d1 != d2 {
+		t.Fatal("members differ after the rolling restart")
+	}
+	t.Logf("%d writes acknowledged across the rolling restart", len(acked))
+}
+
+// Five members survive the loss of two, the leader among them.
+func TestEnsembleFiveMembersLoseTwo(t *testing.T) {
+	e := startEnsemble(t, 5, 500*time.Millisecond)
+	leader := e.waitLeader()
+	other := (leader + 1) % 5
+	var keep []int
+	for i := range 5 {
+		if i != leader && i != other {
+			keep = append(keep, i)
+		}
+	}
+	c := e.dial(keep...)
+	if _, err := c.Create("/before", []byte("1"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	e.stop(leader)
+	e.stop(other)
+	e.waitLeader()
+	eventually(t, "write with three of five", func() error {
+		_, err := c.Create("/after", []byte("2"), 0, zk.WorldACL(zk.PermAll))
+		if err == zk.ErrNodeExists {
+			return nil
+		}
+		return err
+	})
+	for _, i := range keep {
+		d := e.dial(i)
+		if _, err := d.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/before", "/after"} {
+			if _, _, err := d.Get(p); err != nil {
+				t.Fatalf("member %d: %s: %v", i+1, p, err)
+			}
+		}
+	}
+}
+
+// testLogLevel is Warn, or Debug/Info with PADDOCK_TEST_LOG=debug|info.
+func testLogLevel() slog.Level {
+	switch os.Getenv("PADDOCK_TEST_LOG") {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }

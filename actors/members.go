@@ -310,6 +310,12 @@ func (s *Server) appendTouches(b []byte, now time.Time) []byte {
 		n++
 		return true
 	})
+	s.resuming.Range(func(k, _ any) bool {
+		b = binary.BigEndian.AppendUint64(b, uint64(k.(int64)))
+		b = binary.BigEndian.AppendUint32(b, 0) // its client is in a handshake now
+		n++
+		return true
+	})
 	binary.BigEndian.PutUint32(b[countAt:], n)
 	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
 	return b

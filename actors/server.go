@@ -198,6 +198,9 @@ type Server struct {
 	writeSpans sync.Map // writeKey -> *trace.SpanContext
 	// live holds the session tracker's liveness records.
 	live sync.Map // int64 -> *liveness
+	// resuming holds the sessions whose resume is in a handshake here:
+	// alive, though not yet in sessionConns.
+	resuming sync.Map // int64 -> *conn
 
 	stats serverStats
 	white map[string]bool

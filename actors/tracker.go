@@ -112,6 +112,10 @@ func (t *tracker) receive(ctx actor.Context) {
 		now := m.now.UnixMilli()
 		t.s.live.Range(func(k, v any) bool {
 			l := v.(*liveness)
+			if _, ok := t.s.resuming.Load(l.id); ok {
+				l.touch(m.now) // its client is resuming it here
+				return true
+			}
 			if now-l.lastSeen.Load() > l.timeoutMs && l.expiring.CompareAndSwap(false, true) {
 				t.s.log.Info("expiring session", "session", sid(l.id), "timeout", l.timeoutMs)
 				ctx.Send(t.s.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: l.id}, expiry: l})
