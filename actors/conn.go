@@ -36,6 +36,7 @@ type conn struct {
 	timeout   atomic.Int32
 	sess      atomic.Pointer[actor.PID] // the session actor, set once by the handshake
 	live      *liveness
+	readOnly  atomic.Bool // set by the handshake: a read-only session (ensemble.go)
 	recv      atomic.Int64
 	sent      atomic.Int64
 	lastZxid  atomic.Int64
@@ -436,12 +437,18 @@ func (c *conn) handshake(body []byte) bool {
 		s.resuming.Store(req.SessionID, c)
 		defer s.resuming.CompareAndDelete(req.SessionID, c)
 	}
-	if s.cfg.ensemble() && !s.waitLeader(s.syncBound(), c.done) {
-		// A member without a leader cannot create, resume or serve a
-		// session: the client tries another server, as it does when a
-		// ZooKeeper follower is looking for its leader.
-		s.log.Warn("refusing session: no leader", "remote", c.nc.RemoteAddr().String(), "waited", s.syncBound())
-		return false
+	if s.cfg.ensemble() {
+		readOnly := s.cfg.ReadOnlyMode && req.HasReadOnly && req.ReadOnly
+		if readOnly && s.leaderlessFor(time.Now()) >= s.readOnlyDelay() || !s.waitLeader(s.syncBound(), c.done) {
+			if readOnly {
+				return c.readOnlyHandshake(&req)
+			}
+			// A member without a leader cannot create, resume or serve
+			// a session: the client tries another server, as it does
+			// when a ZooKeeper follower is looking for its leader.
+			s.log.Warn("refusing session: no leader", "remote", c.nc.RemoteAddr().String(), "waited", s.syncBound())
+			return false
+		}
 	}
 	last := s.lastZxid()
 	if req.LastZxidSeen > last && s.cfg.ensemble() && s.catchUp(s.initBound(), c.done) {
@@ -512,9 +519,7 @@ func (c *conn) handshake(body []byte) bool {
 	c.timeout.Store(resp.TimeOut)
 	c.live = s.liveness(resp.SessionID, resp.TimeOut)
 	c.live.touch(time.Now())
-	// The session actor exists before the connection is published in
-	// sessionConns, so the tracker always finds c.sess set (no race on it).
-	c.sess.Store(s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSession(s, c) })))
+	c.startSession()
 	if old, ok := s.sessionConns.Swap(resp.SessionID, c); ok && old.(*conn) != c {
 		old.(*conn).close("session resumed on another connection")
 	}
@@ -539,6 +544,14 @@ func (c *conn) handshake(body []byte) bool {
 	c.enqueue(wire.AppendFrame(nil, &resp), 1)
 	s.log.Debug("session established", "session", sid(resp.SessionID), "timeout", resp.TimeOut, "remote", c.nc.RemoteAddr().String())
 	return true
+}
+
+// startSession starts the session actor of a connection whose handshake
+// succeeded. The actor exists before the connection is published in
+// sessionConns, so the tracker always finds c.sess set (no race on it).
+func (c *conn) startSession() {
+	s := c.s
+	c.sess.Store(s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSession(s, c) })))
 }
 
 // proposeAndWait proposes a server-made txn for the handshake of c and

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"bytes"
+	"crypto/rand"
 	"sync"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/lni/dragonboat/v4/raftio"
 
 	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
 )
 
 // Ensembles: how a zoo.cfg ensemble maps onto Dragonboat, and who leads.
@@ -184,8 +187,89 @@ func (s *Server) dropLeaderless(now time.Time) {
 	conns := s.clientConns()
 	s.log.Warn("no leader for syncLimit ticks; closing client connections", "connections", len(conns), "bound", s.syncBound())
 	for _, c := range conns {
-		c.close("no leader")
+		if !c.readOnly.Load() {
+			c.close("no leader")
+		}
 	}
+}
+
+// Read-only mode (readonlymode.enabled, as ZooKeeper's): a member that has
+// had no leader for readOnlyDelay serves the clients that ask for it
+// (canBeReadOnly in their ConnectRequest) from its replica, as ZooKeeper's
+// ReadOnlyZooKeeperServer does. Their writes, sync and check answer
+// NotReadOnly. A new session is local to the member (never replicated;
+// a client drops it when it reaches a read-write server, as ZooKeeper's
+// clients do); a known session resumes read-only without the reattach
+// transaction. When the member has a leader again it closes its read-only
+// connections, and the clients reconnect read-write.
+
+// readOnlyDelay is how long a member is without a leader before it serves
+// read-only sessions at once: max(2 s, tickTime), ZooKeeper's.
+func (s *Server) readOnlyDelay() time.Duration { return max(2*time.Second, s.cfg.TickTime) }
+
+// readOnlyHandshake answers a ConnectRequest with a read-only session.
+func (c *conn) readOnlyHandshake(req *wire.ConnectRequest) bool {
+	s := c.s
+	resp := wire.ConnectResponse{HasReadOnly: true, ReadOnly: true}
+	if req.SessionID != 0 {
+		var info statemachine.SessionInfo
+		var ok bool
+		s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+		if !ok || !bytes.Equal(info.Passwd, req.Passwd) {
+			s.log.Info("invalid or expired session on a read-only reconnect", "session", sid(req.SessionID), "known", ok)
+			resp.Passwd = make([]byte, wire.PasswordLen)
+			c.enqueue(wire.AppendFrame(nil, &resp), 1)
+			c.closeAfterFlush()
+			<-c.done
+			return false
+		}
+		resp.SessionID, resp.TimeOut, resp.Passwd = info.ID, info.Timeout, info.Passwd
+	} else {
+		resp.SessionID, resp.TimeOut = s.newSessionID(), s.negotiate(req.TimeOut)
+		resp.Passwd = make([]byte, wire.PasswordLen)
+		_, _ = rand.Read(resp.Passwd)
+	}
+	c.readOnly.Store(true)
+	s.readOnlyConns.Add(1)
+	c.lastZxid.Store(max(req.LastZxidSeen, s.lastZxid()))
+	c.sessionID.Store(resp.SessionID)
+	c.timeout.Store(resp.TimeOut)
+	// Its own record, outside the tracker's table: a read-only session
+	// is not the ensemble's to expire.
+	c.live = &liveness{id: resp.SessionID, timeoutMs: int64(resp.TimeOut)}
+	c.live.touch(time.Now())
+	c.startSession()
+	c.enqueue(wire.AppendFrame(nil, &resp), 1)
+	s.log.Info("read-only session", "session", sid(resp.SessionID), "remote", c.nc.RemoteAddr().String())
+	return true
+}
+
+// closeReadOnly closes the read-only connections once the member has a
+// leader again (the ticker calls it).
+func (s *Server) closeReadOnly() {
+	if s.readOnlyConns.Load() == 0 {
+		return
+	}
+	if id, _ := s.leaderID(); id == 0 {
+		return
+	}
+	for _, c := range s.clientConns() {
+		if c.readOnly.Load() {
+			c.close("a leader is back: read-only session ends")
+		}
+	}
+}
+
+// refusedReadOnly reports whether op is refused with NotReadOnly on a
+// read-only session (ZooKeeper's ReadOnlyRequestProcessor).
+func refusedReadOnly(op wire.OpCode) bool {
+	switch op {
+	case wire.OpSync, wire.OpCreate, wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer,
+		wire.OpDelete, wire.OpDeleteContainer, wire.OpSetData, wire.OpReconfig, wire.OpSetACL,
+		wire.OpMulti, wire.OpCheck:
+		return true
+	}
+	return false
 }
 
 // clientConns returns the open client connections.

@@ -632,3 +632,75 @@ func testLogLevel() slog.Level {
 	}
 	return slog.LevelWarn
 }
+
+// With readonlymode.enabled, a member cut off from its quorum serves the
+// clients that ask for read-only mode: reads answer from its replica,
+// writes NotReadOnly; clients that did not ask are refused. When a leader
+// is back, the read-only connections close.
+func TestEnsembleReadOnlyMode(t *testing.T) {
+	e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) { c.ReadOnlyMode = true })
+	leader := e.waitLeader()
+	alone := (leader + 1) % 3
+	c := e.dial(alone)
+	if _, err := c.Create("/ro", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	other := (leader + 2) % 3
+	e.stop(leader)
+	e.stop(other)
+	s := e.servers[alone]
+	eventually(t, "the member left alone has no leader", func() error {
+		if s.leaderlessFor(time.Now()) < s.readOnlyDelay() {
+			id, _ := s.leaderID()
+			return fmt.Errorf("leader %d, leaderless for %v", id, s.leaderlessFor(time.Now()))
+		}
+		return nil
+	})
+	if _, ok := handshake(t, e.addr(alone), wire.ConnectRequest{TimeOut: 4000, HasReadOnly: true}); ok {
+		t.Fatal("a client that did not ask for read-only mode got a session")
+	}
+	nc, err := net.DialTimeout("tcp", e.addr(alone), testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(testTimeout))
+	rc := &rawClient{t: t, nc: nc}
+	if _, err := nc.Write(wire.AppendFrame(nil, &wire.ConnectRequest{TimeOut: 4000, HasReadOnly: true, ReadOnly: true})); err != nil {
+		t.Fatal(err)
+	}
+	body, err := wire.ReadFrame(nc, nil, wire.DefaultMaxPacket)
+	if err != nil {
+		t.Fatalf("read-only handshake: %v", err)
+	}
+	var resp wire.ConnectResponse
+	resp.Decode(wire.NewDecoder(body))
+	if !resp.ReadOnly || resp.SessionID == 0 {
+		t.Fatalf("response %+v, want a read-only session", resp)
+	}
+	rc.send(1, wire.OpGetData, &wire.PathWatchRequest{Path: "/ro"})
+	if h, d := rc.read(); h.Err != wire.Ok {
+		t.Fatalf("read-only getData: %v", h.Err)
+	} else {
+		var gd wire.GetDataResponse
+		gd.Decode(d)
+		if string(gd.Data) != "x" {
+			t.Fatalf("read-only getData %q", gd.Data)
+		}
+	}
+	rc.send(2, wire.OpCreate, &wire.CreateRequest{Path: "/no", ACL: wire.WorldACL})
+	if h, _ := rc.read(); h.Err != wire.ErrNotReadOnly {
+		t.Fatalf("read-only create: %v, want NotReadOnly", h.Err)
+	}
+	rc.send(3, wire.OpSync, &wire.PathRequest{Path: "/"})
+	if h, _ := rc.read(); h.Err != wire.ErrNotReadOnly {
+		t.Fatalf("read-only sync: %v, want NotReadOnly", h.Err)
+	}
+	// The quorum is back: the read-only connection ends.
+	e.restart(leader)
+	_ = nc.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := wire.ReadFrame(nc, nil, wire.DefaultMaxPacket); err == nil {
+		t.Fatal("the read-only connection stayed open with a leader back")
+	}
+}

@@ -55,6 +55,9 @@ type Config struct {
 	Members []Member
 	// InitLimit and SyncLimit are zoo.cfg's, in ticks (defaults 10 and 5).
 	InitLimit, SyncLimit int
+	// ReadOnlyMode is ZooKeeper's readonlymode.enabled: a member without
+	// a leader serves the clients that ask for it read-only (ensemble.go).
+	ReadOnlyMode bool
 
 	// sessionlessTimeout bounds the handshake (tests shorten it); zero
 	// is ZooKeeper's 10 s.
@@ -215,6 +218,9 @@ type Server struct {
 	pendingSyncs atomic.Int64
 	// recovered counts the snapshots the replica loaded (onRecover).
 	recovered atomic.Int64
+	// readOnlyConns counts the read-only connections ever opened; the
+	// ticker looks for them only when there were some.
+	readOnlyConns atomic.Int64
 
 	// failed is closed (once, failErr set first) when an actor that cannot
 	// be restarted panicked (supervise.go).
@@ -575,6 +581,7 @@ func (s *Server) ticker() {
 		case now := <-t.C:
 			s.root.Send(s.tracker, &trackerTick{now: now})
 			s.dropLeaderless(now)
+			s.closeReadOnly()
 		case now := <-reap.C:
 			if s.isLeader() {
 				s.reapContainers(now)

@@ -446,6 +446,20 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 			sl.span.SetAttributes(attribute.String("zk.path", p))
 		}
 	}
+	if ss.c.readOnly.Load() {
+		switch {
+		case refusedReadOnly(r.op):
+			ss.fail(sl, wire.ErrNotReadOnly)
+			return
+		case r.op == wire.OpCloseSession:
+			// A read-only session is the member's own: nothing to
+			// replicate, the connection just ends.
+			ss.reply(sl, ss.s.watermark.Load(), wire.Ok, nil)
+			sl.close = true
+			ss.closing = true
+			return
+		}
+	}
 	switch r.op {
 	case wire.OpPing:
 		ss.reply(sl, ss.s.watermark.Load(), wire.Ok, nil)
