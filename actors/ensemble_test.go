@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,9 +49,19 @@ func startEnsemble(t *testing.T, n int, tick time.Duration) *testEnsemble {
 // startEnsembleWith starts n members whose Config mod changes.
 func startEnsembleWith(t *testing.T, n int, tick time.Duration, mod func(*Config)) *testEnsemble {
 	t.Helper()
-	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n), mod: mod}
+	var members []Member
 	for i := 1; i <= n; i++ {
-		e.members = append(e.members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+		members = append(members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+	}
+	return startMembers(t, members, tick, mod)
+}
+
+// startMembers starts an ensemble of the given members.
+func startMembers(t *testing.T, members []Member, tick time.Duration, mod func(*Config)) *testEnsemble {
+	t.Helper()
+	n := len(members)
+	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n), mod: mod, members: members}
+	for i := 1; i <= n; i++ {
 		e.clients = append(e.clients, freePort(t)) // kept across restarts: clients hold the list
 		e.dirs = append(e.dirs, filepath.Join(t.TempDir(), fmt.Sprint(i)))
 	}
@@ -702,5 +713,83 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	_ = nc.SetDeadline(time.Now().Add(testTimeout))
 	if _, err := wire.ReadFrame(nc, nil, wire.DefaultMaxPacket); err == nil {
 		t.Fatal("the read-only connection stayed open with a leader back")
+	}
+}
+
+// A member whose IP address changes while its server.N host name stays
+// (a Kubernetes pod that moved) rejoins without a restart of the others:
+// members dial each other by name on every connect. The test runs itself
+// again in a mount namespace of its own (unshare -m, as root, as CI runs)
+// with a private /etc/hosts naming the members, and moves member 3 from
+// 127.0.0.13 to 127.0.0.23.
+func TestEnsembleMemberMovesToNewAddress(t *testing.T) {
+	hosts := os.Getenv("PADDOCK_TEST_HOSTS")
+	if hosts == "" {
+		hosts = filepath.Join(t.TempDir(), "hosts")
+		if err := os.WriteFile(hosts, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("unshare", "-m", "--", "sh", "-c", `mount --bind "$PADDOCK_TEST_HOSTS" /etc/hosts && exec "$0" -test.run='^TestEnsembleMemberMovesToNewAddress$' -test.v`, os.Args[0])
+		cmd.Env = append(os.Environ(), "PADDOCK_TEST_HOSTS="+hosts)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestEnsembleMemberMovesToNewAddress") {
+			t.Fatalf("in a mount namespace with its own /etc/hosts (needs root and unshare): %v\n%s", err, out)
+		}
+		return
+	}
+	setHosts := func(m3 string) {
+		t.Helper()
+		data := "127.0.0.11 paddock-m1\n127.0.0.12 paddock-m2\n" + m3 + " paddock-m3\n"
+		if err := os.WriteFile(hosts, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setHosts("127.0.0.13")
+	var members []Member
+	for i := 1; i <= 3; i++ {
+		_, qp, _ := net.SplitHostPort(freePort(t))
+		_, ep, _ := net.SplitHostPort(freePort(t))
+		host := fmt.Sprintf("paddock-m%d", i)
+		members = append(members, Member{ID: uint64(i), QuorumAddr: net.JoinHostPort(host, qp), ElectionAddr: net.JoinHostPort(host, ep)})
+	}
+	e := startMembers(t, members, 500*time.Millisecond, nil)
+	c := e.dial(0)
+	if _, err := c.Create("/a", []byte("a"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	e.stop(2)
+	setHosts("127.0.0.23")
+	// Go re-reads /etc/hosts when it changed (and at most every 5 s).
+	eventually(t, "the new address resolves", func() error {
+		addrs, err := net.LookupHost("paddock-m3")
+		if err != nil || len(addrs) != 1 || addrs[0] != "127.0.0.23" {
+			return fmt.Errorf("paddock-m3 is %v %v", addrs, err)
+		}
+		return nil
+	})
+	e.restart(2)
+	if _, err := c.Create("/b", []byte("b"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	m3 := e.dial(2)
+	eventually(t, "the moved member catches up", func() error {
+		if _, err := m3.Sync("/"); err != nil {
+			return err
+		}
+		_, _, err := m3.Get("/b")
+		return err
+	})
+	if _, err := m3.Create("/c", []byte("c"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write on the moved member: %v", err)
+	}
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Get("/c"); err != nil {
+		t.Fatalf("member 1 has not the moved member's write: %v", err)
+	}
+	if nc, err := net.DialTimeout("tcp", "127.0.0.13:"+strings.Split(members[2].QuorumAddr, ":")[1], time.Second); err == nil {
+		nc.Close()
+		t.Fatal("member 3 still listens at its old address")
 	}
 }
