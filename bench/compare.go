@@ -83,6 +83,10 @@ type CompareConfig struct {
 	WorkDir string
 	// Progress, when set, gets progress lines and the progress bar.
 	Progress io.Writer
+	// Members is the number of members of each ensemble started (both
+	// targets get the same); 0 or 1 starts standalone servers. The load's
+	// sessions are spread over the members round robin.
+	Members int
 }
 
 // ZKDebianClasspath is where Debian's zookeeper package puts the server
@@ -145,15 +149,17 @@ func Compare(ctx context.Context, cc CompareConfig, stdout, stderr io.Writer) (e
 
 	zkAddrs, pdAddrs := cc.ZKAddrs, cc.PaddockAddrs
 	if len(zkAddrs) == 0 {
-		p, err := startZooKeeper(ctx, filepath.Join(work, "zookeeper"), cc.ZKClasspath, cc.ZKHeap)
-		if p != nil {
-			procs = append(procs, p)
-		}
+		ps, err := startEnsemble(ctx, filepath.Join(work, "zookeeper"), cc.Members, func(ctx context.Context, m member) (*serverProc, error) {
+			return startZooKeeper(ctx, m, cc.ZKClasspath, cc.ZKHeap)
+		})
+		procs = append(procs, ps...)
 		if err != nil {
 			return err
 		}
-		logf("ZooKeeper serving on %s (pid %d, log %s)", p.addr, p.cmd.Process.Pid, p.log)
-		zkAddrs = []string{p.addr}
+		for _, p := range ps {
+			logf("ZooKeeper serving on %s (pid %d, log %s)", p.addr, p.cmd.Process.Pid, p.log)
+			zkAddrs = append(zkAddrs, p.addr)
+		}
 	}
 	if len(pdAddrs) == 0 {
 		bin := cc.PaddockBin
@@ -165,15 +171,17 @@ func Compare(ctx context.Context, cc CompareConfig, stdout, stderr io.Writer) (e
 				return fmt.Errorf("paddock/bench: go build paddock: %v\n%s", err, out)
 			}
 		}
-		p, err := startPaddock(ctx, filepath.Join(work, "paddock-server"), bin)
-		if p != nil {
-			procs = append(procs, p)
-		}
+		ps, err := startEnsemble(ctx, filepath.Join(work, "paddock-server"), cc.Members, func(ctx context.Context, m member) (*serverProc, error) {
+			return startPaddock(ctx, m, bin)
+		})
+		procs = append(procs, ps...)
 		if err != nil {
 			return err
 		}
-		logf("Paddock serving on %s (pid %d, log %s)", p.addr, p.cmd.Process.Pid, p.log)
-		pdAddrs = []string{p.addr}
+		for _, p := range ps {
+			logf("Paddock serving on %s (pid %d, log %s)", p.addr, p.cmd.Process.Pid, p.log)
+			pdAddrs = append(pdAddrs, p.addr)
+		}
 	}
 	targets := []Target{{Name: CompareZooKeeper, Addrs: zkAddrs}, {Name: ComparePaddock, Addrs: pdAddrs}}
 
@@ -364,11 +372,13 @@ func (p *serverProc) logTail() string {
 	return strings.Join(lines, "\n")
 }
 
-// waitServing waits until the srvr four-letter word says "Mode: ".
+// waitServing waits until the srvr four-letter word says the server
+// serves: "Mode: standalone", "leader" or "follower" (a Paddock member
+// without a leader says "Mode: looking"; a ZooKeeper one does not answer).
 func (p *serverProc) waitServing(ctx context.Context) error {
 	deadline := time.Now().Add(serverStartTimeout)
 	for {
-		if out, err := fourLetter(p.addr, "srvr"); err == nil && strings.Contains(out, "Mode: ") {
+		if out, err := fourLetter(p.addr, "srvr"); err == nil && serving(out) {
 			return nil
 		}
 		select {
@@ -382,6 +392,15 @@ func (p *serverProc) waitServing(ctx context.Context) error {
 			return fmt.Errorf("paddock/bench: %s did not serve within %v; log:\n%s", p.name, serverStartTimeout, p.logTail())
 		}
 	}
+}
+
+func serving(srvr string) bool {
+	for _, m := range []string{"Mode: standalone", "Mode: leader", "Mode: follower"} {
+		if strings.Contains(srvr, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // fourLetter sends a four-letter word and returns the answer.
@@ -410,69 +429,154 @@ func freeAddr() (string, int, error) {
 	return fmt.Sprintf("127.0.0.1:%d", port), port, nil
 }
 
+// member is one server of a target: its directory, client address and
+// the zoo.cfg lines of its ensemble (none when standalone).
+type member struct {
+	dir     string
+	id      int
+	addr    string
+	port    int
+	servers []string
+}
+
+// name is the process name of m: target, or target.N in an ensemble.
+func (m member) name(target string) string {
+	if len(m.servers) == 0 {
+		return target
+	}
+	return fmt.Sprintf("%s.%d", target, m.id)
+}
+
 // zooCfg is the zoo.cfg both servers get (ZooKeeper's defaults otherwise,
-// forceSync=yes among them).
-func zooCfg(dataDir string, port int) string {
-	return strings.Join([]string{
+// forceSync=yes among them), with the ensemble's server.N lines.
+func zooCfg(dataDir string, m member) string {
+	return strings.Join(append([]string{
 		"tickTime=2000",
 		"initLimit=10",
 		"syncLimit=5",
 		"dataDir=" + dataDir,
-		fmt.Sprintf("clientPort=%d", port),
+		fmt.Sprintf("clientPort=%d", m.port),
 		"clientPortAddress=127.0.0.1",
 		"maxClientCnxns=0",
 		"4lw.commands.whitelist=*",
 		"admin.enableServer=false",
-	}, "\n") + "\n"
+	}, m.servers...), "\n") + "\n"
 }
 
-// startZooKeeper runs a standalone Apache ZooKeeper in dir.
-func startZooKeeper(ctx context.Context, dir, classpath, heap string) (*serverProc, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+// startEnsemble starts n members (a standalone server for n <= 1) with
+// start, in dir/1, dir/2, ..., and returns them once all serve. With
+// members, each gets dataDir/myid and the same server.N lines on free
+// loopback ports.
+func startEnsemble(ctx context.Context, dir string, n int, start func(context.Context, member) (*serverProc, error)) ([]*serverProc, error) {
+	ms := make([]member, max(n, 1))
+	var servers []string
+	for i := range ms {
+		ms[i].id = i + 1
+		ms[i].dir = dir
+		if n > 1 {
+			ms[i].dir = filepath.Join(dir, fmt.Sprint(i+1))
+		}
+		addr, port, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		ms[i].addr, ms[i].port = addr, port
+		if n > 1 {
+			_, q, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			_, e, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			servers = append(servers, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, q, e))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	procs := make([]*serverProc, len(ms))
+	errs := make([]error, len(ms))
+	var wg sync.WaitGroup
+	for i := range ms {
+		ms[i].servers = servers
+		data := filepath.Join(ms[i].dir, "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return nil, err
+		}
+		if n > 1 {
+			if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		wg.Add(1)
+		go func() { // members start together: a quorum must be up before any serves
+			defer wg.Done()
+			procs[i], errs[i] = start(ctx, ms[i])
+		}()
+	}
+	wg.Wait()
+	var out []*serverProc
+	for _, p := range procs {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// standaloneMember is the member of a standalone server in dir, on a free
+// loopback port.
+func standaloneMember(dir string) (member, error) {
 	addr, port, err := freeAddr()
 	if err != nil {
+		return member{}, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return member{}, err
+	}
+	return member{dir: dir, id: 1, addr: addr, port: port}, nil
+}
+
+// startZooKeeper runs Apache ZooKeeper for m: standalone, or a quorum
+// peer of m's ensemble.
+func startZooKeeper(ctx context.Context, m member, classpath, heap string) (*serverProc, error) {
+	cfg := filepath.Join(m.dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte(zooCfg(filepath.Join(m.dir, "data"), m)), 0o644); err != nil {
 		return nil, err
 	}
-	cfg := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfg, []byte(zooCfg(filepath.Join(dir, "data"), port)), 0o644); err != nil {
-		return nil, err
+	main := "org.apache.zookeeper.server.ZooKeeperServerMain"
+	if len(m.servers) > 0 {
+		main = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 	}
 	cmd := exec.Command("java", "-Xms"+heap, "-Xmx"+heap,
 		"-Dzookeeper.admin.enableServer=false",
-		"-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	p, err := startProc("zookeeper", filepath.Join(dir, "zk.log"), cmd)
+		"-cp", classpath, main, cfg)
+	p, err := startProc(m.name("zookeeper"), filepath.Join(m.dir, "zk.log"), cmd)
 	if err != nil {
 		return nil, err
 	}
-	p.addr = addr
+	p.addr = m.addr
 	return p, p.waitServing(ctx)
 }
 
-// startPaddock runs `paddock serve` in dir.
-func startPaddock(ctx context.Context, dir, bin string) (*serverProc, error) {
-	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return nil, err
-	}
-	addr, port, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	cfg := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfg, []byte(zooCfg(data, port)), 0o644); err != nil {
+// startPaddock runs `paddock serve` for m.
+func startPaddock(ctx context.Context, m member, bin string) (*serverProc, error) {
+	data := filepath.Join(m.dir, "data")
+	cfg := filepath.Join(m.dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte(zooCfg(data, m)), 0o644); err != nil {
 		return nil, err
 	}
 	if abs, err := filepath.Abs(bin); err == nil {
 		bin = abs
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--data-dir", data, "--client-addr", addr, "--log-level", "warn")
-	p, err := startProc("paddock", filepath.Join(dir, "paddock.log"), cmd)
+	cmd := exec.Command(bin, "serve", "--config", cfg, "--data-dir", data, "--log-level", "warn")
+	p, err := startProc(m.name("paddock"), filepath.Join(m.dir, "paddock.log"), cmd)
 	if err != nil {
 		return nil, err
 	}
-	p.addr = addr
+	p.addr = m.addr
 	return p, p.waitServing(ctx)
 }
 
@@ -511,11 +615,12 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	pdAddrs := fs.String("paddock-addrs", "", "`host:port,…` of a running Paddock (cluster) to drive instead of starting one")
 	bin := fs.String("paddock", "", "built paddock `binary` to serve with (default: go build ./cmd/paddock)")
 	work := fs.String("work-dir", "", "directory for the servers' data and logs (default: a temporary one)")
+	members := fs.Int("members", 1, "members of each ensemble started (1: standalone servers); the sessions are spread over them")
 	if code, ok := parseFlags(fs, args, stderr,
 		"usage: paddock bench compare [flags]\n\n"+
-			"Starts Apache ZooKeeper 3.8 (Debian's package) and a Paddock server on free loopback ports,\n"+
-			"both standalone with fsync on, warms both up, sweeps read ratios on both interleaved point\n"+
-			"by point, reports, and stops both."); !ok {
+			"Starts Apache ZooKeeper 3.8 (Debian's package) and Paddock on free loopback ports, both\n"+
+			"standalone (or both -members-member ensembles) with fsync on, warms both up, sweeps read\n"+
+			"ratios on both interleaved point by point, reports, and stops both."); !ok {
 		return code
 	}
 	bad := func(format string, a ...any) int {
@@ -536,6 +641,9 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 	if *sessions < 1 || *inflight < 1 || *keys < 1 {
 		return bad("-sessions, -inflight and -keys must be at least 1")
 	}
+	if *members < 1 || *members > 9 {
+		return bad("-members must be 1 to 9")
+	}
 	if err := checkRate(*rate); err != nil {
 		return bad("%v", err)
 	}
@@ -551,7 +659,7 @@ func CompareMain(args []string, stdout, stderr io.Writer) int {
 		Duration: *duration, PointWarmup: *pointWarmup, WarmUp: *warmup, Ratios: rs,
 		Sessions: *sessions, InFlight: *inflight, Keys: *keys, ValueSize: *valueSize, Rate: *rate,
 		Out: *out, ZKHeap: *zkHeap, ZKAddrs: za, PaddockAddrs: pa, PaddockBin: *bin,
-		WorkDir: *work, Progress: stderr,
+		WorkDir: *work, Progress: stderr, Members: *members,
 	}
 	if _, err := (Config{Addrs: []string{"127.0.0.1:1"}, Sessions: cc.Sessions, InFlight: cc.InFlight,
 		Keys: cc.Keys, ValueSize: cc.ValueSize, Rate: cc.Rate}).withDefaults(); err != nil {

@@ -178,3 +178,34 @@ func TestCompareInterruptStopsServers(t *testing.T) {
 	}
 	checkGone(t, got)
 }
+
+// With Members, Compare starts a 3-member ensemble of each, spreads the
+// sessions over the members, and stops all six processes.
+func TestCompareStartsEnsembles(t *testing.T) {
+	if _, err := os.Stat("/usr/share/java/zookeeper.jar"); err != nil {
+		t.Fatalf("Apache ZooKeeper is not installed (run `make deps`): %v", err)
+	}
+	pids := recordPids(t, nil)
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	err := Compare(context.Background(), CompareConfig{
+		Duration: 300 * time.Millisecond, PointWarmup: 100 * time.Millisecond,
+		Ratios: []float64{0.5}, Sessions: 3, InFlight: 4, Keys: 20, ValueSize: 10, ZKHeap: "128m",
+		Members: 3, Out: filepath.Join(dir, "out"), WorkDir: filepath.Join(dir, "work"), Progress: &errb,
+	}, &out, &errb)
+	if err != nil {
+		t.Fatalf("Compare: %v\nstderr:\n%s", err, errb.String())
+	}
+	got := pids()
+	for _, name := range []string{"zookeeper.1", "zookeeper.2", "zookeeper.3", "paddock.1", "paddock.2", "paddock.3"} {
+		if got[name] == 0 {
+			t.Errorf("%s not started (%v)", name, got)
+		}
+	}
+	checkGone(t, got)
+	for _, r := range readResults(t, filepath.Join(dir, "out")) {
+		if r.Ops == 0 || r.Errors != 0 {
+			t.Errorf("%s: %d ops, %d errors (%v)", r.Target, r.Ops, r.Errors, r.ErrorCodes)
+		}
+	}
+}

@@ -171,7 +171,11 @@ func MeasureZooKeeperMemory(ctx context.Context, mc MemoryConfig) (res MemoryRes
 		}
 		defer os.RemoveAll(work)
 	}
-	p, err := startZooKeeper(ctx, filepath.Join(work, "zookeeper"), mc.ZKClasspath, mc.ZKHeap)
+	m, err := standaloneMember(filepath.Join(work, "zookeeper"))
+	if err != nil {
+		return res, err
+	}
+	p, err := startZooKeeper(ctx, m, mc.ZKClasspath, mc.ZKHeap)
 	if p != nil {
 		defer p.kill()
 	}

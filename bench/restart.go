@@ -85,7 +85,11 @@ func MeasureRestart(ctx context.Context, rc RestartConfig) (res RestartResult, e
 		}
 	}
 	dir := filepath.Join(work, "paddock-server")
-	p, err := startPaddock(ctx, dir, bin)
+	m, err := standaloneMember(dir)
+	if err != nil {
+		return res, err
+	}
+	p, err := startPaddock(ctx, m, bin)
 	if p != nil {
 		defer func() { p.kill() }()
 	}
