@@ -499,8 +499,12 @@ func (c *conn) handshake(body []byte) bool {
 		passwd := make([]byte, wire.PasswordLen)
 		_, _ = rand.Read(passwd)
 		r, done := s.proposeAndWait(c, statemachine.Txn{Type: wire.OpCreateSession, SessionID: id, Timeout: timeout, Passwd: passwd})
-		if !done || r.Err != wire.Ok {
-			s.log.Warn("create session failed", "session", sid(id), "err", r.Err, "done", done)
+		if !done {
+			s.log.Warn("create session not completed (connection closed, server stopping or timed out)", "session", sid(id))
+			return false
+		}
+		if r.Err != wire.Ok {
+			s.log.Warn("create session failed", "session", sid(id), "err", r.Err)
 			return false
 		}
 		c.lastZxid.Store(r.Zxid)

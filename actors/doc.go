@@ -13,11 +13,19 @@
 //     while later writes keep flowing (readgate.go), responses and watch
 //     events released in zxid order behind the delivery watermark;
 //   - the proposer: wall-clock stamping, group commit of many txns per Raft
-//     entry, many entries in flight, completion matched in onApply;
+//     entry, many entries in flight, each entry tagged with this member's
+//     origin and proposed again until applied, completion matched in
+//     onApply against this member's own entries (proposer.go);
+//   - in an ensemble (ensemble.go): the mapping of zoo.cfg's members, ports
+//     and timings onto Dragonboat, the leader as Raft reports it, catching
+//     up (ReadIndex) for sync and handshakes, read-only mode, and the
+//     resync after a snapshot install; the member channel on the election
+//     port carrying session touches from followers to the leader
+//     (members.go);
 //   - the watch router and per-path watch actors (registrations are
 //     watcher ids, a path actor lives while its path has registrations);
-//   - the session tracker (expiry by proposing OpCloseSession) and the
-//     container/TTL reaper;
+//   - the session tracker (expiry by proposing OpCloseSession, on the
+//     leader only) and the container/TTL reaper (leader only);
 //   - per-connection flow control and the limits that protect the server
 //     (conn.go), supervision of the actors (supervise.go), and the
 //     snapshot policy: a snapshot every snapCount applied transactions
