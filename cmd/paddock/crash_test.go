@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,8 +104,15 @@ var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 func startCrashProcess(t *testing.T, bin, dataDir string) *crashProcess {
 	t.Helper()
+	return startServe(t, bin, "--data-dir", dataDir, "--client-addr", "127.0.0.1:0")
+}
+
+// startServe runs `paddock serve args...` (at log level info) and waits
+// until it serves.
+func startServe(t *testing.T, bin string, args ...string) *crashProcess {
+	t.Helper()
 	p := &crashProcess{done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--client-addr", "127.0.0.1:0", "--log-level", "info")
+	p.cmd = exec.Command(bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	stderr, err := p.cmd.StderrPipe()
@@ -171,7 +179,7 @@ func (p *crashProcess) stop(t *testing.T) int {
 
 func crashDial(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+	c, ev, err := zk.Connect(strings.Split(addr, ","), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
