@@ -49,46 +49,9 @@ func FuzzServerRequest(f *testing.F) {
 		f.Add(true, g)
 	}
 
-	var (
-		once    sync.Once
-		srv     *Server
-		healthy net.Conn
-		xid     int32
-		err     error
-	)
-	dir := f.TempDir()
-	f.Cleanup(func() {
-		if healthy != nil {
-			healthy.Close()
-		}
-		if srv != nil {
-			srv.Close()
-		}
-	})
-	setup := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		srv, err = Start(ctx, Config{
-			DataDir:    dir,
-			ClientAddr: "127.0.0.1:0",
-			TickTime:   100 * time.Millisecond,
-			// The healthy session must not expire while the fuzzer
-			// minimises or pauses.
-			MaxSessionTimeout: time.Hour,
-			FourLetterWords:   []string{"*"},
-			Logger:            slog.New(slog.DiscardHandler),
-		})
-		if err != nil {
-			return
-		}
-		healthy, err = fuzzHandshake(srv.Addr().String(), int32(time.Hour/time.Millisecond))
-	}
-
+	fs := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, raw bool, data []byte) {
-		once.Do(setup)
-		if err != nil {
-			t.Fatalf("server set-up: %v", err)
-		}
+		srv, healthy := fs.get(t)
 		nc, herr := fuzzHandshake(srv.Addr().String(), 2000)
 		if herr != nil {
 			t.Fatalf("handshake: %v", herr)
@@ -109,11 +72,106 @@ func FuzzServerRequest(f *testing.F) {
 			t.Fatalf("server neither answered nor closed the connection: %v", rerr)
 		}
 
-		xid++
-		if herr := fuzzExists(healthy, xid, "/"); herr != nil {
+		if herr := fs.check(healthy); herr != nil {
 			t.Fatalf("healthy session not served after input (raw=%v) %x: %v", raw, data, herr)
 		}
 	})
+}
+
+// FuzzConnectRequest fuzzes the handshake: the first frame of a connection
+// is the input instead of a ConnectRequest. The server must answer it or
+// close the connection, and a healthy session must still be served.
+//
+//	go test -run '^$' -fuzz '^FuzzConnectRequest$' -fuzztime 10s ./actors
+func FuzzConnectRequest(f *testing.F) {
+	for _, req := range []wire.ConnectRequest{
+		{TimeOut: 2000, Passwd: make([]byte, wire.PasswordLen)},
+		{TimeOut: 2000, Passwd: make([]byte, wire.PasswordLen), HasReadOnly: true, ReadOnly: true},
+		{TimeOut: 2000, SessionID: 0x0123456789, Passwd: []byte("wrong"), LastZxidSeen: 1 << 40},
+		{TimeOut: -1, LastZxidSeen: -1, Passwd: nil},
+	} {
+		f.Add(wire.AppendFrame(nil, &req)[4:])
+	}
+	f.Add([]byte{})
+	f.Add([]byte("ruok"))
+	f.Add([]byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	fs := newFuzzServer(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		srv, healthy := fs.get(t)
+		nc, err := net.DialTimeout("tcp", srv.Addr().String(), testTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(testTimeout))
+		frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), uint32(len(body)))
+		if _, werr := nc.Write(append(frame, body...)); werr != nil && !isClosed(werr) {
+			t.Fatalf("write: %v", werr)
+		}
+		_ = nc.(*net.TCPConn).CloseWrite()
+		if _, rerr := io.Copy(io.Discard, nc); rerr != nil && !isClosed(rerr) {
+			t.Fatalf("server neither answered nor closed the connection: %v", rerr)
+		}
+		if err := fs.check(healthy); err != nil {
+			t.Fatalf("healthy session not served after connect request %x: %v", body, err)
+		}
+	})
+}
+
+// fuzzServer is one server per fuzz process, started on the first input
+// and closed by the fuzz function's cleanup, with a healthy session that
+// every input must leave served.
+type fuzzServer struct {
+	once    sync.Once
+	dir     string
+	srv     *Server
+	healthy net.Conn
+	xid     int32
+	err     error
+}
+
+func newFuzzServer(f *testing.F) *fuzzServer {
+	fs := &fuzzServer{dir: f.TempDir()}
+	f.Cleanup(func() {
+		if fs.healthy != nil {
+			fs.healthy.Close()
+		}
+		if fs.srv != nil {
+			fs.srv.Close()
+		}
+	})
+	return fs
+}
+
+func (fs *fuzzServer) get(t *testing.T) (*Server, net.Conn) {
+	fs.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		fs.srv, fs.err = Start(ctx, Config{
+			DataDir:    fs.dir,
+			ClientAddr: "127.0.0.1:0",
+			TickTime:   100 * time.Millisecond,
+			// The healthy session must not expire while the fuzzer
+			// minimises or pauses.
+			MaxSessionTimeout: time.Hour,
+			FourLetterWords:   []string{"*"},
+			Logger:            slog.New(slog.DiscardHandler),
+		})
+		if fs.err != nil {
+			return
+		}
+		fs.healthy, fs.err = fuzzHandshake(fs.srv.Addr().String(), int32(time.Hour/time.Millisecond))
+	})
+	if fs.err != nil {
+		t.Fatalf("server set-up: %v", fs.err)
+	}
+	return fs.srv, fs.healthy
+}
+
+// check runs an exists on the healthy session.
+func (fs *fuzzServer) check(healthy net.Conn) error {
+	fs.xid++
+	return fuzzExists(healthy, fs.xid, "/")
 }
 
 // isClosed reports whether err means the peer closed the connection (not
