@@ -793,3 +793,37 @@ func TestEnsembleMemberMovesToNewAddress(t *testing.T) {
 		t.Fatal("member 3 still listens at its old address")
 	}
 }
+
+// A member that loses its quorum takes no writes: a write waits, the
+// member closes its client connections after syncLimit ticks, and when a
+// quorum is back the client resumes its session there.
+func TestEnsembleLosesQuorum(t *testing.T) {
+	e := startEnsemble(t, 3, 200*time.Millisecond)
+	leader := e.waitLeader()
+	alone := (leader + 1) % 3
+	c := e.dial(alone)
+	sid := c.SessionID()
+	e.stop(leader)
+	e.stop((leader + 2) % 3)
+	s := e.servers[alone]
+	start := time.Now()
+	_, err := c.Create("/lost", nil, 0, zk.WorldACL(zk.PermAll))
+	if err == nil {
+		t.Fatal("a write succeeded without a quorum")
+	}
+	if waited := time.Since(start); waited < s.syncBound() {
+		t.Fatalf("the write failed after %v (%v), before syncLimit ticks (%v)", waited, err, s.syncBound())
+	}
+	e.restart(leader)
+	e.waitLeader()
+	eventually(t, "the session resumes with a quorum back", func() error {
+		_, _, err := c.Exists("/")
+		return err
+	})
+	if c.SessionID() != sid {
+		t.Fatalf("session %x, want %x", c.SessionID(), sid)
+	}
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+}
