@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/cmd/paddock/identity"
 )
 
 // shutdownTimeout bounds the telemetry flush at exit.
@@ -106,6 +107,13 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 		logger.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
+	// Standalone: the ensemble id is the one recorded at the first start.
+	ident, err := identity.Check(r.zk.DataDir, id, "")
+	if err != nil {
+		logger.Error("data directory identity", "err", err)
+		return exitFailure
+	}
+	logger.Info("data directory identity", "server_id", ident.ServerID, "ensemble_id", ident.EnsembleID, "recorded_now", ident.Created)
 
 	shutdownTelemetry, err := setupTelemetry(ctx, stdout, logger)
 	if err != nil {
