@@ -111,8 +111,15 @@ func startCrashProcess(t *testing.T, bin, dataDir string) *crashProcess {
 // until it serves.
 func startServe(t *testing.T, bin string, args ...string) *crashProcess {
 	t.Helper()
+	return startProcess(t, bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
+}
+
+// startProcess runs name with args, a `paddock serve` (maybe behind
+// unshare), and returns once it serves.
+func startProcess(t *testing.T, name string, args ...string) *crashProcess {
+	t.Helper()
 	p := &crashProcess{done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
+	p.cmd = exec.Command(name, args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	stderr, err := p.cmd.StderrPipe()
