@@ -74,7 +74,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// buildPaddock builds this package's binary into a temporary directory.
+// buildPaddock builds this package's binary into a temporary directory,
+// static (CGO_ENABLED=0) as make build does, so that it also runs in a
+// FROM scratch container.
 func buildPaddock(t *testing.T) string {
 	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -85,6 +87,7 @@ func buildPaddock(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "paddock")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
