@@ -35,6 +35,11 @@ package actors
 // not one of these shapes. The steps are each atomic and idempotent (a
 // crash between them is finished by the next start), and the data
 // directory stays a valid dragonboat directory for the current hostname.
+// This runs before dragonboat locks the directories: a second process
+// started under another hostname on a directory in use rewrites the flag
+// file before dragonboat refuses it ("failed to lock data directory"); the
+// running one is not affected (it read the flag file at its start), and its
+// next start rewrites the flag file back.
 // TestHostDirKnowsDragonboatLayout fails if a dragonboat upgrade changes the
 // layout or the flag file format this relies on.
 
