@@ -518,8 +518,16 @@ func TestServeRefusesAnotherMembersDataDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(member1, "myid"), []byte("2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := dirState(t, member1)
-	cmd := exec.Command(bin, "serve", "--data-dir", member1, "--client-addr", "127.0.0.1:0")
+	refusal(t, bin, member1, []string{"belongs to server 1", "this is server 2", member1},
+		"serve", "--data-dir", member1, "--client-addr", "127.0.0.1:0")
+}
+
+// refusal runs bin with args, expects it to exit with exitFailure saying
+// every one of want, and dataDir to be as it was.
+func refusal(t *testing.T, bin, dataDir string, want []string, args ...string) {
+	t.Helper()
+	before := dirState(t, dataDir)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	done := make(chan struct{})
 	var out []byte
@@ -530,18 +538,48 @@ func TestServeRefusesAnotherMembersDataDir(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("serve on another member's data directory did not exit:\n%s", out)
+		t.Fatalf("paddock %q did not exit:\n%s", args, out)
 	}
 	var exit *exec.ExitError
 	if !errors.As(runErr, &exit) || exit.ExitCode() != exitFailure {
-		t.Fatalf("serve exited with %v, want code %d:\n%s", runErr, exitFailure, out)
+		t.Fatalf("paddock %q exited with %v, want code %d:\n%s", args, runErr, exitFailure, out)
 	}
-	for _, w := range []string{"belongs to server 1", "this is server 2", member1} {
+	for _, w := range want {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("the refusal does not say %q:\n%s", w, out)
 		}
 	}
-	if after := dirState(t, member1); after != before {
+	if after := dirState(t, dataDir); after != before {
 		t.Errorf("the refusal changed the data directory:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// TestServeRefusesAnotherEnsemblesDataDir gives a member of an ensemble
+// (server.1 to server.3) the data directory of a standalone server: serve
+// refuses, names both ensemble ids, and changes nothing.
+func TestServeRefusesAnotherEnsemblesDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildPaddock(t)
+	dataDir := t.TempDir()
+	p := startCrashProcess(t, bin, dataDir)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("stop exited %d:\n%s", code, p.stderr())
+	}
+	recorded := regexp.MustCompile(`ensemble_id=(standalone-[0-9a-f]+)`).FindStringSubmatch(p.stderr())
+	if recorded == nil {
+		t.Fatalf("no ensemble id in the log:\n%s", p.stderr())
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "zoo.cfg")
+	text := "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=" + dataDir + "\nclientPortAddress=127.0.0.1\nclientPort=0\n" +
+		"server.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\nserver.3=127.0.0.1:5:6\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refusal(t, bin, dataDir, []string{"belongs to ensemble " + recorded[1], "in ensemble servers-1-2-3"},
+		"serve", "--config", cfg)
 }

@@ -107,8 +107,15 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 		logger.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
-	// Standalone: the ensemble id is the one recorded at the first start.
-	ident, err := identity.Check(r.zk.DataDir, id, "")
+	ensembleID := "" // standalone: the id made up at the first start
+	if r.zk.Distributed() {
+		ids := make([]uint64, len(r.zk.Servers))
+		for i, m := range r.zk.Servers {
+			ids[i] = m.ID
+		}
+		ensembleID = identity.EnsembleID(ids)
+	}
+	ident, err := identity.Check(r.zk.DataDir, id, ensembleID)
 	if err != nil {
 		logger.Error("data directory identity", "err", err)
 		return exitFailure

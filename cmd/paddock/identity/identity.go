@@ -14,10 +14,13 @@
 //
 // The ensemble id is an opaque word. A standalone server passes "" and
 // keeps whatever the file records: a random id made at its first start. An
-// ensemble member passes an id every member derives alike from the
-// ensemble's configuration (for example from the sorted server.N ids), so
-// that a member keeps its identity when its hostname or address changes,
-// as long as its server.N line names it.
+// ensemble member passes EnsembleID of the zoo.cfg's server.N ids, which
+// every member derives alike; nothing in it depends on a hostname or an
+// address, so a member keeps its identity when those change, as long as
+// its server.N line names it. It tells apart ensembles of different
+// members (and a standalone server's data from a member's), not two
+// ensembles made of the same ids; and it changes with the set of members,
+// which is fixed for now (adding and removing members is not built).
 //
 // A data directory written before this package existed has no identity
 // file; its first start records the current one.
@@ -40,6 +43,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -117,6 +121,19 @@ func Check(dataDir string, serverID uint64, ensembleID string) (Result, error) {
 		return Result{}, &MismatchError{Dir: dataDir, Recorded: rec, Server: Identity{ServerID: serverID, EnsembleID: ensembleID}}
 	}
 	return Result{Identity: rec}, nil
+}
+
+// EnsembleID is the ensemble id of the members with these server ids:
+// "servers-" then the ids in increasing order, joined by "-".
+func EnsembleID(serverIDs []uint64) string {
+	ids := slices.Clone(serverIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(id, 10)
+	}
+	return "servers-" + strings.Join(parts, "-")
 }
 
 func validWord(s string) bool {

@@ -120,3 +120,16 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("comments and blank lines: %+v, %v", r, err)
 	}
 }
+
+func TestEnsembleID(t *testing.T) {
+	a := EnsembleID([]uint64{3, 1, 2})
+	if a != "servers-1-2-3" || EnsembleID([]uint64{1, 2, 3, 3}) != a {
+		t.Errorf("EnsembleID = %q, want servers-1-2-3 in any order", a)
+	}
+	if EnsembleID([]uint64{1, 2, 4}) == a {
+		t.Error("different members, same ensemble id")
+	}
+	if !validWord(a) {
+		t.Errorf("%q is not a valid ensemble id", a)
+	}
+}
