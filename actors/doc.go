@@ -30,6 +30,10 @@
 //     (conn.go), supervision of the actors (supervise.go), and the
 //     snapshot policy: a snapshot every snapCount applied transactions
 //     (snapshot.go);
+//   - the layout of the data directory under the NodeHost: the data in a
+//     tree that does not depend on the machine's hostname, so that a data
+//     directory outlives its machine's name; one of the layout before is
+//     taken over where it is (hostdir.go);
 //   - tracing: a span per request, a raft.propose child per write, and
 //     watch.event spans linked to the write that fired them (tracing.go).
 //

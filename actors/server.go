@@ -303,9 +303,26 @@ func (s *Server) startShard(ctx context.Context) error {
 			return fmt.Errorf("paddock/actors: %w", err)
 		}
 	}
+	nhDir, walDir := filepath.Join(s.cfg.DataDir, "nodehost"), filepath.Join(s.cfg.DataLogDir, "wal")
+	// The data directory is Paddock's, not the machine's (hostdir.go).
+	rep, err := prepareHostDirs(nhDir, walDir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rep.tookOver != "":
+		s.log.Info("data directory of the previous layout (a tree named after the hostname it was written under) taken over where it is",
+			"tree", rep.tookOver, "dirs", rep.tookOverDirs)
+	case rep.renamed != "":
+		s.log.Info("hostname changed since the last start; same data directory", "was", rep.renamed)
+	}
+	if len(rep.aside) > 0 {
+		s.log.Warn("moved aside what a refused start of an older paddock left under this hostname; it holds no data and may be removed",
+			"moved_to", rep.aside)
+	}
 	nhc := config.NodeHostConfig{
-		NodeHostDir:       filepath.Join(s.cfg.DataDir, "nodehost"),
-		WALDir:            filepath.Join(s.cfg.DataLogDir, "wal"),
+		NodeHostDir:       nhDir,
+		WALDir:            walDir,
 		RaftEventListener: s,
 		Expert: config.ExpertConfig{
 			LogDB: config.GetTinyMemLogDBConfig(),

@@ -74,7 +74,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// buildPaddock builds this package's binary into a temporary directory.
+// buildPaddock builds this package's binary into a temporary directory,
+// static (CGO_ENABLED=0) as make build does, so that it also runs in a
+// FROM scratch container.
 func buildPaddock(t *testing.T) string {
 	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -85,6 +87,7 @@ func buildPaddock(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "paddock")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -111,8 +114,15 @@ func startCrashProcess(t *testing.T, bin, dataDir string) *crashProcess {
 // until it serves.
 func startServe(t *testing.T, bin string, args ...string) *crashProcess {
 	t.Helper()
+	return startProcess(t, bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
+}
+
+// startProcess runs name with args, a `paddock serve` (maybe behind
+// unshare), and returns once it serves.
+func startProcess(t *testing.T, name string, args ...string) *crashProcess {
+	t.Helper()
 	p := &crashProcess{done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
+	p.cmd = exec.Command(name, args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	stderr, err := p.cmd.StderrPipe()

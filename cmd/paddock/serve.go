@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/cmd/paddock/identity"
 )
 
 // shutdownTimeout bounds the telemetry flush at exit.
@@ -106,6 +107,20 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 		logger.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
+	ensembleID := "" // standalone: the id made up at the first start
+	if r.zk.Distributed() {
+		ids := make([]uint64, len(r.zk.Servers))
+		for i, m := range r.zk.Servers {
+			ids[i] = m.ID
+		}
+		ensembleID = identity.EnsembleID(ids)
+	}
+	ident, err := identity.Check(r.zk.DataDir, id, ensembleID)
+	if err != nil {
+		logger.Error("data directory identity", "err", err)
+		return exitFailure
+	}
+	logger.Info("data directory identity", "server_id", ident.ServerID, "ensemble_id", ident.EnsembleID, "recorded_now", ident.Created)
 
 	shutdownTelemetry, err := setupTelemetry(ctx, stdout, logger)
 	if err != nil {
