@@ -110,9 +110,11 @@ type proposer struct {
 	leader               uint64 // the shard's leader as last reported; 0: none
 	retrying             bool   // a retryEntries is on its way
 	gapAt                uint64 // the first entry in flight when a gap last made them go again
-	// submit proposes an encoded entry (dragonboat's Propose; tests
-	// replace it).
+	// submit proposes an encoded entry (dragonboat's Propose); arm
+	// sends the proposer a retryEntries after the retry interval. Tests
+	// replace both.
 	submit func(data []byte) (*dragonboat.RequestState, error)
+	arm    func(ctx actor.Context, all bool)
 }
 
 func newProposer(s *Server) *proposer {
@@ -122,6 +124,10 @@ func newProposer(s *Server) *proposer {
 			p.session = s.nh.GetNoOPSession(MetaShard)
 		}
 		return s.nh.Propose(p.session, data, s.proposeTimeout())
+	}
+	p.arm = func(ctx actor.Context, all bool) {
+		self, root := ctx.Self(), s.root
+		time.AfterFunc(s.retryInterval(), func() { root.Send(self, &retryEntries{all: all}) })
 	}
 	return p
 }
@@ -145,10 +151,10 @@ func (p *proposer) receive(ctx actor.Context) {
 		p.outcome(ctx, m)
 	case *retryEntries:
 		p.retrying = false
-		p.resend(ctx, "retry")
+		p.resend(ctx, "retry", m.all)
 	case *leaderChanged:
 		p.leader = m.leader
-		p.resend(ctx, "leader changed")
+		p.resend(ctx, "leader changed", true)
 	case *actor.Stopping:
 		p.failAll(ctx, "server closing")
 	}
@@ -253,7 +259,12 @@ func (p *proposer) propose(ctx actor.Context, b *openBatch) {
 	}
 	e.data = statemachine.EncodeEntry(e.origin, e.txns)
 	p.inflight = append(p.inflight, e)
-	p.send(ctx, e)
+	if !p.retrying {
+		// With a retry pending an earlier entry was not taken: this one
+		// would only be refused behind the gap, so it waits for the retry,
+		// which sends everything in flight in order.
+		p.send(ctx, e)
+	}
 }
 
 // entry is a proposed Raft entry of this member, kept until it is applied:
@@ -267,8 +278,10 @@ type entry struct {
 	keys   []pendingKey
 	data   []byte
 	// sent counts the proposals of this entry; a failure report of an
-	// earlier one is stale.
-	sent int
+	// earlier one is stale. taken says the last one was taken by
+	// dragonboat (not refused at once).
+	sent  int
+	taken bool
 }
 
 // entryOutcome is dragonboat's report on one proposal of an entry.
@@ -298,24 +311,26 @@ func (p *proposer) startEpoch() {
 	}
 }
 
-// send proposes e to the local replica, which forwards it to the leader.
-// Without a known leader it waits: leaderChanged sends every entry in
-// flight again.
-func (p *proposer) send(ctx actor.Context, e *entry) {
+// send proposes e to the local replica, which forwards it to the leader,
+// and reports whether it was taken. Without a known leader it waits:
+// leaderChanged sends every entry in flight again.
+func (p *proposer) send(ctx actor.Context, e *entry) bool {
 	if p.leader == 0 {
-		return
+		return false
 	}
 	e.sent++
 	rs, err := p.submit(e.data)
+	e.taken = err == nil
 	if err != nil {
-		// Not taken (no leader known yet, a busy queue): the next leader
-		// report or the retry sends it again.
+		// Not taken (no leader known yet, a full queue: dragonboat's
+		// "system is too busy"): the next leader report or the retry
+		// sends it and the later ones again.
 		p.s.log.Debug("propose", "err", err, "seq", e.origin.Seq)
-		p.retryLater(ctx)
-		return
+		p.retryLater(ctx, false)
+		return false
 	}
 	if rs == nil {
-		return // a test's submit
+		return true // a test's submit
 	}
 	// One goroutine per proposal in flight (not per txn): successes are
 	// matched in onApply by origin, so it only reports failures.
@@ -340,29 +355,38 @@ func (p *proposer) send(ctx actor.Context, e *entry) {
 		}
 		root.Send(self, out)
 	}()
+	return true
 }
 
-// retryLater arms one retry of the entries in flight.
-func (p *proposer) retryLater(ctx actor.Context) {
+// retryLater arms one retry of the entries in flight (see retryEntries).
+func (p *proposer) retryLater(ctx actor.Context, all bool) {
 	if p.retrying {
 		return
 	}
 	p.retrying = true
-	self, root := ctx.Self(), p.s.root
-	time.AfterFunc(p.s.retryInterval(), func() { root.Send(self, &retryEntries{}) })
+	p.arm(ctx, all)
 }
 
-type retryEntries struct{}
+// retryEntries sends the entries in flight again: all of them (a proposal
+// failed after it was taken), or from the first one not taken.
+type retryEntries struct{ all bool }
 
-// resend proposes every entry in flight again, in order, from the first
-// one: apply skips the copies of those that were committed.
-func (p *proposer) resend(ctx actor.Context, why string) {
-	if len(p.inflight) == 0 {
+// resend proposes the entries in flight again, in order: all of them, or
+// from the first one dragonboat did not take. Apply skips the copies of
+// those that were committed.
+func (p *proposer) resend(ctx actor.Context, why string, all bool) {
+	from := 0
+	for !all && from < len(p.inflight) && p.inflight[from].taken {
+		from++
+	}
+	if from == len(p.inflight) {
 		return
 	}
-	p.s.log.Debug("proposing entries again", "why", why, "entries", len(p.inflight), "from", p.inflight[0].origin.Seq)
-	for _, e := range p.inflight {
-		p.send(ctx, e)
+	p.s.log.Debug("proposing entries again", "why", why, "entries", len(p.inflight)-from, "from", p.inflight[from].origin.Seq)
+	for _, e := range p.inflight[from:] {
+		if !p.send(ctx, e) {
+			return // the rest would be refused behind it; the retry resumes here
+		}
 	}
 }
 
@@ -379,7 +403,7 @@ func (p *proposer) outcome(ctx actor.Context, m *entryOutcome) {
 		if e.origin.Seq == m.origin.Seq && e.sent == m.sent {
 			// The latest proposal of an entry in flight failed: propose
 			// it and the later ones again.
-			p.retryLater(ctx)
+			p.retryLater(ctx, true)
 			return
 		}
 	}
@@ -521,7 +545,7 @@ func (p *proposer) refused(ctx actor.Context, o statemachine.Origin) {
 	if p.admitted == 0 && p.s.lastOrigin().Epoch >= p.epoch {
 		p.s.log.Warn("proposer epoch not above an earlier one; starting a new one", "epoch", p.epoch)
 		p.startEpoch()
-		p.resend(ctx, "new epoch")
+		p.resend(ctx, "new epoch", true)
 		return
 	}
 	if len(p.inflight) > 0 && p.gapAt != p.inflight[0].origin.Seq {
@@ -530,6 +554,6 @@ func (p *proposer) refused(ctx actor.Context, o statemachine.Origin) {
 		// entries whose copies are already on their way; if a copy is
 		// lost too, its proposal times out and is retried.
 		p.gapAt = p.inflight[0].origin.Seq
-		p.resend(ctx, "gap")
+		p.resend(ctx, "gap", true)
 	}
 }

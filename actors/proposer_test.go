@@ -2,8 +2,11 @@ package actors
 
 import (
 	"log/slog"
+
 	"slices"
 	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/lni/dragonboat/v4"
 
@@ -117,7 +120,7 @@ func TestProposerRecoversLostEntries(t *testing.T) {
 		t.Fatalf("sent without a leader: %v", got)
 	}
 	tp.leader = 2
-	tp.resend(nil, "leader changed")
+	tp.resend(nil, "leader changed", true)
 	if got := tp.takeSent(); !slices.Equal(got, []uint64{4, 5}) {
 		t.Fatalf("after the leader change, sent %v", got)
 	}
@@ -154,4 +157,38 @@ func TestProposerNewEpochWhenRefused(t *testing.T) {
 	if len(r2) != 0 {
 		t.Fatal("another member's entry completed this member's write")
 	}
+}
+
+// An entry dragonboat does not take (a full queue) holds the later ones
+// back; the retry sends from it, in order, and not the ones taken before.
+func TestProposerRetriesFromTheFirstNotTaken(t *testing.T) {
+	tp := newTestProposer(t)
+	record := tp.submit
+	busy := false
+	tp.submit = func(data []byte) (*dragonboat.RequestState, error) {
+		if busy {
+			return nil, dragonboat.ErrSystemBusy
+		}
+		return record(data)
+	}
+	var armed []bool
+	tp.arm = func(_ actor.Context, all bool) { armed = append(armed, all) }
+	tp.entry("/1")
+	busy = true
+	tp.entry("/2") // not taken: a retry is armed
+	busy = false
+	tp.entry("/3") // held behind entry 2
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{1}) || len(armed) != 1 || armed[0] {
+		t.Fatalf("sent %v, armed %v", got, armed)
+	}
+	tp.receiveRetry(armed[0])
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("the retry sent %v, want 2 3", got)
+	}
+}
+
+// receiveRetry plays the retryEntries message.
+func (tp *testProposer) receiveRetry(all bool) {
+	tp.retrying = false
+	tp.resend(nil, "retry", all)
 }
