@@ -529,21 +529,14 @@ func (s *Server) negotiate(ms int32) int32 {
 	return ms
 }
 
-var sessionSeq struct {
-	sync.Mutex
-	next int64
-}
-
 // newSessionID makes ids as ZooKeeper's SessionTrackerImpl.initializeNextSession:
-// the server id in the top byte, the start time in ms below it, then a
-// counter.
-func (s *Server) newSessionID() int64 {
-	sessionSeq.Lock()
-	defer sessionSeq.Unlock()
-	if sessionSeq.next == 0 {
-		base := int64(uint64(time.Now().UnixMilli()) << 24 >> 8)
-		sessionSeq.next = base | int64(s.cfg.ServerID&0xff)<<56
-	}
-	sessionSeq.next++
-	return sessionSeq.next
+// the server id in the top byte, the server's start time in ms below it,
+// then a counter (Server.sessionSeq, one per Server).
+func (s *Server) newSessionID() int64 { return s.sessionSeq.Add(1) }
+
+// firstSessionID is the session counter's start (SessionTrackerImpl's
+// initializeNextSessionId): id must be at most maxServerID, or its bits
+// would spill out of the top byte and alias another server's ids.
+func firstSessionID(id uint64, now time.Time) int64 {
+	return int64(uint64(now.UnixMilli())<<24>>8 | id<<56)
 }
