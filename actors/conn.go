@@ -38,8 +38,8 @@ type conn struct {
 	live      *liveness
 	recv      atomic.Int64
 	sent      atomic.Int64
-	lastZxid  atomic.Int64
-	cstats    connStats // cons's per-connection fields (connstats.go)
+	lastZxid  atomic.Int64 // highest zxid replied, or the client's lastZxidSeen (session.replyZxid)
+	cstats    connStats    // cons's per-connection fields (connstats.go)
 
 	// Backpressure (DESIGN.md guarantee 8; see flow control below).
 	// pending and inBytes count the requests read and not yet answered

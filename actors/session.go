@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -1055,6 +1056,7 @@ func (ss *session) flush(ctx actor.Context) {
 		}
 		ss.queue = ss.queue[1:]
 		ss.next--
+		z := ss.replyZxid(head)
 		out = append(out, head.frame...)
 		released += int64(len(head.frame))
 		rs.frame(len(head.frame), head.req.op, false)
@@ -1063,12 +1065,9 @@ func (ss *session) flush(ctx actor.Context) {
 		n++
 		answered++
 		answeredBytes += int64(head.req.size)
-		rs.add(head.req.op, head.req.xid, head.zxid, head.req.recv)
-		if head.zxid > ss.c.lastZxid.Load() {
-			ss.c.lastZxid.Store(head.zxid)
-		}
+		rs.add(head.req.op, head.req.xid, z, head.req.recv)
 		if head.span.IsRecording() {
-			head.span.SetAttributes(attribute.Int64("zk.zxid", head.zxid), attribute.Int("zk.err", int(head.code)))
+			head.span.SetAttributes(attribute.Int64("zk.zxid", z), attribute.Int("zk.err", int(head.code)))
 			head.span.End()
 		}
 		if head.close {
@@ -1101,6 +1100,30 @@ func (ss *session) flush(ctx actor.Context) {
 		ss.awaiting = need
 		ctx.Send(ss.s.router, &awaitWatermark{z: need, from: ss.self})
 	}
+}
+
+// replyZxid makes the reply in sl, about to leave, carry a zxid no lower
+// than any earlier reply of the session (c.lastZxid, which starts at the
+// client's lastZxidSeen): reads answer with the tree's zxid, while ping,
+// whoAmI, failures and watch operations answer with the delivery
+// watermark taken when they started, which can be lower (guarantee 4: a
+// client keeps every positive reply zxid as its lastZxidSeen). A zero
+// zxid (auth, as ZooKeeper answers it) is left alone: clients ignore it.
+// It returns the zxid sent.
+func (ss *session) replyZxid(sl *slot) int64 {
+	z := sl.zxid
+	if z <= 0 {
+		return z
+	}
+	switch last := ss.c.lastZxid.Load(); {
+	case z < last:
+		// The frame is length (4), xid (4), zxid (8), err, body.
+		binary.BigEndian.PutUint64(sl.frame[8:16], uint64(last))
+		return last
+	case z > last:
+		ss.c.lastZxid.Store(z)
+	}
+	return z
 }
 
 func sid(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
