@@ -54,6 +54,9 @@ type conn struct {
 	pauses             atomic.Int64
 	wake               chan struct{}
 	maxOut, maxIn      int64
+	// maxPinned bounds the watch events and replies waiting for this
+	// connection together (flow control below).
+	maxPinned int64
 }
 
 // Flow control, as ZooKeeper's NIOServerCnxn disableRecv/enableRecv:
@@ -68,6 +71,18 @@ type conn struct {
 //     actor stops starting requests until the writer drains, so the
 //     output a connection can pin is that bound plus one reply (and at
 //     most maxParkedReads parked reads, readgate.go).
+//   - Watch events cannot wait: they are pushed by the path actors,
+//     whatever the client reads. The events and replies waiting for one
+//     connection together (queued + held + the session's unreleased
+//     events) are bounded by maxPinned, 6 x MaxPacket: room for the
+//     replies' own bound plus a reply, and one MaxPacket of events beyond
+//     it. An event that finds the bound passed closes the connection,
+//     with a warning naming the session, and counts in mntr's
+//     zk_slow_connections_closed. The session lives on: its client
+//     reconnects within the session timeout and resumes, and setWatches2
+//     brings its watches up to date (the events it missed fire then).
+//     Replies alone never close a connection (they stop the session
+//     instead); other connections never wait for this one.
 //   - A client that takes no bytes for its session timeout (10 s before
 //     the handshake) while replies wait is closed, with a warning: the
 //     writer's deadline is per chunk, so a slow reader that keeps
@@ -87,7 +102,8 @@ type outputDrained struct{}
 
 func newConn(s *Server, nc net.Conn, ip string) *conn {
 	c := &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{}),
-		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket)}
+		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket),
+		maxPinned: 6 * int64(s.cfg.MaxPacket)}
 	c.cstats.reset()
 	return c
 }

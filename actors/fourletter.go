@@ -200,6 +200,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
 		{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
 		{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
+		{"zk_slow_connections_closed", fmt.Sprint(s.stats.slowClosed.Load())},
 		{"zk_bytes_received_count", fmt.Sprint(s.stats.bytesReceived.Load())},
 		{"zk_response_bytes", fmt.Sprint(s.stats.respBytes.Load())},
 		{"zk_watch_bytes", fmt.Sprint(s.stats.watchBytes.Load())},

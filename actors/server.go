@@ -538,6 +538,7 @@ func (s *Server) lastZxid() int64 {
 // serverStats are the counters the four-letter words report.
 type serverStats struct {
 	received, sent, rejected atomic.Int64
+	slowClosed               atomic.Int64 // connections closed for not taking their watch events (conn.go)
 	latMin, latMax, latSum   atomic.Int64
 	latCount                 atomic.Int64
 	outstanding              atomic.Int64

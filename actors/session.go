@@ -112,6 +112,10 @@ type session struct {
 	// here, in (zxid, trigger) order whatever path actor sent them.
 	evBound   int64
 	settleReq int64
+	// evBytes is the encoded size of events (eventFrameSize); slow says
+	// the connection was closed for not taking its events (closeSlow).
+	evBytes int64
+	slow    bool
 }
 
 func newSession(s *Server, c *conn) *session {
@@ -176,8 +180,14 @@ func (ss *session) receive(ctx actor.Context) {
 		ss.s.log.Warn("write not replicated, closing connection", "session", sid(ss.id), "why", m.why)
 		ss.c.close("write failed: " + m.why)
 	case *watchEvent:
+		if ss.slow {
+			return
+		}
 		ss.addEvent(*m)
 		ss.flush(ctx)
+		if p := ss.pinned(); p > ss.c.maxPinned {
+			ss.closeSlow(p)
+		}
 	case *watchRegistered:
 		if sl, ok := ss.bySeq[m.seq]; ok {
 			delete(ss.bySeq, m.seq)
@@ -252,6 +262,23 @@ func (ss *session) shutdown(ctx actor.Context) {
 	ss.queue = nil
 	ss.s.sessionConns.CompareAndDelete(ss.id, ss.c)
 	ctx.Stop(ctx.Self())
+}
+
+// pinned is the bytes of replies and events waiting for the connection:
+// queued for the writer, replies held until their turn, events not yet
+// released.
+func (ss *session) pinned() int64 { return ss.c.buffered() + ss.evBytes }
+
+// closeSlow closes the connection of a client that does not take its
+// watch events (conn.go, flow control): the session stays, so its client
+// can resume it and catch up with setWatches2.
+func (ss *session) closeSlow(pinned int64) {
+	ss.slow, ss.closing = true, true
+	ss.events, ss.evBytes = nil, 0
+	ss.s.stats.slowClosed.Add(1)
+	ss.s.log.Warn("client does not take its watch events, closing connection",
+		"session", sid(ss.id), "remote", ss.c.nc.RemoteAddr().String(), "pendingBytes", pinned, "max", ss.c.maxPinned)
+	ss.c.close("slow consumer of watch events")
 }
 
 // hold counts n reply bytes kept until their turn (conn flow control).
@@ -998,11 +1025,19 @@ func (ss *session) addEvent(e watchEvent) {
 	ss.events = append(ss.events, watchEvent{})
 	copy(ss.events[i+1:], ss.events[i:])
 	ss.events[i] = e
+	ss.evBytes += eventFrameSize(&e)
 }
+
+// eventFrameSize is the size of e's notification frame: length, reply
+// header (16), type and state (8), path.
+func eventFrameSize(e *watchEvent) int64 { return 4 + 16 + 8 + 4 + int64(len(e.path)) }
 
 // flush releases, in zxid order, the events and responses the delivery
 // watermark allows (design.md, "Watch ordering").
 func (ss *session) flush(ctx actor.Context) {
+	if ss.slow {
+		return // the connection is closed
+	}
 	d := ss.s.watermark.Load()
 	out := ss.out[:0]
 	var n int64
@@ -1031,6 +1066,7 @@ func (ss *session) flush(ctx actor.Context) {
 				break
 			}
 			ss.events = ss.events[1:]
+			ss.evBytes -= eventFrameSize(&e)
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
 			ev := wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path}
 			if e.link != nil {
