@@ -157,10 +157,13 @@ type Server struct {
 	// event with zxid <= watermark has been put into its session actor's
 	// mailbox. Written by the router only.
 	watermark atomic.Int64
-	// watchers maps a watcher id (one per session actor) to its PID, for
-	// the path actors' fan-out.
-	watchers sync.Map // uint64 -> *actor.PID
-	nextID   atomic.Uint64
+	// watchers maps a watcher id (one per session actor) to its PID (for
+	// the path actors' fan-out) and counters.
+	watchers sync.Map // uint64 -> *watcherRef
+	// watchStats are the watch counters mntr and wchs print, kept by the
+	// path actors (watch.go).
+	watchStats watchStats
+	nextID     atomic.Uint64
 	// sessionSeq is the last session id handed out (newSessionID).
 	sessionSeq atomic.Int64
 

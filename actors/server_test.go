@@ -55,7 +55,13 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, s *Server, sid int64, pw []byte) *rawClient {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", s.Addr().String(), testTimeout)
+	return dialRawAddr(t, s.Addr().String(), sid, pw)
+}
+
+// dialRawAddr is dialRaw to any server (Apache ZooKeeper's too).
+func dialRawAddr(t *testing.T, addr string, sid int64, pw []byte) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

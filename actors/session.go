@@ -72,6 +72,7 @@ type session struct {
 	c       *conn
 	id      int64
 	watcher uint64
+	ref     *watcherRef // in Server.watchers from Started on
 	self    *actor.PID
 	auth    []wire.ID
 
@@ -132,7 +133,8 @@ func (ss *session) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ss.self = ctx.Self()
-		ss.s.watchers.Store(ss.watcher, ss.self)
+		ss.ref = &watcherRef{pid: ss.self, session: ss.id}
+		ss.s.watchers.Store(ss.watcher, ss.ref)
 		ss.gate.pid = ss.self
 		ss.s.gates.Store(ss.id, ss.gate)
 	case *request:
@@ -234,8 +236,18 @@ func (ss *session) receive(ctx actor.Context) {
 	case *outputDrained:
 		ss.pump(ctx)
 	case *actor.Stopped:
-		ss.s.watchers.Delete(ss.watcher)
+		ss.forgetWatcher()
 	}
+}
+
+// forgetWatcher takes the session actor out of Server.watchers and out of
+// the watch counters (its registrations go with watcherGone).
+func (ss *session) forgetWatcher() {
+	if ss.ref == nil {
+		return
+	}
+	ss.s.watchers.Delete(ss.watcher)
+	ss.ref.forget(&ss.s.watchStats)
 }
 
 // shutdown forgets the session actor everywhere and stops it: the
@@ -246,7 +258,7 @@ func (ss *session) shutdown(ctx actor.Context) {
 	}
 	ss.stopped = true
 	ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
-	ss.s.watchers.Delete(ss.watcher)
+	ss.forgetWatcher()
 	ss.s.gates.CompareAndDelete(ss.id, ss.gate)
 	var n, size int64
 	for _, sl := range ss.queue {

@@ -1,8 +1,11 @@
 package actors
 
 import (
-	"go.opentelemetry.io/otel/trace"
+	"math"
 	"strings"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -476,6 +479,7 @@ type pathActor struct {
 	path     string
 	regs     map[uint64]uint8
 	received uint64
+	dataN    int // registrations in ZooKeeper's data table (inDataTable)
 }
 
 func newPathActor(s *Server, path string) *pathActor {
@@ -486,11 +490,12 @@ func (p *pathActor) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pathRegister:
 		p.received++
-		k := p.regs[m.watcher]
+		old := p.regs[m.watcher]
+		k := old
 		if m.kind&(kPersistent|kRecursive) != 0 {
 			k &^= kNoDataHalf | kNoChildHalf
 		}
-		p.regs[m.watcher] = k | m.kind
+		p.set(m.watcher, old, k|m.kind)
 	case *pathTriggers:
 		var consumed []uint64
 		for _, t := range m.items {
@@ -498,14 +503,13 @@ func (p *pathActor) receive(ctx actor.Context) {
 				if !fires(kind, t) {
 					continue
 				}
-				if pid, ok := p.s.watchers.Load(w); ok {
-					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path, link: t.link})
+				if ref, ok := p.s.watchers.Load(w); ok {
+					ctx.Send(ref.(*watcherRef).pid, &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path, link: t.link})
 				}
-				if k := consume(kind, t); k == 0 {
-					delete(p.regs, w)
+				k := consume(kind, t)
+				p.set(w, kind, k)
+				if k == 0 {
 					consumed = append(consumed, w)
-				} else {
-					p.regs[w] = k
 				}
 			}
 		}
@@ -519,19 +523,15 @@ func (p *pathActor) receive(ctx actor.Context) {
 	case *watchRemove:
 		kind := p.regs[m.watcher]
 		// checkWatches/removeWatches as ZooKeeper 3.8's DataTree does over
-		// its two tables: a persistent or recursive watch counts as a data
-		// and as a child watch.
-		pr := kind & (kPersistent | kRecursive)
-		inData := kind&kData != 0 || (pr != 0 && kind&kNoDataHalf == 0)
-		inChild := kind&kChild != 0 || (pr != 0 && kind&kNoChildHalf == 0)
+		// its two tables (inDataTable, inChildTable).
 		var has bool
 		switch m.typ {
 		case wire.WatcherChildren:
-			has = inChild
+			has = inChildTable(kind)
 		case wire.WatcherData:
-			has = inData
+			has = inDataTable(kind)
 		case wire.WatcherAny:
-			has = inData || inChild
+			has = inDataTable(kind) || inChildTable(kind)
 		}
 		code := wire.ErrNoWatcher
 		if has {
@@ -546,11 +546,9 @@ func (p *pathActor) receive(ctx actor.Context) {
 				default:
 					k = 0
 				}
+				p.set(m.watcher, kind, k)
 				if k == 0 {
-					delete(p.regs, m.watcher)
 					ctx.Send(ctx.Parent(), &watchConsumed{path: p.path, pid: ctx.Self(), received: p.received, watchers: []uint64{m.watcher}})
-				} else {
-					p.regs[m.watcher] = k
 				}
 				if kind&kRecursive != 0 && k&kRecursive == 0 {
 					ctx.Send(ctx.Parent(), &recursiveDropped{path: p.path, watcher: m.watcher})
@@ -560,9 +558,105 @@ func (p *pathActor) receive(ctx actor.Context) {
 		ctx.Send(m.from, &watchOpDone{seq: m.seq, code: code})
 		p.idle(ctx)
 	case *pathWatcherGone:
-		delete(p.regs, m.watcher)
+		p.set(m.watcher, p.regs[m.watcher], 0)
 		p.idle(ctx)
 	}
+}
+
+// set changes watcher w's kinds on this path from old to k (0: gone) and
+// keeps the server's watch counters (watchStats) up to date with the
+// change, so that mntr and wchs read counters instead of asking every
+// path actor.
+func (p *pathActor) set(w uint64, old, k uint8) {
+	if k == 0 {
+		delete(p.regs, w)
+	} else {
+		p.regs[w] = k
+	}
+	dd := btoi(inDataTable(k)) - btoi(inDataTable(old))
+	dc := btoi(inChildTable(k)) - btoi(inChildTable(old))
+	if dd == 0 && dc == 0 {
+		return
+	}
+	st := &p.s.watchStats
+	st.count.Add(int64(dd + dc))
+	if dd == 0 {
+		return
+	}
+	st.dataRegs.Add(int64(dd))
+	before := p.dataN
+	p.dataN += dd
+	switch {
+	case before == 0 && p.dataN > 0:
+		st.dataPaths.Add(1)
+	case before > 0 && p.dataN == 0:
+		st.dataPaths.Add(-1)
+	}
+	if ref, ok := p.s.watchers.Load(w); ok { // else its session is gone and was uncounted
+		ref.(*watcherRef).addData(st, int64(dd))
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ZooKeeper 3.8's DataTree keeps two watch tables: dataWatches (getData,
+// exists, persistent and persistent-recursive watches) and childWatches
+// (getChildren, persistent and persistent-recursive watches).
+// removeWatches DATA or CHILDREN takes a persistent or recursive watch out
+// of one of them (kNoDataHalf, kNoChildHalf). zk_watch_count is the sum of
+// both sizes; wchs, wchc and wchp describe dataWatches.
+func inDataTable(k uint8) bool {
+	return k&kData != 0 || k&(kPersistent|kRecursive) != 0 && k&kNoDataHalf == 0
+}
+
+func inChildTable(k uint8) bool {
+	return k&kChild != 0 || k&(kPersistent|kRecursive) != 0 && k&kNoChildHalf == 0
+}
+
+// watcherRef is what Server.watchers holds for a session actor: its PID
+// for the path actors' events, its session id for wchc and wchp, and how
+// many of its registrations are in the data table (wchs counts the
+// sessions with at least one).
+type watcherRef struct {
+	pid     *actor.PID
+	session int64
+	data    atomic.Int64 // goneData once the session actor has gone (forget)
+}
+
+// goneData marks a forgotten watcherRef: far enough below zero that the
+// path actors' later changes never bring it back to zero or above.
+const goneData = math.MinInt64 / 2
+
+// addData counts d more data-table registrations for the watcher, and the
+// watcher as watching when it goes from none to some (or back).
+func (r *watcherRef) addData(st *watchStats, d int64) {
+	after := r.data.Add(d)
+	switch before := after - d; {
+	case before == 0 && after > 0:
+		st.sessions.Add(1)
+	case before > 0 && after == 0:
+		st.sessions.Add(-1)
+	}
+}
+
+// forget uncounts a watcher whose session actor stopped; the path actors
+// drop its registrations later (pathWatcherGone), without it.
+func (r *watcherRef) forget(st *watchStats) {
+	if n := r.data.Swap(goneData); n > 0 {
+		st.sessions.Add(-1)
+	}
+}
+
+// watchStats are the watch counters the path actors keep (pathActor.set):
+// entries in ZooKeeper's two tables together (zk_watch_count), in the data
+// table, paths with data-table entries, and sessions with some (wchs).
+type watchStats struct {
+	count, dataRegs, dataPaths, sessions atomic.Int64
 }
 
 // removeHalf takes a persistent or recursive watch out of one table
