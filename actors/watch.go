@@ -138,13 +138,6 @@ type pendingBatch struct {
 	remaining int
 }
 
-type winEntry struct {
-	path string
-	zxid int64
-	ord  int32
-	typ  wire.EventType
-}
-
 type waiter struct {
 	z    int64
 	from *actor.PID
@@ -167,11 +160,7 @@ type router struct {
 	inflight  []pendingBatch
 	waiters   []waiter
 
-	ring     []winEntry
-	ringHead int
-	ringLen  int
-	byPath   map[string][]winEntry
-	floor    int64 // highest zxid evicted from the window
+	win *window // recent triggers (window.go)
 }
 
 func newRouter(s *Server) *router {
@@ -180,8 +169,7 @@ func newRouter(s *Server) *router {
 		paths:     map[string]*pathEntry{},
 		recursive: map[string]map[uint64]struct{}{},
 		byWatcher: map[uint64]map[string]uint64{},
-		ring:      make([]winEntry, windowSize),
-		byPath:    map[string][]winEntry{},
+		win:       newWindow(windowSize),
 	}
 }
 
@@ -281,7 +269,7 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 		}
 		for i, t := range res.Triggers {
 			ord := int32(i)
-			r.remember(winEntry{path: t.Path, zxid: res.Zxid, ord: ord, typ: t.Type})
+			r.win.add(winEntry{path: t.Path, zxid: res.Zxid, ord: ord, typ: t.Type})
 			if e, ok := r.paths[t.Path]; ok {
 				if sends == nil {
 					sends = map[*pathEntry][]trig{}
@@ -338,26 +326,6 @@ func (r *router) advance(ctx actor.Context) {
 	r.waiters = kept
 }
 
-func (r *router) remember(e winEntry) {
-	if r.ringLen == len(r.ring) {
-		old := r.ring[r.ringHead]
-		if q := r.byPath[old.path]; len(q) > 1 {
-			r.byPath[old.path] = q[1:]
-		} else {
-			delete(r.byPath, old.path)
-		}
-		if old.zxid > r.floor {
-			r.floor = old.zxid
-		}
-		r.ring[r.ringHead] = e
-		r.ringHead = (r.ringHead + 1) % len(r.ring)
-	} else {
-		r.ring[(r.ringHead+r.ringLen)%len(r.ring)] = e
-		r.ringLen++
-	}
-	r.byPath[e.path] = append(r.byPath[e.path], e)
-}
-
 // register applies a batch of registrations read at zxid m.z. A trigger
 // with zxid > z that the router already fanned out fires now from the
 // window (guarantee 5: no change slips between the read and the watch).
@@ -365,32 +333,31 @@ func (r *router) register(ctx actor.Context, m *watchRegister) {
 	for _, it := range m.items {
 		kind := it.kind
 		fired := false
-		if m.z < r.floor {
-			r.s.log.Warn("watch registration older than the trigger window; firing conservatively", "path", it.path, "zxid", zx(m.z), "floor", zx(r.floor))
+		if floor := r.win.floor; m.z < floor {
+			r.s.log.Warn("watch registration older than the trigger window; firing conservatively", "path", it.path, "zxid", zx(m.z), "floor", zx(floor))
 			if kind&(kData|kChild) != 0 {
-				ctx.Send(m.from, &watchEvent{zxid: r.floor, typ: conservativeEvent(kind), path: it.path})
+				ctx.Send(m.from, &watchEvent{zxid: floor, typ: conservativeEvent(kind), path: it.path})
 				fired = true
 			}
 		}
-		for _, w := range r.byPath[it.path] {
-			if w.zxid <= m.z || fired {
-				continue
-			}
-			if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
-				ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
-				if kind&(kPersistent|kRecursive) == 0 {
-					fired = true // one-shot: fired, not registered
+		if !fired {
+			for _, w := range r.win.pathSince(it.path, m.z) {
+				if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
+					ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
+					if kind&(kPersistent|kRecursive) == 0 {
+						fired = true // one-shot: fired, not registered
+						break
+					}
 				}
 			}
 		}
 		if kind&kRecursive != 0 {
 			prefix := strings.TrimSuffix(it.path, "/") + "/"
-			for i := 0; i < r.ringLen; i++ {
-				w := r.ring[(r.ringHead+i)%len(r.ring)]
-				if w.zxid > m.z && strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
+			r.win.since(m.z, func(w *winEntry) {
+				if strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
 					ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
 				}
-			}
+			})
 		}
 		if fired {
 			continue
