@@ -39,8 +39,8 @@ type conn struct {
 	readOnly  atomic.Bool // set by the handshake: a read-only session (ensemble.go)
 	recv      atomic.Int64
 	sent      atomic.Int64
-	lastZxid  atomic.Int64
-	cstats    connStats // cons's per-connection fields (connstats.go)
+	lastZxid  atomic.Int64 // highest zxid replied, or the client's lastZxidSeen (session.replyZxid)
+	cstats    connStats    // cons's per-connection fields (connstats.go)
 
 	// Backpressure (DESIGN.md guarantee 8; see flow control below).
 	// pending and inBytes count the requests read and not yet answered
@@ -55,6 +55,9 @@ type conn struct {
 	pauses             atomic.Int64
 	wake               chan struct{}
 	maxOut, maxIn      int64
+	// maxPinned bounds the watch events and replies waiting for this
+	// connection together (flow control below).
+	maxPinned int64
 }
 
 // Flow control, as ZooKeeper's NIOServerCnxn disableRecv/enableRecv:
@@ -69,6 +72,18 @@ type conn struct {
 //     actor stops starting requests until the writer drains, so the
 //     output a connection can pin is that bound plus one reply (and at
 //     most maxParkedReads parked reads, readgate.go).
+//   - Watch events cannot wait: they are pushed by the path actors,
+//     whatever the client reads. The events and replies waiting for one
+//     connection together (queued + held + the session's unreleased
+//     events) are bounded by maxPinned, 6 x MaxPacket: room for the
+//     replies' own bound plus a reply, and one MaxPacket of events beyond
+//     it. An event that finds the bound passed closes the connection,
+//     with a warning naming the session, and counts in mntr's
+//     zk_slow_connections_closed. The session lives on: its client
+//     reconnects within the session timeout and resumes, and setWatches2
+//     brings its watches up to date (the events it missed fire then).
+//     Replies alone never close a connection (they stop the session
+//     instead); other connections never wait for this one.
 //   - A client that takes no bytes for its session timeout (10 s before
 //     the handshake) while replies wait is closed, with a warning: the
 //     writer's deadline is per chunk, so a slow reader that keeps
@@ -88,7 +103,8 @@ type outputDrained struct{}
 
 func newConn(s *Server, nc net.Conn, ip string) *conn {
 	c := &conn{s: s, nc: nc, ip: ip, started: time.Now(), notify: make(chan struct{}, 1), done: make(chan struct{}),
-		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket)}
+		wake: make(chan struct{}, 1), maxOut: 4 * int64(s.cfg.MaxPacket), maxIn: 4 * int64(s.cfg.MaxPacket),
+		maxPinned: 6 * int64(s.cfg.MaxPacket)}
 	c.cstats.reset()
 	return c
 }
@@ -590,21 +606,14 @@ func (s *Server) negotiate(ms int32) int32 {
 	return ms
 }
 
-var sessionSeq struct {
-	sync.Mutex
-	next int64
-}
-
 // newSessionID makes ids as ZooKeeper's SessionTrackerImpl.initializeNextSession:
-// the server id in the top byte, the start time in ms below it, then a
-// counter.
-func (s *Server) newSessionID() int64 {
-	sessionSeq.Lock()
-	defer sessionSeq.Unlock()
-	if sessionSeq.next == 0 {
-		base := int64(uint64(time.Now().UnixMilli()) << 24 >> 8)
-		sessionSeq.next = base | int64(s.cfg.ServerID&0xff)<<56
-	}
-	sessionSeq.next++
-	return sessionSeq.next
+// the server id in the top byte, the server's start time in ms below it,
+// then a counter (Server.sessionSeq, one per Server).
+func (s *Server) newSessionID() int64 { return s.sessionSeq.Add(1) }
+
+// firstSessionID is the session counter's start (SessionTrackerImpl's
+// initializeNextSessionId): id must be at most maxServerID, or its bits
+// would spill out of the top byte and alias another server's ids.
+func firstSessionID(id uint64, now time.Time) int64 {
+	return int64(uint64(now.UnixMilli())<<24>>8 | id<<56)
 }

@@ -174,12 +174,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	ts := s.treeStats()
 	conns := s.connList()
 	lo, avg, hi := s.latencies()
-	watches := 0
-	if regs, err := s.watchRegs(); err == nil {
-		watches = watchCount(regs)
-	} else {
-		s.log.Warn("mntr: reading watch registrations", "err", err)
-	}
+	_, _, _, watches := s.watchSummary()
 	kv := [][2]string{
 		{"zk_version", Version + ", built on paddock"},
 		{"zk_server_state", s.mode()},
@@ -200,6 +195,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
 		{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
 		{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
+		{"zk_slow_connections_closed", fmt.Sprint(s.stats.slowClosed.Load())},
 		{"zk_bytes_received_count", fmt.Sprint(s.stats.bytesReceived.Load())},
 		{"zk_response_bytes", fmt.Sprint(s.stats.respBytes.Load())},
 		{"zk_watch_bytes", fmt.Sprint(s.stats.watchBytes.Load())},
@@ -363,26 +359,28 @@ func roundToTick(ms, tick int64) int64 {
 }
 
 // writeWatches answers wchs, wchc and wchp from ZooKeeper's data-watch
-// manager view (see inDataManager), sorted where ZooKeeper uses hash order.
+// table view (see inDataTable), sorted where ZooKeeper uses hash order:
+// wchs from the counters, wchc and wchp from every registration.
 func (s *Server) writeWatches(b *strings.Builder, w string) {
+	if w == "wchs" {
+		sessions, paths, total, _ := s.watchSummary()
+		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", sessions, paths, total)
+		return
+	}
 	regs, err := s.watchRegs()
 	if err != nil {
 		s.log.Warn(w+": reading watch registrations", "err", err)
 	}
 	byPath := map[string][]int64{}
 	bySession := map[int64][]string{}
-	total := 0
 	for _, r := range regs {
-		if !inDataManager(r.kind) {
+		if !inDataTable(r.kind) {
 			continue
 		}
 		byPath[r.path] = append(byPath[r.path], r.session)
 		bySession[r.session] = append(bySession[r.session], r.path)
-		total++
 	}
 	switch w {
-	case "wchs":
-		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", len(bySession), len(byPath), total)
 	case "wchp":
 		paths := make([]string, 0, len(byPath))
 		for p := range byPath {

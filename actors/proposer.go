@@ -447,6 +447,10 @@ func (p *proposer) fail(ctx actor.Context, k pendingKey, why string) {
 	}
 	switch {
 	case w.from != nil:
+		// A traced write's span context waits for onApply, which will
+		// never see this one (tracing.go); forgotten before the session
+		// hears of the failure. The session ends the write's spans.
+		p.s.writeSpans.Delete(writeKey{k.session, k.cxid})
 		ctx.Send(w.from, &writeFailed{cxid: k.cxid, why: why})
 	case w.reply != nil:
 		close(w.reply)

@@ -44,7 +44,7 @@ type Config struct {
 	FourLetterWords                      []string      // whitelist; "*" = all; default {"srvr"}
 	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
 	SuperDigest                          string        // "super:base64sha1" or ""
-	ServerID                             uint64        // myid, default 1
+	ServerID                             uint64        // myid, 1..maxServerID, default 1
 	ContainerCheckInterval               time.Duration // reaper period (znode.container.checkIntervalMs); default 30 ticks, at most 60s
 	SnapCount                            int           // transactions between snapshots (zoo.cfg snapCount), default 100000; see snapshot.go
 	Logger                               *slog.Logger
@@ -67,6 +67,11 @@ type Config struct {
 	// catch up from a snapshot).
 	compaction uint64
 }
+
+// maxServerID is the largest server id: a session id carries it in its
+// top byte (ZooKeeper's SessionTrackerImpl; its admin guide asks for
+// myid 1..255, and larger ids alias there as they would here).
+const maxServerID = 255
 
 // sessionlessTimeout is zookeeper.nio.sessionlessCnxnTimeout's default.
 const sessionlessTimeout = 10 * time.Second
@@ -114,6 +119,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ServerID == 0 {
 		c.ServerID = 1
+	}
+	if c.ServerID > maxServerID {
+		return fmt.Errorf("paddock/actors: server id %d: session ids hold the server id in one byte, so it must be at most %d", c.ServerID, maxServerID)
+	}
+	if c.ExtendedTypes && c.ServerID == maxServerID {
+		// A TTL node's ephemeralOwner has the top byte 0xff: a session of
+		// server 255 would read as one (ZooKeeper's EphemeralType.validateServerId).
+		return fmt.Errorf("paddock/actors: server id %d: extended types need a server id of at most %d", c.ServerID, maxServerID-1)
 	}
 	if c.SnapCount <= 0 {
 		c.SnapCount = defaultSnapCount
@@ -179,10 +192,15 @@ type Server struct {
 	// event with zxid <= watermark has been put into its session actor's
 	// mailbox. Written by the router only.
 	watermark atomic.Int64
-	// watchers maps a watcher id (one per session actor) to its PID, for
-	// the path actors' fan-out.
-	watchers sync.Map // uint64 -> *actor.PID
-	nextID   atomic.Uint64
+	// watchers maps a watcher id (one per session actor) to its PID (for
+	// the path actors' fan-out) and counters.
+	watchers sync.Map // uint64 -> *watcherRef
+	// watchStats are the watch counters mntr and wchs print, kept by the
+	// path actors (watch.go).
+	watchStats watchStats
+	nextID     atomic.Uint64
+	// sessionSeq is the last session id handed out (newSessionID).
+	sessionSeq atomic.Int64
 
 	ln   net.Listener
 	wg   sync.WaitGroup
@@ -256,6 +274,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.white[strings.TrimSpace(w)] = true
 	}
 	s.nextID.Store(0)
+	s.sessionSeq.Store(firstSessionID(cfg.ServerID, s.started))
 
 	// Actors first: the replica's onApply sends to them, also while the
 	// log is replayed at start-up.
@@ -641,6 +660,7 @@ func (s *Server) lastZxid() int64 {
 // serverStats are the counters the four-letter words report.
 type serverStats struct {
 	received, sent, rejected atomic.Int64
+	slowClosed               atomic.Int64 // connections closed for not taking their watch events (conn.go)
 	latMin, latMax, latSum   atomic.Int64
 	latCount                 atomic.Int64
 	outstanding              atomic.Int64

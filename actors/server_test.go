@@ -55,7 +55,13 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, s *Server, sid int64, pw []byte) *rawClient {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", s.Addr().String(), testTimeout)
+	return dialRawAddr(t, s.Addr().String(), sid, pw)
+}
+
+// dialRawAddr is dialRaw to any server (Apache ZooKeeper's too).
+func dialRawAddr(t *testing.T, addr string, sid int64, pw []byte) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,5 +572,43 @@ func TestFourLetterWords(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("mntr lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Two Servers in one process keep their own session counters, each with
+// its own server id in the top byte (in-process ensembles need it).
+func TestSessionIDsPerServer(t *testing.T) {
+	a := startServer(t, t.TempDir(), func(c *Config) { c.ServerID = 1 })
+	defer a.Close()
+	b := startServer(t, t.TempDir(), func(c *Config) { c.ServerID = 2 })
+	defer b.Close()
+	for _, tc := range []struct {
+		s  *Server
+		id uint64
+	}{{a, 1}, {b, 2}, {a, 1}, {b, 2}} {
+		c := dialRaw(t, tc.s, 0, nil)
+		if got := uint64(c.sid) >> 56; got != tc.id {
+			t.Errorf("session 0x%x of server %d has server id %d in its top byte", uint64(c.sid), tc.id, got)
+		}
+		c.nc.Close()
+	}
+}
+
+// Server ids that do not fit the session id's top byte are refused, and
+// 255 with extended types (its sessions would read as TTL owners).
+func TestServerIDRange(t *testing.T) {
+	for _, tc := range []struct {
+		id       uint64
+		extended bool
+		ok       bool
+	}{{255, false, true}, {256, false, false}, {1 << 40, false, false}, {254, true, true}, {255, true, false}} {
+		cfg := Config{DataDir: t.TempDir(), ServerID: tc.id, ExtendedTypes: tc.extended}
+		err := cfg.setDefaults()
+		if (err == nil) != tc.ok {
+			t.Errorf("server id %d (extended types %v): err %v, want ok=%v", tc.id, tc.extended, err, tc.ok)
+		}
+	}
+	if got := uint64(firstSessionID(255, time.Now())) >> 56; got != 255 {
+		t.Errorf("server 255's session ids have %d in the top byte", got)
 	}
 }

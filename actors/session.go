@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -71,6 +72,7 @@ type session struct {
 	c       *conn
 	id      int64
 	watcher uint64
+	ref     *watcherRef // in Server.watchers from Started on
 	self    *actor.PID
 	auth    []wire.ID
 
@@ -111,6 +113,10 @@ type session struct {
 	// here, in (zxid, trigger) order whatever path actor sent them.
 	evBound   int64
 	settleReq int64
+	// evBytes is the encoded size of events (eventFrameSize); slow says
+	// the connection was closed for not taking its events (closeSlow).
+	evBytes int64
+	slow    bool
 }
 
 func newSession(s *Server, c *conn) *session {
@@ -127,7 +133,8 @@ func (ss *session) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ss.self = ctx.Self()
-		ss.s.watchers.Store(ss.watcher, ss.self)
+		ss.ref = &watcherRef{pid: ss.self, session: ss.id}
+		ss.s.watchers.Store(ss.watcher, ss.ref)
 		ss.gate.pid = ss.self
 		ss.s.gates.Store(ss.id, ss.gate)
 	case *request:
@@ -175,8 +182,14 @@ func (ss *session) receive(ctx actor.Context) {
 		ss.s.log.Warn("write not replicated, closing connection", "session", sid(ss.id), "why", m.why)
 		ss.c.close("write failed: " + m.why)
 	case *watchEvent:
+		if ss.slow {
+			return
+		}
 		ss.addEvent(*m)
 		ss.flush(ctx)
+		if p := ss.pinned(); p > ss.c.maxPinned {
+			ss.closeSlow(p)
+		}
 	case *watchRegistered:
 		if sl, ok := ss.bySeq[m.seq]; ok {
 			delete(ss.bySeq, m.seq)
@@ -223,8 +236,18 @@ func (ss *session) receive(ctx actor.Context) {
 	case *outputDrained:
 		ss.pump(ctx)
 	case *actor.Stopped:
-		ss.s.watchers.Delete(ss.watcher)
+		ss.forgetWatcher()
 	}
+}
+
+// forgetWatcher takes the session actor out of Server.watchers and out of
+// the watch counters (its registrations go with watcherGone).
+func (ss *session) forgetWatcher() {
+	if ss.ref == nil {
+		return
+	}
+	ss.s.watchers.Delete(ss.watcher)
+	ss.ref.forget(&ss.s.watchStats)
 }
 
 // shutdown forgets the session actor everywhere and stops it: the
@@ -235,7 +258,7 @@ func (ss *session) shutdown(ctx actor.Context) {
 	}
 	ss.stopped = true
 	ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
-	ss.s.watchers.Delete(ss.watcher)
+	ss.forgetWatcher()
 	ss.s.gates.CompareAndDelete(ss.id, ss.gate)
 	var n, size int64
 	for _, sl := range ss.queue {
@@ -251,6 +274,23 @@ func (ss *session) shutdown(ctx actor.Context) {
 	ss.queue = nil
 	ss.s.sessionConns.CompareAndDelete(ss.id, ss.c)
 	ctx.Stop(ctx.Self())
+}
+
+// pinned is the bytes of replies and events waiting for the connection:
+// queued for the writer, replies held until their turn, events not yet
+// released.
+func (ss *session) pinned() int64 { return ss.c.buffered() + ss.evBytes }
+
+// closeSlow closes the connection of a client that does not take its
+// watch events (conn.go, flow control): the session stays, so its client
+// can resume it and catch up with setWatches2.
+func (ss *session) closeSlow(pinned int64) {
+	ss.slow, ss.closing = true, true
+	ss.events, ss.evBytes = nil, 0
+	ss.s.stats.slowClosed.Add(1)
+	ss.s.log.Warn("client does not take its watch events, closing connection",
+		"session", sid(ss.id), "remote", ss.c.nc.RemoteAddr().String(), "pendingBytes", pinned, "max", ss.c.maxPinned)
+	ss.c.close("slow consumer of watch events")
 }
 
 // hold counts n reply bytes kept until their turn (conn flow control).
@@ -1007,11 +1047,19 @@ func (ss *session) addEvent(e watchEvent) {
 	ss.events = append(ss.events, watchEvent{})
 	copy(ss.events[i+1:], ss.events[i:])
 	ss.events[i] = e
+	ss.evBytes += eventFrameSize(&e)
 }
+
+// eventFrameSize is the size of e's notification frame: length, reply
+// header (16), type and state (8), path.
+func eventFrameSize(e *watchEvent) int64 { return 4 + 16 + 8 + 4 + int64(len(e.path)) }
 
 // flush releases, in zxid order, the events and responses the delivery
 // watermark allows (design.md, "Watch ordering").
 func (ss *session) flush(ctx actor.Context) {
+	if ss.slow {
+		return // the connection is closed
+	}
 	d := ss.s.watermark.Load()
 	out := ss.out[:0]
 	var n int64
@@ -1040,6 +1088,7 @@ func (ss *session) flush(ctx actor.Context) {
 				break
 			}
 			ss.events = ss.events[1:]
+			ss.evBytes -= eventFrameSize(&e)
 			h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}
 			ev := wire.WatcherEvent{Type: e.typ, State: wire.StateSyncConnected, Path: e.path}
 			if e.link != nil {
@@ -1065,6 +1114,7 @@ func (ss *session) flush(ctx actor.Context) {
 		}
 		ss.queue = ss.queue[1:]
 		ss.next--
+		z := ss.replyZxid(head)
 		out = append(out, head.frame...)
 		released += int64(len(head.frame))
 		rs.frame(len(head.frame), head.req.op, false)
@@ -1073,12 +1123,9 @@ func (ss *session) flush(ctx actor.Context) {
 		n++
 		answered++
 		answeredBytes += int64(head.req.size)
-		rs.add(head.req.op, head.req.xid, head.zxid, head.req.recv)
-		if head.zxid > ss.c.lastZxid.Load() {
-			ss.c.lastZxid.Store(head.zxid)
-		}
+		rs.add(head.req.op, head.req.xid, z, head.req.recv)
 		if head.span.IsRecording() {
-			head.span.SetAttributes(attribute.Int64("zk.zxid", head.zxid), attribute.Int("zk.err", int(head.code)))
+			head.span.SetAttributes(attribute.Int64("zk.zxid", z), attribute.Int("zk.err", int(head.code)))
 			head.span.End()
 		}
 		if head.close {
@@ -1111,6 +1158,30 @@ func (ss *session) flush(ctx actor.Context) {
 		ss.awaiting = need
 		ctx.Send(ss.s.router, &awaitWatermark{z: need, from: ss.self})
 	}
+}
+
+// replyZxid makes the reply in sl, about to leave, carry a zxid no lower
+// than any earlier reply of the session (c.lastZxid, which starts at the
+// client's lastZxidSeen): reads answer with the tree's zxid, while ping,
+// whoAmI, failures and watch operations answer with the delivery
+// watermark taken when they started, which can be lower (guarantee 4: a
+// client keeps every positive reply zxid as its lastZxidSeen). A zero
+// zxid (auth, as ZooKeeper answers it) is left alone: clients ignore it.
+// It returns the zxid sent.
+func (ss *session) replyZxid(sl *slot) int64 {
+	z := sl.zxid
+	if z <= 0 {
+		return z
+	}
+	switch last := ss.c.lastZxid.Load(); {
+	case z < last:
+		// The frame is length (4), xid (4), zxid (8), err, body.
+		binary.BigEndian.PutUint64(sl.frame[8:16], uint64(last))
+		return last
+	case z > last:
+		ss.c.lastZxid.Store(z)
+	}
+	return z
 }
 
 func sid(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }

@@ -16,18 +16,22 @@ import (
 )
 
 // This file holds the read-only accessors the four-letter words need from
-// state other code owns. The watch registrations live inside the router
-// and the per-path actors and are touched only on their goroutines, so
-// they are read with a probe message those actors answer on their own
-// goroutine: protoactor's AutoRespond calls GetAutoResponse from the
-// actor's mailbox loop, after the actor's Receive has seen (and, being a
-// type switch, ignored) the probe. No lock, no change to the actors'
-// Receive, and the answer is consistent with every message the actor
-// handled before the probe.
+// state other code owns.
 //
-// Cost: one RequestFuture to the router plus one per watched path, only
-// when an operator asks (mntr, wchs, wchc, wchp); never on the request
-// path.
+// Watches. mntr's zk_watch_count and wchs read counters the path actors
+// keep as they change registrations (Server.watchStats, pathActor.set,
+// watcherRef): a few atomic loads, whatever the number of watches. wchc
+// and wchp list every registration, so they ask for it: the watch
+// registrations live inside the router and the per-path actors and are
+// touched only on their goroutines, so they are read with a probe message
+// those actors answer on their own goroutine: protoactor's AutoRespond
+// calls GetAutoResponse from the actor's mailbox loop, after the actor's
+// Receive has seen (and, being a type switch, ignored) the probe. No lock,
+// no change to the actors' Receive, and the answer is consistent with
+// every message the actor handled before the probe. That costs one
+// RequestFuture to the router plus one per watched path, only when an
+// operator asks for wchc or wchp (ZooKeeper's guide warns that these two
+// may be expensive too); never on the request path.
 
 // watchProbe asks the router for its path actors, or a path actor for its
 // registrations.
@@ -48,13 +52,9 @@ func (*watchProbe) GetAutoResponse(ctx actor.Context) any {
 			regs[w] = k
 		}
 		return &pathRegs{path: a.path, regs: regs}
-	case *session:
-		return &sessionOf{id: a.id}
 	}
 	return nil
 }
-
-type sessionOf struct{ id int64 }
 
 type routerPaths struct{ paths map[string]*actor.PID }
 
@@ -75,9 +75,9 @@ type watchReg struct {
 // once through the dead-letter process.
 const probeTimeout = 5 * time.Second
 
-// watchRegs returns every watch registration, sorted by path then session.
-// A registration whose session actor is already gone (its watcherGone
-// is on the way to the router) is left out.
+// watchRegs returns every watch registration, sorted by path then session
+// (wchc, wchp). A registration whose session actor is already gone (its
+// watcherGone is on the way to the router) is left out.
 func (s *Server) watchRegs() ([]watchReg, error) {
 	res, err := s.root.RequestFuture(s.router, &watchProbe{}, probeTimeout).Result()
 	if err != nil {
@@ -90,25 +90,6 @@ func (s *Server) watchRegs() ([]watchReg, error) {
 	futures := make([]*actor.Future, 0, len(rp.paths))
 	for _, pid := range rp.paths {
 		futures = append(futures, s.root.RequestFuture(pid, &watchProbe{}, probeTimeout))
-	}
-	// watcher id -> session id, asked of the session actors (their conn
-	// fields are not safe to read from here).
-	sessions := map[uint64]int64{}
-	watcherSession := func(w uint64) (int64, bool) {
-		if id, ok := sessions[w]; ok {
-			return id, true
-		}
-		v, ok := s.watchers.Load(w)
-		if !ok {
-			return 0, false
-		}
-		r, err := s.root.RequestFuture(v.(*actor.PID), &watchProbe{}, probeTimeout).Result()
-		so, ok := r.(*sessionOf)
-		if err != nil || !ok {
-			return 0, false
-		}
-		sessions[w] = so.id
-		return so.id, true
 	}
 	var out []watchReg
 	for _, f := range futures {
@@ -124,11 +105,11 @@ func (s *Server) watchRegs() ([]watchReg, error) {
 			if k == 0 {
 				continue
 			}
-			id, ok := watcherSession(w)
+			v, ok := s.watchers.Load(w)
 			if !ok {
 				continue // session actor gone; its watcherGone is on its way
 			}
-			out = append(out, watchReg{path: pr.path, session: id, kind: k})
+			out = append(out, watchReg{path: pr.path, session: v.(*watcherRef).session, kind: k})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -140,26 +121,12 @@ func (s *Server) watchRegs() ([]watchReg, error) {
 	return out, nil
 }
 
-// ZooKeeper's DataTree keeps two watch managers: dataWatches (getData,
-// exists, persistent and persistent-recursive watches) and childWatches
-// (getChildren and persistent watches). zk_watch_count is the sum of both
-// sizes; wchs, wchc and wchp describe dataWatches only. These map our
-// kinds onto them.
-func inDataManager(k uint8) bool  { return k&(kData|kPersistent|kRecursive) != 0 }
-func inChildManager(k uint8) bool { return k&(kChild|kPersistent) != 0 }
-
-// watchCount is ZooKeeper's DataTree.getWatchCount.
-func watchCount(regs []watchReg) int {
-	n := 0
-	for _, r := range regs {
-		if inDataManager(r.kind) {
-			n++
-		}
-		if inChildManager(r.kind) {
-			n++
-		}
-	}
-	return n
+// watchSummary is wchs's three numbers and zk_watch_count, from the
+// counters (never negative: a session's uncounting may run a moment
+// before a path actor's counting of the same registration).
+func (s *Server) watchSummary() (sessions, paths, dataWatches, count int64) {
+	st := &s.watchStats
+	return max(st.sessions.Load(), 0), max(st.dataPaths.Load(), 0), max(st.dataRegs.Load(), 0), max(st.count.Load(), 0)
 }
 
 // openFDs counts this process's open file descriptors.

@@ -191,3 +191,45 @@ func TestEventDedupeIgnoresLink(t *testing.T) {
 		t.Fatalf("events %+v, want the two distinct events in order", ss.events)
 	}
 }
+
+// TestFailedWriteForgetsItsSpan: a traced write whose proposal fails
+// (here: the shard is gone, so Propose refuses it) leaves nothing in
+// writeSpans; otherwise each failed write would pin its entry for the
+// server's life.
+func TestFailedWriteForgetsItsSpan(t *testing.T) {
+	exp := testSpans()
+	s := startServer(t, t.TempDir(), nil)
+	t.Cleanup(func() { s.Close() })
+	c := dialRaw(t, s, 0, nil)
+	if err := s.nh.StopShard(MetaShard); err != nil {
+		t.Fatal(err)
+	}
+	c.send(1, wire.OpCreate, &wire.CreateRequest{Path: "/lost", ACL: wire.WorldACL})
+	// The proposer forgets the span before it reports the failure, and
+	// the session closes the connection on that report.
+	if _, err := wire.ReadFrame(c.nc, nil, wire.DefaultMaxPacket); err == nil {
+		t.Fatal("the failed write was answered; want the connection closed")
+	}
+	n := 0
+	s.writeSpans.Range(func(k, _ any) bool {
+		t.Errorf("writeSpans still holds %+v", k)
+		n++
+		return true
+	})
+	if n > 0 {
+		t.Fatalf("%d span contexts of failed writes leaked", n)
+	}
+	// And the write's spans end (with the session, once it sees the
+	// connection closed).
+	ended := func(name string) bool {
+		for _, sp := range exp.GetSpans() {
+			for _, kv := range sp.Attributes {
+				if sp.Name == name && kv.Key == "zk.session_id" && kv.Value.AsInt64() == c.sid {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	waitFor(t, "the failed write's spans to end", func() bool { return ended("create") && ended("raft.propose") })
+}

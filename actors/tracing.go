@@ -17,8 +17,10 @@ import (
 // it with the triggers (appliedTriggers.links), the router and the path
 // actors carry it on each event, and the session that delivers an event
 // records a watch.event span linked to the write. Events a late
-// registration gets from the router's window carry no link. With tracing
-// off nothing is stored and onApply does one atomic load per entry.
+// registration gets from the router's window carry no link. A write whose
+// proposal fails (proposer.fail) is forgotten there instead, and its
+// session ends its spans when it closes the connection. With tracing off
+// nothing is stored and onApply does one atomic load per entry.
 
 // writeKey identifies a write in Server.writeSpans.
 type writeKey struct {

@@ -1,8 +1,11 @@
 package actors
 
 import (
-	"go.opentelemetry.io/otel/trace"
+	"math"
 	"strings"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -135,13 +138,6 @@ type pendingBatch struct {
 	remaining int
 }
 
-type winEntry struct {
-	path string
-	zxid int64
-	ord  int32
-	typ  wire.EventType
-}
-
 type waiter struct {
 	z    int64
 	from *actor.PID
@@ -164,11 +160,7 @@ type router struct {
 	inflight  []pendingBatch
 	waiters   []waiter
 
-	ring     []winEntry
-	ringHead int
-	ringLen  int
-	byPath   map[string][]winEntry
-	floor    int64 // highest zxid evicted from the window
+	win *window // recent triggers (window.go)
 }
 
 func newRouter(s *Server) *router {
@@ -177,8 +169,7 @@ func newRouter(s *Server) *router {
 		paths:     map[string]*pathEntry{},
 		recursive: map[string]map[uint64]struct{}{},
 		byWatcher: map[uint64]map[string]uint64{},
-		ring:      make([]winEntry, windowSize),
-		byPath:    map[string][]winEntry{},
+		win:       newWindow(windowSize),
 	}
 }
 
@@ -278,7 +269,7 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 		}
 		for i, t := range res.Triggers {
 			ord := int32(i)
-			r.remember(winEntry{path: t.Path, zxid: res.Zxid, ord: ord, typ: t.Type})
+			r.win.add(winEntry{path: t.Path, zxid: res.Zxid, ord: ord, typ: t.Type})
 			if e, ok := r.paths[t.Path]; ok {
 				if sends == nil {
 					sends = map[*pathEntry][]trig{}
@@ -335,26 +326,6 @@ func (r *router) advance(ctx actor.Context) {
 	r.waiters = kept
 }
 
-func (r *router) remember(e winEntry) {
-	if r.ringLen == len(r.ring) {
-		old := r.ring[r.ringHead]
-		if q := r.byPath[old.path]; len(q) > 1 {
-			r.byPath[old.path] = q[1:]
-		} else {
-			delete(r.byPath, old.path)
-		}
-		if old.zxid > r.floor {
-			r.floor = old.zxid
-		}
-		r.ring[r.ringHead] = e
-		r.ringHead = (r.ringHead + 1) % len(r.ring)
-	} else {
-		r.ring[(r.ringHead+r.ringLen)%len(r.ring)] = e
-		r.ringLen++
-	}
-	r.byPath[e.path] = append(r.byPath[e.path], e)
-}
-
 // register applies a batch of registrations read at zxid m.z. A trigger
 // with zxid > z that the router already fanned out fires now from the
 // window (guarantee 5: no change slips between the read and the watch).
@@ -362,32 +333,31 @@ func (r *router) register(ctx actor.Context, m *watchRegister) {
 	for _, it := range m.items {
 		kind := it.kind
 		fired := false
-		if m.z < r.floor {
-			r.s.log.Warn("watch registration older than the trigger window; firing conservatively", "path", it.path, "zxid", zx(m.z), "floor", zx(r.floor))
+		if floor := r.win.floor; m.z < floor {
+			r.s.log.Warn("watch registration older than the trigger window; firing conservatively", "path", it.path, "zxid", zx(m.z), "floor", zx(floor))
 			if kind&(kData|kChild) != 0 {
-				ctx.Send(m.from, &watchEvent{zxid: r.floor, typ: conservativeEvent(kind), path: it.path})
+				ctx.Send(m.from, &watchEvent{zxid: floor, typ: conservativeEvent(kind), path: it.path})
 				fired = true
 			}
 		}
-		for _, w := range r.byPath[it.path] {
-			if w.zxid <= m.z || fired {
-				continue
-			}
-			if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
-				ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
-				if kind&(kPersistent|kRecursive) == 0 {
-					fired = true // one-shot: fired, not registered
+		if !fired {
+			for _, w := range r.win.pathSince(it.path, m.z) {
+				if fires(kind, trig{zxid: w.zxid, typ: w.typ, path: w.path}) {
+					ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
+					if kind&(kPersistent|kRecursive) == 0 {
+						fired = true // one-shot: fired, not registered
+						break
+					}
 				}
 			}
 		}
 		if kind&kRecursive != 0 {
 			prefix := strings.TrimSuffix(it.path, "/") + "/"
-			for i := 0; i < r.ringLen; i++ {
-				w := r.ring[(r.ringHead+i)%len(r.ring)]
-				if w.zxid > m.z && strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
+			r.win.since(m.z, func(w *winEntry) {
+				if strings.HasPrefix(w.path, prefix) && w.typ != wire.EventNodeChildrenChanged {
 					ctx.Send(m.from, &watchEvent{zxid: w.zxid, ord: w.ord, typ: w.typ, path: w.path})
 				}
-			}
+			})
 		}
 		if fired {
 			continue
@@ -476,6 +446,7 @@ type pathActor struct {
 	path     string
 	regs     map[uint64]uint8
 	received uint64
+	dataN    int // registrations in ZooKeeper's data table (inDataTable)
 }
 
 func newPathActor(s *Server, path string) *pathActor {
@@ -486,11 +457,12 @@ func (p *pathActor) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pathRegister:
 		p.received++
-		k := p.regs[m.watcher]
+		old := p.regs[m.watcher]
+		k := old
 		if m.kind&(kPersistent|kRecursive) != 0 {
 			k &^= kNoDataHalf | kNoChildHalf
 		}
-		p.regs[m.watcher] = k | m.kind
+		p.set(m.watcher, old, k|m.kind)
 	case *pathTriggers:
 		var consumed []uint64
 		for _, t := range m.items {
@@ -498,14 +470,13 @@ func (p *pathActor) receive(ctx actor.Context) {
 				if !fires(kind, t) {
 					continue
 				}
-				if pid, ok := p.s.watchers.Load(w); ok {
-					ctx.Send(pid.(*actor.PID), &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path, link: t.link})
+				if ref, ok := p.s.watchers.Load(w); ok {
+					ctx.Send(ref.(*watcherRef).pid, &watchEvent{zxid: t.zxid, ord: t.ord, typ: t.typ, path: t.path, link: t.link})
 				}
-				if k := consume(kind, t); k == 0 {
-					delete(p.regs, w)
+				k := consume(kind, t)
+				p.set(w, kind, k)
+				if k == 0 {
 					consumed = append(consumed, w)
-				} else {
-					p.regs[w] = k
 				}
 			}
 		}
@@ -519,19 +490,15 @@ func (p *pathActor) receive(ctx actor.Context) {
 	case *watchRemove:
 		kind := p.regs[m.watcher]
 		// checkWatches/removeWatches as ZooKeeper 3.8's DataTree does over
-		// its two tables: a persistent or recursive watch counts as a data
-		// and as a child watch.
-		pr := kind & (kPersistent | kRecursive)
-		inData := kind&kData != 0 || (pr != 0 && kind&kNoDataHalf == 0)
-		inChild := kind&kChild != 0 || (pr != 0 && kind&kNoChildHalf == 0)
+		// its two tables (inDataTable, inChildTable).
 		var has bool
 		switch m.typ {
 		case wire.WatcherChildren:
-			has = inChild
+			has = inChildTable(kind)
 		case wire.WatcherData:
-			has = inData
+			has = inDataTable(kind)
 		case wire.WatcherAny:
-			has = inData || inChild
+			has = inDataTable(kind) || inChildTable(kind)
 		}
 		code := wire.ErrNoWatcher
 		if has {
@@ -546,11 +513,9 @@ func (p *pathActor) receive(ctx actor.Context) {
 				default:
 					k = 0
 				}
+				p.set(m.watcher, kind, k)
 				if k == 0 {
-					delete(p.regs, m.watcher)
 					ctx.Send(ctx.Parent(), &watchConsumed{path: p.path, pid: ctx.Self(), received: p.received, watchers: []uint64{m.watcher}})
-				} else {
-					p.regs[m.watcher] = k
 				}
 				if kind&kRecursive != 0 && k&kRecursive == 0 {
 					ctx.Send(ctx.Parent(), &recursiveDropped{path: p.path, watcher: m.watcher})
@@ -560,9 +525,105 @@ func (p *pathActor) receive(ctx actor.Context) {
 		ctx.Send(m.from, &watchOpDone{seq: m.seq, code: code})
 		p.idle(ctx)
 	case *pathWatcherGone:
-		delete(p.regs, m.watcher)
+		p.set(m.watcher, p.regs[m.watcher], 0)
 		p.idle(ctx)
 	}
+}
+
+// set changes watcher w's kinds on this path from old to k (0: gone) and
+// keeps the server's watch counters (watchStats) up to date with the
+// change, so that mntr and wchs read counters instead of asking every
+// path actor.
+func (p *pathActor) set(w uint64, old, k uint8) {
+	if k == 0 {
+		delete(p.regs, w)
+	} else {
+		p.regs[w] = k
+	}
+	dd := btoi(inDataTable(k)) - btoi(inDataTable(old))
+	dc := btoi(inChildTable(k)) - btoi(inChildTable(old))
+	if dd == 0 && dc == 0 {
+		return
+	}
+	st := &p.s.watchStats
+	st.count.Add(int64(dd + dc))
+	if dd == 0 {
+		return
+	}
+	st.dataRegs.Add(int64(dd))
+	before := p.dataN
+	p.dataN += dd
+	switch {
+	case before == 0 && p.dataN > 0:
+		st.dataPaths.Add(1)
+	case before > 0 && p.dataN == 0:
+		st.dataPaths.Add(-1)
+	}
+	if ref, ok := p.s.watchers.Load(w); ok { // else its session is gone and was uncounted
+		ref.(*watcherRef).addData(st, int64(dd))
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ZooKeeper 3.8's DataTree keeps two watch tables: dataWatches (getData,
+// exists, persistent and persistent-recursive watches) and childWatches
+// (getChildren, persistent and persistent-recursive watches).
+// removeWatches DATA or CHILDREN takes a persistent or recursive watch out
+// of one of them (kNoDataHalf, kNoChildHalf). zk_watch_count is the sum of
+// both sizes; wchs, wchc and wchp describe dataWatches.
+func inDataTable(k uint8) bool {
+	return k&kData != 0 || k&(kPersistent|kRecursive) != 0 && k&kNoDataHalf == 0
+}
+
+func inChildTable(k uint8) bool {
+	return k&kChild != 0 || k&(kPersistent|kRecursive) != 0 && k&kNoChildHalf == 0
+}
+
+// watcherRef is what Server.watchers holds for a session actor: its PID
+// for the path actors' events, its session id for wchc and wchp, and how
+// many of its registrations are in the data table (wchs counts the
+// sessions with at least one).
+type watcherRef struct {
+	pid     *actor.PID
+	session int64
+	data    atomic.Int64 // goneData once the session actor has gone (forget)
+}
+
+// goneData marks a forgotten watcherRef: far enough below zero that the
+// path actors' later changes never bring it back to zero or above.
+const goneData = math.MinInt64 / 2
+
+// addData counts d more data-table registrations for the watcher, and the
+// watcher as watching when it goes from none to some (or back).
+func (r *watcherRef) addData(st *watchStats, d int64) {
+	after := r.data.Add(d)
+	switch before := after - d; {
+	case before == 0 && after > 0:
+		st.sessions.Add(1)
+	case before > 0 && after == 0:
+		st.sessions.Add(-1)
+	}
+}
+
+// forget uncounts a watcher whose session actor stopped; the path actors
+// drop its registrations later (pathWatcherGone), without it.
+func (r *watcherRef) forget(st *watchStats) {
+	if n := r.data.Swap(goneData); n > 0 {
+		st.sessions.Add(-1)
+	}
+}
+
+// watchStats are the watch counters the path actors keep (pathActor.set):
+// entries in ZooKeeper's two tables together (zk_watch_count), in the data
+// table, paths with data-table entries, and sessions with some (wchs).
+type watchStats struct {
+	count, dataRegs, dataPaths, sessions atomic.Int64
 }
 
 // removeHalf takes a persistent or recursive watch out of one table

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -194,5 +196,37 @@ func TestEnsembleConfig(t *testing.T) {
 	}
 	if _, err := toActorsConfig(obs, 1, nil); err == nil || !strings.Contains(err.Error(), "observer") {
 		t.Errorf("observer: %v", err)
+	}
+}
+
+// A myid ZooKeeper's admin guide does not allow (1..255: the server id is
+// a session id's top byte) stops serve before anything starts, saying why.
+func TestServeRefusesServerIDOutOfRange(t *testing.T) {
+	for _, myid := range []string{"256", "1000", "0", "-5", "seven", ""} {
+		t.Run(myid, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(myid+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- serve(ctx, serveOptions{dataDir: dir, clientAddr: "127.0.0.1:0", logLevel: "info"}, func(string) string { return "" },
+					&stdout, &stderr, func(net.Addr) { cancel() })
+			}()
+			select {
+			case code := <-done:
+				if code != exitUsage || !strings.Contains(stderr.String(), "must be an integer from 1 to 255") {
+					t.Errorf("serve with myid %q = %d, stderr:\n%s", myid, code, stderr.String())
+				}
+				if ctx.Err() != nil {
+					t.Errorf("serve with myid %q started serving", myid)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("serve with myid %q neither refused nor stopped:\n%s", myid, stderr.String())
+			}
+		})
 	}
 }

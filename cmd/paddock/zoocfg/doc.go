@@ -35,8 +35,10 @@
 //   - tickTime must be positive; minSessionTimeout/maxSessionTimeout default
 //     to 2 and 20 ticks; -1 also means "default", as in ZooKeeper; other
 //     negative values are errors; min > max is an error.
-//   - server.N ids must be positive (they become Raft replica ids, which
-//     cannot be 0). Multiple addresses per server ("a:1:2|b:1:2") and
+//   - server.N ids and myid must be from 1 to 255 (MaxServerID), the range
+//     ZooKeeper's admin guide gives: 0 cannot be a Raft replica id, and a
+//     session id holds the server id in its top byte. ZooKeeper enforces
+//     only 254 with extendedTypesEnabled and lets larger ids alias. Multiple addresses per server ("a:1:2|b:1:2") and
 //     hierarchical quorums (group.N, weight.N) are not supported yet.
 //   - autopurge.snapRetainCount below 3 and snapCount below 2 are raised to
 //     those minimums with a warning, as ZooKeeper does.

@@ -499,8 +499,8 @@ func (p *parser) server(e entry) {
 	const form = "want host:quorumPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]"
 	idText := strings.TrimPrefix(e.key, "server.")
 	id, err := strconv.ParseUint(idText, 10, 63)
-	if err != nil || id == 0 {
-		p.errorf(e.line, e.key, "server id %q must be a positive integer", idText)
+	if err != nil || id == 0 || id > MaxServerID {
+		p.errorf(e.line, e.key, "server id %q must be an integer from 1 to %d", idText, MaxServerID)
 		return
 	}
 	if prev, ok := p.servers[id]; ok {
@@ -678,8 +678,17 @@ func ignored(key string) bool {
 	return false
 }
 
+// MaxServerID is the largest server id (myid, server.N). ZooKeeper's
+// admin guide asks for 1..255: a session id carries the server id in its
+// top byte (SessionTrackerImpl.initializeNextSessionId), so a larger id
+// would make sessions that alias another server's. ZooKeeper itself checks
+// only the extendedTypesEnabled limit, 254 (EphemeralType.validateServerId),
+// and silently aliases above 255; paddock refuses such ids.
+const MaxServerID = 255
+
 // ReadMyID reads dataDir/myid, ZooKeeper's server id file. ok is false when
-// the file does not exist (a standalone server needs none).
+// the file does not exist (a standalone server needs none). The id must be
+// from 1 to MaxServerID.
 func ReadMyID(dataDir string) (id uint64, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dataDir, "myid"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -691,9 +700,9 @@ func ReadMyID(dataDir string) (id uint64, ok bool, err error) {
 	first, _, _ := strings.Cut(string(b), "\n")
 	first = strings.TrimSpace(first)
 	id, err = strconv.ParseUint(first, 10, 63)
-	if err != nil || id == 0 {
-		return 0, false, fmt.Errorf("paddock/zoocfg: %s: server id %q is not a positive integer",
-			filepath.Join(dataDir, "myid"), first)
+	if err != nil || id == 0 || id > MaxServerID {
+		return 0, false, fmt.Errorf("paddock/zoocfg: %s: server id %q must be an integer from 1 to %d (it is the top byte of session ids)",
+			filepath.Join(dataDir, "myid"), first, MaxServerID)
 	}
 	return id, true, nil
 }

@@ -177,6 +177,8 @@ func TestParseErrors(t *testing.T) {
 		{"enforce auth", "enforce.auth.enabled=true", []string{"enforce.auth.enabled: not supported"}},
 		{"server id", "server.x=a:1:2", []string{`zoo.cfg:1: server.x: server id "x"`}},
 		{"server id zero", "server.0=a:1:2", []string{"server.0: server id"}},
+		{"server id above 255", "server.256=a:1:2", []string{`server.256: server id "256" must be an integer from 1 to 255`}},
+		{"server id huge", "server.4294967297=a:1:2", []string{`server id "4294967297"`}},
 		{"server too few parts", "server.1=a:2888", []string{"server.1:", "want host:quorumPort:electionPort"}},
 		{"server too many parts", "server.1=a:1:2:observer:x", []string{"want host:quorumPort"}},
 		{"server bad port", "server.1=a:x:3888", []string{`port "x" must be an integer`}},
@@ -313,7 +315,7 @@ func TestReadMyID(t *testing.T) {
 	if _, ok, err := ReadMyID(dir); ok || err != nil {
 		t.Fatalf("no myid: ok=%v err=%v", ok, err)
 	}
-	for in, want := range map[string]uint64{"3": 3, "7\n": 7, " 12 \nextra": 12} {
+	for in, want := range map[string]uint64{"3": 3, "7\n": 7, " 12 \nextra": 12, "255": 255} {
 		if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(in), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -322,12 +324,12 @@ func TestReadMyID(t *testing.T) {
 			t.Errorf("myid %q: %d %v %v", in, id, ok, err)
 		}
 	}
-	for _, in := range []string{"", "x", "0", "-1"} {
+	for _, in := range []string{"", "x", "0", "-1", "256", "257", "1000", "4294967297", "1e3", "0x10", "3 4"} {
 		if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(in), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := ReadMyID(dir); err == nil {
-			t.Errorf("myid %q: no error", in)
+		if _, _, err := ReadMyID(dir); err == nil || !strings.Contains(err.Error(), "must be an integer from 1 to 255") {
+			t.Errorf("myid %q: error %v", in, err)
 		}
 	}
 }
