@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -321,6 +322,13 @@ func (p *proposer) send(ctx actor.Context, e *entry) bool {
 	e.sent++
 	rs, err := p.submit(e.data)
 	e.taken = err == nil
+	if permanent(err) {
+		// The shard is gone or will never take this entry: its writes
+		// and the later ones (refused behind it) fail.
+		p.s.log.Warn("raft proposal refused for good; failing the writes in flight", "err", err, "entries", len(p.inflight))
+		p.failAll(ctx, "propose: "+err.Error())
+		return false
+	}
 	if err != nil {
 		// Not taken (no leader known yet, a full queue: dragonboat's
 		// "system is too busy"): the next leader report or the retry
@@ -367,6 +375,18 @@ func (p *proposer) retryLater(ctx actor.Context, all bool) {
 	p.arm(ctx, all)
 }
 
+// permanent reports whether a Propose error will not go away by trying
+// again.
+func permanent(err error) bool {
+	for _, e := range []error{dragonboat.ErrShardNotFound, dragonboat.ErrClosed, dragonboat.ErrShardClosed,
+		dragonboat.ErrPayloadTooBig, dragonboat.ErrInvalidOperation} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // retryEntries sends the entries in flight again: all of them (a proposal
 // failed after it was taken), or from the first one not taken.
 type retryEntries struct{ all bool }
@@ -409,9 +429,12 @@ func (p *proposer) outcome(ctx actor.Context, m *entryOutcome) {
 	}
 }
 
-// failAll fails every pending write: the shard is gone.
+// failAll fails every pending write: the shard is gone, or will not take
+// an entry. The next entry starts a new epoch, so that it is not refused
+// behind the failed ones.
 func (p *proposer) failAll(ctx actor.Context, why string) {
 	p.inflight = nil
+	p.epoch = 0
 	for k := range p.pending {
 		for {
 			if _, ok := p.pending[k]; !ok {
