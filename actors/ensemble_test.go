@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -20,14 +21,24 @@ import (
 )
 
 // freePort returns a loopback address whose port was free a moment ago.
+//
+// The port is below the kernel's ephemeral range (32768 and up on Linux),
+// where ":0" listeners and outgoing connections of other tests take
+// theirs: a port chosen here and bound a moment later is not taken in
+// between by one of them.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := 20000 + mrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
 
 // testEnsemble is an ensemble of in-process members on loopback ports.

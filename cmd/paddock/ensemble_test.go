@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,13 +26,19 @@ func TestServeEnsemble(t *testing.T) {
 	}
 	bin := buildPaddock(t)
 	root := t.TempDir()
+	// Ports below the kernel's ephemeral range (32768 and up), where no
+	// other test's ":0" listener or outgoing connection takes them before
+	// the members bind them.
 	port := func() int {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		for range 1000 {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+			if err == nil {
+				defer ln.Close()
+				return ln.Addr().(*net.TCPAddr).Port
+			}
 		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
+		t.Fatal("no free port in 20000-31999")
+		return 0
 	}
 	var servers, addrs []string
 	clientPorts := make([]int, 3)

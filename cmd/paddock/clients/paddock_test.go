@@ -3,6 +3,7 @@ package clients
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strings"
@@ -100,13 +101,19 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 	runDrivers(t, strings.Join(addrs, ","))
 }
 
-// loopbackAddr returns a loopback address whose port was free a moment ago.
+// loopbackAddr returns a loopback address whose port was free a moment
+// ago, below the kernel's ephemeral range (32768 and up), where other
+// tests' ":0" listeners and outgoing connections cannot take it meanwhile.
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
