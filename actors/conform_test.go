@@ -18,8 +18,15 @@ func TestConformance(t *testing.T) {
 			c.MinSessionTimeout = 400 * time.Millisecond
 			c.MaxSessionTimeout = 60 * time.Second
 			for _, line := range cfg {
-				if line == "extendedTypesEnabled=true" {
+				switch line {
+				case "extendedTypesEnabled=true":
 					c.ExtendedTypes = true
+				case "enforceQuota=true":
+					c.EnforceQuota = true
+				case "maxCnxns=2":
+					c.MaxCnxns = 2
+				default:
+					t.Fatalf("script config %q has no translation here", line)
 				}
 			}
 		})
