@@ -467,3 +467,18 @@ func (p *parser) applyProps() {
 		}
 	}
 }
+
+// ReadmeRow is sp's row in the README's table of system properties:
+// the -D name, the zoo.cfg key (the name without "zookeeper.", or none:
+// a zoo.cfg key always becomes zookeeper.KEY) and what paddock does.
+func ReadmeRow(sp SystemProperty) string {
+	name := sp.Name
+	if strings.HasSuffix(name, ".") {
+		name += "*"
+	}
+	key := "—"
+	if k, ok := strings.CutPrefix(name, "zookeeper."); ok {
+		key = "`" + k + "`"
+	}
+	return "| `" + name + "` | " + key + " | " + sp.Does + " |"
+}
