@@ -1,6 +1,7 @@
 package zoocfg
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,4 +140,28 @@ func TestJVMFlagsMalformed(t *testing.T) {
 	if _, err := JVMFlags(envOf(nil), dir); err == nil {
 		t.Error("a java.env that cannot be read was skipped")
 	}
+}
+
+// FuzzJVMFlagsFile: any java.env either reads or fails with an *Error
+// naming the file; it never panics or hangs.
+func FuzzJVMFlagsFile(f *testing.F) {
+	for _, s := range []string{
+		"export SERVER_JVMFLAGS=\"$SERVER_JVMFLAGS -Da=b\"\n",
+		"JVMFLAGS='-Dx=1'\\\n' -Dy=2'; X=${JVMFLAGS}\n",
+		"A=\"unterminated\n", "B=$(x)", "C=`x`", "D=${E:-f}", "# c\n\n\t\n",
+		"export A B=1 'C'=2\n", "X=\\$\\\"$\n", "Y=\"a\\\nb\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		if len(data) > 1<<16 {
+			return
+		}
+		sh := &shellVars{vars: map[string][]segment{}, getenv: func(string) string { return "" }}
+		err := sh.source("java.env", data)
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.File != "java.env" || e.Line < 1) {
+			t.Fatalf("source(%q) = %v, want an *Error naming java.env and a line", data, err)
+		}
+	})
 }
