@@ -94,7 +94,8 @@ type session struct {
 	conn    net.Conn
 	frames  chan frame
 	hello   bool  // handshake sent
-	eof     bool  // the server closed the connection
+	eof     bool  // the server closed the connection, or will (after closeSession)
+	closed  bool  // the end of the connection has been read
 	broken  bool  // a reply timed out; the session's output is unreliable
 	id      int64 // never printed
 	passwd  []byte
@@ -423,7 +424,7 @@ func (r *runner) drain(s *session) error {
 }
 
 func (r *runner) connClosed(s *session) {
-	s.eof = true
+	s.eof, s.closed = true, true
 	for _, p := range s.pending {
 		r.printf("%s -> connection closed", p.text)
 	}
@@ -596,7 +597,9 @@ func (r *runner) expectClosed(s *session, text string, toks []string) error {
 		return err
 	}
 	deadline := time.Now().Add(time.Duration(ms) * time.Millisecond)
-	for !s.eof {
+	// After closeSession's reply eof is set already; wait for the server
+	// to actually close the connection.
+	for !s.closed {
 		f, ok, err := r.next(s, time.Until(deadline))
 		if err != nil {
 			return err
