@@ -15,17 +15,29 @@ func TestConformance(t *testing.T) {
 	conform.CheckAll(t, func(t *testing.T, cfg []string) string {
 		s := startServer(t, t.TempDir(), func(c *Config) {
 			c.TickTime = 200 * time.Millisecond
-			c.MinSessionTimeout = 400 * time.Millisecond
-			c.MaxSessionTimeout = 60 * time.Second
-			for _, line := range cfg {
-				if line == "extendedTypesEnabled=true" {
-					c.ExtendedTypes = true
-				}
-			}
+			conformConfig(t, c, cfg)
 		})
 		t.Cleanup(func() { s.Close() })
 		return s.Addr().String()
 	})
+}
+
+// conformConfig gives c the goldens' settings and a script's config lines.
+func conformConfig(t *testing.T, c *Config, cfg []string) {
+	c.MinSessionTimeout = 400 * time.Millisecond
+	c.MaxSessionTimeout = 60 * time.Second
+	for _, line := range cfg {
+		switch line {
+		case "extendedTypesEnabled=true":
+			c.ExtendedTypes = true
+		case "enforceQuota=true":
+			c.EnforceQuota = true
+		case "maxCnxns=2":
+			c.MaxCnxns = 2
+		default:
+			t.Fatalf("script config %q has no translation here", line)
+		}
+	}
 }
 
 // TestConformanceOnFollower runs every script against a follower of a
@@ -36,15 +48,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceOnFollower(t *testing.T) {
 	for _, sc := range conform.Scripts() {
 		t.Run(sc.Name, func(t *testing.T) {
-			e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) {
-				c.MinSessionTimeout = 400 * time.Millisecond
-				c.MaxSessionTimeout = 60 * time.Second
-				for _, line := range sc.Config() {
-					if line == "extendedTypesEnabled=true" {
-						c.ExtendedTypes = true
-					}
-				}
-			})
+			e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) { conformConfig(t, c, sc.Config()) })
 			leader := e.waitLeader()
 			conform.Check(t, sc, e.addr((leader+1)%3))
 		})

@@ -62,9 +62,9 @@ type conn struct {
 
 // Flow control, as ZooKeeper's NIOServerCnxn disableRecv/enableRecv:
 //
-//   - At most maxOutstanding requests per connection are read and not yet
-//     answered (ZooKeeper's globalOutstandingLimit, 1000, is per server;
-//     Paddock applies the same number per connection), and at most
+//   - At most Config.MaxOutstanding requests per connection are read and
+//     not yet answered (ZooKeeper's globalOutstandingLimit, 1000, is per
+//     server; Paddock applies the same number per connection), and at most
 //     4 x MaxPacket bytes of them: past either, the reader stops reading
 //     that socket until replies leave.
 //   - At most 4 x MaxPacket bytes of replies wait for the socket
@@ -92,7 +92,6 @@ type conn struct {
 //     write, so one large reply does not pin its size for the
 //     connection's life.
 const (
-	maxOutstanding     = 1000
 	maxParkedReads     = 64
 	writeChunk         = 64 << 10
 	maxKeptWriteBuffer = 256 << 10
@@ -115,7 +114,7 @@ func (c *conn) buffered() int64 { return c.queued.Load() + c.held.Load() }
 
 // overLimit reports whether the reader must stop reading.
 func (c *conn) overLimit() bool {
-	return c.pending.Load() >= maxOutstanding || c.inBytes.Load() >= c.maxIn || c.buffered() >= c.maxOut
+	return c.pending.Load() >= int64(c.s.cfg.MaxOutstanding) || c.inBytes.Load() >= c.maxIn || c.buffered() >= c.maxOut
 }
 
 // waitForRoom blocks the reader until overLimit is false, or reports false
@@ -234,7 +233,7 @@ func (c *conn) stuckTimeout() time.Duration {
 	if ms := c.timeout.Load(); ms > 0 {
 		return time.Duration(ms) * time.Millisecond
 	}
-	return c.s.cfg.sessionless()
+	return c.s.cfg.SessionlessTimeout
 }
 
 // write writes buf in chunks, each with its own deadline, releasing the
@@ -292,7 +291,7 @@ func (c *conn) readLoop() {
 	// and its ConnectRequest must fit maxHandshake bytes, so the frame is
 	// read into the connection's read buffer: nothing is allocated for a
 	// declared length before its bytes arrive.
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.sessionless()))
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.SessionlessTimeout))
 	c.s.stats.handshaking.Add(1)
 	handshaking := true
 	defer func() {
@@ -415,7 +414,7 @@ func (c *conn) readLoop() {
 func (c *conn) logHandshakeErr(err error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		c.s.log.Warn("no handshake within the sessionless timeout, closing", "remote", c.nc.RemoteAddr().String(), "timeout", c.s.cfg.sessionless())
+		c.s.log.Warn("no handshake within the sessionless timeout, closing", "remote", c.nc.RemoteAddr().String(), "timeout", c.s.cfg.SessionlessTimeout)
 	}
 }
 

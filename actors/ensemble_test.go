@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -60,15 +61,36 @@ func startEnsemble(t *testing.T, n int, tick time.Duration) *testEnsemble {
 // startEnsembleWith starts n members whose Config mod changes.
 func startEnsembleWith(t *testing.T, n int, tick time.Duration, mod func(*Config)) *testEnsemble {
 	t.Helper()
-	var members []Member
-	for i := 1; i <= n; i++ {
-		members = append(members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+	for attempt := 1; ; attempt++ {
+		var members []Member
+		for i := 1; i <= n; i++ {
+			members = append(members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+		}
+		e, err := tryMembers(t, members, tick, mod)
+		if err == nil {
+			return e
+		}
+		// A port free when chosen can be taken before it is bound (by
+		// another process of the machine): choose again.
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v; choosing other ports", attempt, err)
 	}
-	return startMembers(t, members, tick, mod)
 }
 
 // startMembers starts an ensemble of the given members.
 func startMembers(t *testing.T, members []Member, tick time.Duration, mod func(*Config)) *testEnsemble {
+	t.Helper()
+	e, err := tryMembers(t, members, tick, mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// tryMembers starts the members; on an error it stops those it started.
+func tryMembers(t *testing.T, members []Member, tick time.Duration, mod func(*Config)) (*testEnsemble, error) {
 	t.Helper()
 	n := len(members)
 	e := &testEnsemble{t: t, tick: tick, servers: make([]*Server, n), mod: mod, members: members}
@@ -86,10 +108,13 @@ func startMembers(t *testing.T, members []Member, tick time.Duration, mod func(*
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	if err := errors.Join(errs...); err != nil {
+		for _, s := range e.servers {
+			if s != nil {
+				s.Close()
+			}
 		}
+		return nil, err
 	}
 	t.Cleanup(func() {
 		for _, s := range e.servers {
@@ -99,7 +124,7 @@ func startMembers(t *testing.T, members []Member, tick time.Duration, mod func(*
 		}
 	})
 	e.waitLeader()
-	return e
+	return e, nil
 }
 
 func (e *testEnsemble) start(i int) (*Server, error) {

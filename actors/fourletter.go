@@ -17,6 +17,52 @@ import (
 // Version is what the four-letter words report as the server version.
 const Version = "3.8.0-paddock"
 
+// builtOnLayout is how ZooKeeper prints its build date after "built on"
+// (srvr, stat, mntr's zk_version, envi's zookeeper.version).
+const builtOnLayout = "2006-01-02 15:04 UTC"
+
+// fullVersion is ZooKeeper's Version.getFullVersion: the version and the
+// build time, "3.8.0-paddock, built on 2022-02-25 08:49 UTC".
+func (s *Server) fullVersion() string { return fullVersion(s.cfg.BuildTime) }
+
+func fullVersion(built time.Time) string {
+	if built.IsZero() {
+		return Version + ", built on unknown"
+	}
+	return Version + ", built on " + built.UTC().Format(builtOnLayout)
+}
+
+// buildTime is when this binary was made: the commit time the Go
+// toolchain stamps into a build from a version-controlled tree (vcs.time),
+// else the executable's modification time; zero if neither is known.
+func buildTime() time.Time {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if t, ok := vcsTime(bi.Settings); ok {
+			return t
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return time.Time{}
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// vcsTime finds the vcs.time build setting (RFC 3339).
+func vcsTime(settings []debug.BuildSetting) (time.Time, bool) {
+	for _, kv := range settings {
+		if kv.Key == "vcs.time" {
+			t, err := time.Parse(time.RFC3339, kv.Value)
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
 // The four-letter words answer as ZooKeeper 3.8's NIO server does
 // (org.apache.zookeeper.server.command.*): same words, same line formats,
 // same whitelist message; fourletter_test.go checks them against a real
@@ -38,15 +84,13 @@ const Version = "3.8.0-paddock"
 //     and the determinism test cover what the digest is for): always empty,
 //     which is also what a ZooKeeper with fewer than 128 transactions says.
 //   - dump's Connections section buckets by the session's expiry (and 10s
-//     for connections without a session, ZooKeeper's sessionlessCnxnTimeout).
+//     (Config.SessionlessTimeout for connections without a session, as
+//     ZooKeeper's sessionlessCnxnTimeout).
 var fourLetterWords = map[string]bool{
 	"ruok": true, "srvr": true, "stat": true, "conf": true, "cons": true, "crst": true, "dump": true,
 	"envi": true, "mntr": true, "srst": true, "wchs": true, "wchc": true, "wchp": true, "dirs": true,
 	"isro": true, "hash": true,
 }
-
-// sessionlessCnxnTimeout is ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout.
-const sessionlessCnxnTimeout = 10 * time.Second
 
 // javaDate is the layout of Java's Date.toString.
 const javaDate = "Mon Jan 02 15:04:05 MST 2006"
@@ -151,7 +195,7 @@ func (s *Server) treeStats() treeStats {
 func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	ts := s.treeStats()
 	conns := s.sortedConns()
-	fmt.Fprintf(b, "Zookeeper version: %s, built on paddock\n", Version)
+	fmt.Fprintf(b, "Zookeeper version: %s\n", s.fullVersion())
 	if withClients {
 		b.WriteString("Clients:\n")
 		for _, c := range conns {
@@ -176,7 +220,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	lo, avg, hi := s.latencies()
 	_, _, _, watches := s.watchSummary()
 	kv := [][2]string{
-		{"zk_version", Version + ", built on paddock"},
+		{"zk_version", s.fullVersion()},
 		{"zk_server_state", s.mode()},
 		{"zk_ephemerals_count", fmt.Sprint(ts.eph)},
 		{"zk_num_alive_connections", fmt.Sprint(len(conns))},
@@ -259,8 +303,8 @@ func (s *Server) writeEnvi(b *strings.Builder) {
 	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < 1<<62 {
 		max = uint64(lim) / mb
 	}
-	fmt.Fprintf(b, "Environment:\nzookeeper.version=%s, built on paddock\nhost.name=%s\ngo.version=%s\nos.name=%s\nos.arch=%s\nos.version=%s\nuser.name=%s\nuser.home=%s\nuser.dir=%s\n",
-		Version, host, runtime.Version(), osName(), runtime.GOARCH, osVersion, userName, userHome, wd)
+	fmt.Fprintf(b, "Environment:\nzookeeper.version=%s\nhost.name=%s\ngo.version=%s\nos.name=%s\nos.arch=%s\nos.version=%s\nuser.name=%s\nuser.home=%s\nuser.dir=%s\n",
+		s.fullVersion(), host, runtime.Version(), osName(), runtime.GOARCH, osVersion, userName, userHome, wd)
 	fmt.Fprintf(b, "os.memory.free=%dMB\nos.memory.max=%dMB\nos.memory.total=%dMB\n",
 		(ms.HeapIdle-ms.HeapReleased)/mb, max, ms.Sys/mb)
 }
@@ -325,7 +369,7 @@ func (s *Server) writeDump(b *strings.Builder) {
 	conns := s.sortedConns()
 	for _, c := range conns {
 		id := c.sessionID.Load()
-		at := c.started.Add(sessionlessCnxnTimeout).UnixMilli()
+		at := c.started.Add(s.cfg.SessionlessTimeout).UnixMilli()
 		if v, ok := s.live.Load(id); ok && id != 0 {
 			at = v.(*liveness).lastSeen.Load() + int64(c.timeout.Load())
 		}

@@ -2,7 +2,9 @@ package actors
 
 import (
 	"fmt"
+	"os"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -160,7 +162,7 @@ func matchEach(t *testing.T, who, word, out string, pats []*regexp.Regexp) {
 
 var (
 	reSrvr = []*regexp.Regexp{
-		regexp.MustCompile(`^Zookeeper version: 3\.8\.[^,]+, built on .+$`),
+		regexp.MustCompile(`^Zookeeper version: 3\.8\.[^,]+, built on \d{4}-\d\d-\d\d \d\d:\d\d UTC$`),
 		regexp.MustCompile(`^Latency min/avg/max: \d+/\d+\.\d{1,4}/\d+$`),
 		regexp.MustCompile(`^(Received|Sent|Connections|Outstanding|Node count): \d+$`),
 		regexp.MustCompile(`^Zxid: 0x[0-9a-f]+$`),
@@ -183,8 +185,9 @@ var (
 		regexp.MustCompile(`^\t/.*$`),
 		regexp.MustCompile(`^\tip: /127\.0\.0\.1:\d+ sessionId: 0x[0-9a-f]+$`),
 	}
-	reNum    = regexp.MustCompile(`^-?\d+$`)
-	reDouble = regexp.MustCompile(`^\d+\.\d{1,4}$`)
+	reBuiltOn = regexp.MustCompile(`, built on \d{4}-\d\d-\d\d \d\d:\d\d UTC$`)
+	reNum     = regexp.MustCompile(`^-?\d+$`)
+	reDouble  = regexp.MustCompile(`^\d+\.\d{1,4}$`)
 )
 
 // mntrOmitted are the ZooKeeper 3.8 mntr keys Paddock leaves out, with
@@ -293,7 +296,7 @@ func TestFourLetterMatchesZooKeeper(t *testing.T) {
 		for k, v := range pm {
 			switch {
 			case k == "zk_version":
-				if !strings.HasPrefix(v, "3.8.") || !strings.Contains(v, ", built on ") {
+				if !strings.HasPrefix(v, "3.8.") || !reBuiltOn.MatchString(v) {
 					t.Errorf("mntr zk_version %q", v)
 				}
 			case k == "zk_server_state":
@@ -543,4 +546,52 @@ func consSessions(out string) []string {
 	}
 	slices.Sort(r)
 	return r
+}
+
+// TestBuiltOn: srvr, stat, mntr and envi print the build time in
+// ZooKeeper's form ("built on 2022-02-25 08:49 UTC"), in UTC whatever the
+// zone of the time given.
+func TestBuiltOn(t *testing.T) {
+	built := time.Date(2022, 2, 25, 9, 49, 30, 0, time.FixedZone("CET", 3600))
+	s := startServer(t, t.TempDir(), func(c *Config) { c.BuildTime = built })
+	t.Cleanup(func() { s.Close() })
+	const want = "3.8.0-paddock, built on 2022-02-25 08:49 UTC"
+	for w, line := range map[string]string{
+		"srvr": "Zookeeper version: " + want + "\n",
+		"stat": "Zookeeper version: " + want + "\n",
+		"mntr": "zk_version\t" + want + "\n",
+		"envi": "zookeeper.version=" + want + "\n",
+	} {
+		if out := fourLetter(t, s, w); !strings.Contains(out, line) {
+			t.Errorf("%s lacks %q:\n%s", w, line, out)
+		}
+	}
+	if got := fullVersion(time.Time{}); got != "3.8.0-paddock, built on unknown" {
+		t.Errorf("unknown build time: %q", got)
+	}
+}
+
+func TestBuildTime(t *testing.T) {
+	settings := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.time", Value: "2024-12-29T17:54:03Z"}}
+	if got, ok := vcsTime(settings); !ok || !got.Equal(time.Date(2024, 12, 29, 17, 54, 3, 0, time.UTC)) {
+		t.Errorf("vcsTime = %v, %v", got, ok)
+	}
+	if _, ok := vcsTime([]debug.BuildSetting{{Key: "vcs.time", Value: "yesterday"}}); ok {
+		t.Error("a malformed vcs.time was accepted")
+	}
+	if _, ok := vcsTime(nil); ok {
+		t.Error("no vcs.time, yet found")
+	}
+	// A test binary has no vcs.time: the executable's modification time.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := buildTime(); !got.Equal(fi.ModTime()) {
+		t.Errorf("buildTime = %v, want the test binary's mtime %v", got, fi.ModTime())
+	}
 }

@@ -79,8 +79,8 @@ func TestSlowReaderIsBounded(t *testing.T) {
 		t.Fatalf("slow connection pinned %d bytes of replies, want <= %d", p, limit)
 	}
 	t.Logf("peak pinned reply bytes %d (limit %d), requests outstanding %d", c.peak.Load(), limit, c.pending.Load())
-	if p := c.pending.Load(); p > maxOutstanding {
-		t.Fatalf("%d requests outstanding, want <= %d", p, maxOutstanding)
+	if p := c.pending.Load(); p > defaultMaxOutstanding {
+		t.Fatalf("%d requests outstanding, want <= %d", p, defaultMaxOutstanding)
 	}
 	select {
 	case <-c.done: // closed: stuck past its session timeout (or expired)
@@ -173,7 +173,7 @@ func TestAuthIDsCapped(t *testing.T) {
 // sessionless timeout is closed, and a handshake declaring more than
 // maxHandshake bytes is refused before its body is read.
 func TestHandshakeTimeoutAndSize(t *testing.T) {
-	s := startServer(t, t.TempDir(), func(c *Config) { c.sessionlessTimeout = 200 * time.Millisecond })
+	s := startServer(t, t.TempDir(), func(c *Config) { c.SessionlessTimeout = 200 * time.Millisecond })
 	defer s.Close()
 	dial := func() net.Conn {
 		nc, err := net.DialTimeout("tcp", s.Addr().String(), testTimeout)

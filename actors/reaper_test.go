@@ -74,3 +74,54 @@ func TestReaperRemovesContainersAndTTLNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestReaperNeverUsedContainers: with ContainerMaxNeverUsed
+// (znode.container.maxNeverUsedIntervalMs) a container that never had a
+// child is reaped once unmodified that long.
+func TestReaperNeverUsedContainers(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *Config) {
+		c.ContainerCheckInterval = 20 * time.Millisecond
+		c.ContainerMaxNeverUsed = 50 * time.Millisecond
+	})
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := client.Connect(ctx, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.CreateContainer(ctx, "/unused", nil, wire.WorldACL); err != nil {
+		t.Fatal(err)
+	}
+	_, _, gone, err := c.ExistsW(ctx, "/unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-gone:
+		if ev.Type != wire.EventNodeDeleted {
+			t.Fatalf("event %v, want NodeDeleted", ev.Type)
+		}
+	case <-ctx.Done():
+		t.Fatalf("/unused was not reaped within %v", testTimeout)
+	}
+}
+
+func TestReapBudget(t *testing.T) {
+	for _, tt := range []struct {
+		perMinute int
+		interval  time.Duration
+		want      int
+	}{
+		{10000, time.Minute, 10000},
+		{10000, 6 * time.Second, 1000},
+		{60, time.Second, 1},
+		{1, 20 * time.Millisecond, 1},
+		{10000, 2 * time.Minute, 20000},
+	} {
+		if got := reapBudget(tt.perMinute, tt.interval); got != tt.want {
+			t.Errorf("reapBudget(%d, %v) = %d, want %d", tt.perMinute, tt.interval, got, tt.want)
+		}
+	}
+}

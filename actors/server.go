@@ -40,12 +40,19 @@ type Config struct {
 	TickTime                             time.Duration // default 2s
 	MinSessionTimeout, MaxSessionTimeout time.Duration // defaults 2x and 20x tick
 	MaxClientCnxns                       int           // per client IP; 0 = unlimited (zoo.cfg's meaning), < 0 = ZooKeeper's default 60
+	MaxCnxns                             int           // connections in all (zookeeper.maxCnxns); 0 = unlimited
+	MaxOutstanding                       int           // requests read and not answered, per connection (globalOutstandingLimit); default 1000
+	SessionlessTimeout                   time.Duration // a connection's time to send its ConnectRequest (zookeeper.nio.sessionlessCnxnTimeout); default 10s
 	MaxPacket                            int           // jute.maxbuffer, default wire.DefaultMaxPacket
 	FourLetterWords                      []string      // whitelist; "*" = all; default {"srvr"}
 	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
 	SuperDigest                          string        // "super:base64sha1" or ""
+	EnforceQuota                         bool          // hard quota limits refuse writes with QuotaExceeded (zookeeper.enforceQuota)
 	ServerID                             uint64        // myid, 1..maxServerID, default 1
 	ContainerCheckInterval               time.Duration // reaper period (znode.container.checkIntervalMs); default 30 ticks, at most 60s
+	ContainerMaxPerMinute                int           // containers the reaper deletes per minute at most (znode.container.maxPerMinute); default 10000
+	ContainerMaxNeverUsed                time.Duration // reap childless containers that never had a child once unmodified this long (znode.container.maxNeverUsedIntervalMs); 0 = never
+	BuildTime                            time.Time     // srvr's "built on"; zero: this binary's (buildTime)
 	SnapCount                            int           // transactions between snapshots (zoo.cfg snapCount), default 100000; see snapshot.go
 	Logger                               *slog.Logger
 
@@ -59,9 +66,6 @@ type Config struct {
 	// a leader serves the clients that ask for it read-only (ensemble.go).
 	ReadOnlyMode bool
 
-	// sessionlessTimeout bounds the handshake (tests shorten it); zero
-	// is ZooKeeper's 10 s.
-	sessionlessTimeout time.Duration
 	// compaction is the number of Raft entries kept behind a snapshot;
 	// zero is compactionOverhead (tests shorten it to make a member
 	// catch up from a snapshot).
@@ -73,15 +77,12 @@ type Config struct {
 // myid 1..255, and larger ids alias there as they would here).
 const maxServerID = 255
 
-// sessionlessTimeout is zookeeper.nio.sessionlessCnxnTimeout's default.
-const sessionlessTimeout = 10 * time.Second
-
-func (c *Config) sessionless() time.Duration {
-	if c.sessionlessTimeout > 0 {
-		return c.sessionlessTimeout
-	}
-	return sessionlessTimeout
-}
+// Defaults of the Config fields that are ZooKeeper system properties.
+const (
+	defaultSessionlessTimeout    = 10 * time.Second // zookeeper.nio.sessionlessCnxnTimeout
+	defaultMaxOutstanding        = 1000             // zookeeper.globalOutstandingLimit
+	defaultContainerMaxPerMinute = 10000            // znode.container.maxPerMinute
+)
 
 func (c *Config) setDefaults() error {
 	if c.DataDir == "" {
@@ -127,6 +128,21 @@ func (c *Config) setDefaults() error {
 		// A TTL node's ephemeralOwner has the top byte 0xff: a session of
 		// server 255 would read as one (ZooKeeper's EphemeralType.validateServerId).
 		return fmt.Errorf("paddock/actors: server id %d: extended types need a server id of at most %d", c.ServerID, maxServerID-1)
+	}
+	if c.MaxCnxns < 0 {
+		c.MaxCnxns = 0
+	}
+	if c.MaxOutstanding <= 0 {
+		c.MaxOutstanding = defaultMaxOutstanding
+	}
+	if c.SessionlessTimeout <= 0 {
+		c.SessionlessTimeout = defaultSessionlessTimeout
+	}
+	if c.ContainerMaxPerMinute <= 0 {
+		c.ContainerMaxPerMinute = defaultContainerMaxPerMinute
+	}
+	if c.BuildTime.IsZero() {
+		c.BuildTime = buildTime()
 	}
 	if c.SnapCount <= 0 {
 		c.SnapCount = defaultSnapCount
@@ -390,6 +406,8 @@ func (s *Server) startShard(ctx context.Context) error {
 		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
 		s.replica.Configure(func(t *statemachine.Tree) {
 			t.SuperDigest = s.cfg.SuperDigest
+			t.EnforceQuota = s.cfg.EnforceQuota
+			t.MaxNeverUsedIntervalMs = s.cfg.ContainerMaxNeverUsed.Milliseconds()
 			s.tree = t // used only inside onApply, under the write lock (readgate.go)
 		})
 		s.replica.OnRecover(s.onRecover)
@@ -571,11 +589,19 @@ func (s *Server) acceptLoop() {
 			nc.Close()
 			return
 		}
+		if s.cfg.MaxCnxns > 0 && len(s.conns) >= s.cfg.MaxCnxns {
+			// ZooKeeper's NIOServerCnxnFactory.doAccept: accepted, then
+			// closed before anything is read.
+			n := len(s.conns)
+			s.mu.Unlock()
+			s.log.Warn("too many connections, closing", "connections", n, "max", s.cfg.MaxCnxns, "ip", ip)
+			s.reject(nc)
+			continue
+		}
 		if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 			s.mu.Unlock()
 			s.log.Warn("too many connections from one address, closing", "ip", ip, "max", s.cfg.MaxClientCnxns)
-			s.stats.rejected.Add(1)
-			nc.Close()
+			s.reject(nc)
 			continue
 		}
 		c := newConn(s, nc, ip)
@@ -586,6 +612,16 @@ func (s *Server) acceptLoop() {
 		go c.readLoop()
 		go c.writeLoop()
 	}
+}
+
+// reject closes a connection over a limit as ZooKeeper's fastCloseSock
+// does: with SO_LINGER 0, so the client sees a reset.
+func (s *Server) reject(nc net.Conn) {
+	s.stats.rejected.Add(1)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	nc.Close()
 }
 
 func (s *Server) forget(c *conn) {
@@ -641,13 +677,20 @@ func (s *Server) reapContainers(now time.Time) {
 	s.replica.Read(func(t *statemachine.Tree) {
 		paths = t.ContainerCandidates(now.UnixMilli(), s.cfg.ExtendedTypes)
 	})
-	const maxPerRun = 10000 // znode.container.maxPerMinute
+	maxPerRun := reapBudget(s.cfg.ContainerMaxPerMinute, s.cfg.ContainerCheckInterval)
 	for i, p := range paths {
 		if i >= maxPerRun {
 			break
 		}
 		s.root.Send(s.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpDeleteContainer, Path: p}})
 	}
+}
+
+// reapBudget is how many containers one reaper run may delete: ZooKeeper's
+// ContainerManager spaces its deletions to stay within maxPerMinute, so a
+// run gets its interval's share of them, and at least one.
+func reapBudget(perMinute int, interval time.Duration) int {
+	return int(max(1, int64(perMinute)*int64(interval)/int64(time.Minute)))
 }
 
 // lastZxid reads the replica's last applied zxid.

@@ -45,16 +45,28 @@ type resolved struct {
 }
 
 // resolveConfig merges, highest first: flags, $PADDOCK_DATA_DIR, the
-// zoo.cfg, the defaults.
+// zoo.cfg, the JVM flags ZooKeeper would have run with ($SERVER_JVMFLAGS,
+// $JVMFLAGS, java.env; zoo.cfg overrides them as in ZooKeeper), the
+// defaults.
 func resolveConfig(opts serveOptions, getenv func(string) string) (resolved, error) {
+	// zkEnv.sh's configuration directory: $ZOOCFGDIR, else the zoo.cfg's.
+	confDir := getenv(zoocfg.EnvConfDir)
+	if confDir == "" && opts.configPath != "" {
+		confDir = filepath.Dir(opts.configPath)
+	}
+	props, err := zoocfg.JVMFlags(getenv, confDir)
+	if err != nil {
+		return resolved{}, err
+	}
 	var zk *zoocfg.Config
 	if opts.configPath != "" {
-		var err error
-		if zk, err = zoocfg.ParseFile(opts.configPath); err != nil {
+		if zk, err = zoocfg.ParseFile(opts.configPath, props); err != nil {
 			return resolved{}, err
 		}
 	} else {
-		zk = zoocfg.Default()
+		if zk, err = zoocfg.FromProperties(props); err != nil {
+			return resolved{}, err
+		}
 		host, port, _ := net.SplitHostPort(defaultClientAddr)
 		zk.ClientPortAddress = host
 		zk.ClientPort, _ = strconv.Atoi(port)
@@ -77,8 +89,41 @@ func resolveConfig(opts serveOptions, getenv func(string) string) (resolved, err
 			return resolved{}, fmt.Errorf("--client-addr %q: want host:port (host may be empty, port 0 picks one)", opts.clientAddr)
 		}
 		zk.ClientPortAddress, zk.ClientPort = host, port
+	} else if err := serverLineClientAddr(zk); err != nil {
+		return resolved{}, err
+	}
+	if zk.ClientPort == zoocfg.NoClientPort {
+		return resolved{}, fmt.Errorf("%s: no clientPort: ZooKeeper would start serving no one; paddock refuses "+
+			"(set clientPort, or pass --client-addr)", zk.File)
 	}
 	return r, nil
+}
+
+// serverLineClientAddr does what ZooKeeper's QuorumPeerConfig.setupClientPort
+// does once dataDir/myid names this server: the client address of its
+// server.N line is the client port when zoo.cfg has no clientPort, and
+// must agree with clientPort when it has one.
+func serverLineClientAddr(zk *zoocfg.Config) error {
+	id, ok, err := zoocfg.ReadMyID(zk.DataDir)
+	if err != nil || !ok {
+		return err
+	}
+	line := zk.ServerClientAddr(id)
+	if line == "" {
+		return nil
+	}
+	host, portText, _ := net.SplitHostPort(line)
+	port, _ := strconv.Atoi(portText)
+	if zk.ClientPort == zoocfg.NoClientPort {
+		zk.ClientPortAddress, zk.ClientPort = host, port
+		return nil
+	}
+	wildcard := zk.ClientPortAddress == "" || net.ParseIP(zk.ClientPortAddress).IsUnspecified()
+	if port != zk.ClientPort || (!wildcard && zk.ClientPortAddress != host) {
+		return fmt.Errorf("%s: the client address for this server (id = %d) is %s, different from server.%d's %s",
+			zk.File, id, zk.ClientAddr(), id, line)
+	}
+	return nil
 }
 
 // toActorsConfig maps a resolved zoo.cfg onto the server's configuration.
@@ -107,23 +152,31 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		return actors.Config{}, err
 	}
 	return actors.Config{
-		DataDir:           zk.DataDir,
-		DataLogDir:        logDir,
-		ClientAddr:        clientAddr,
-		Members:           members,
-		InitLimit:         zk.InitLimit,
-		SyncLimit:         zk.SyncLimit,
-		TickTime:          zk.TickTime,
-		MinSessionTimeout: zk.MinSessionTimeout,
-		MaxSessionTimeout: zk.MaxSessionTimeout,
-		MaxClientCnxns:    zk.MaxClientCnxns,
-		MaxPacket:         zk.JuteMaxBuffer,
-		FourLetterWords:   words,
-		ExtendedTypes:     zk.ExtendedTypes,
-		SuperDigest:       zk.SuperDigest,
-		SnapCount:         zk.SnapCount,
-		ServerID:          serverID,
-		Logger:            logger,
+		DataDir:                zk.DataDir,
+		DataLogDir:             logDir,
+		ClientAddr:             clientAddr,
+		Members:                members,
+		InitLimit:              zk.InitLimit,
+		SyncLimit:              zk.SyncLimit,
+		ReadOnlyMode:           zk.ReadOnlyMode,
+		TickTime:               zk.TickTime,
+		MinSessionTimeout:      zk.MinSessionTimeout,
+		MaxSessionTimeout:      zk.MaxSessionTimeout,
+		MaxClientCnxns:         zk.MaxClientCnxns,
+		MaxCnxns:               zk.MaxCnxns,
+		MaxOutstanding:         zk.MaxOutstanding,
+		SessionlessTimeout:     zk.SessionlessTimeout,
+		MaxPacket:              zk.JuteMaxBuffer,
+		FourLetterWords:        words,
+		ExtendedTypes:          zk.ExtendedTypes,
+		SuperDigest:            zk.SuperDigest,
+		EnforceQuota:           zk.EnforceQuota,
+		ContainerCheckInterval: zk.Container.CheckInterval,
+		ContainerMaxPerMinute:  zk.Container.MaxPerMinute,
+		ContainerMaxNeverUsed:  zk.Container.MaxNeverUsed,
+		SnapCount:              zk.SnapCount,
+		ServerID:               serverID,
+		Logger:                 logger,
 	}, nil
 }
 

@@ -41,7 +41,7 @@ jute.maxbuffer=2097152
 extendedTypesEnabled=true
 DigestAuthenticationProvider.superDigest=super:abc=
 snapCount=5000
-`), "zoo.cfg")
+`), "zoo.cfg", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,19 +50,22 @@ snapCount=5000
 		t.Fatal(err)
 	}
 	want := actors.Config{
-		DataDir:           "/d",
-		DataLogDir:        "/l",
-		ClientAddr:        "10.0.0.1:2281",
-		TickTime:          time.Second,
-		MinSessionTimeout: 3 * time.Second,
-		MaxSessionTimeout: 20 * time.Second,
-		MaxClientCnxns:    0,
-		MaxPacket:         2 << 20,
-		FourLetterWords:   []string{"ruok", "mntr"},
-		ExtendedTypes:     true,
-		SuperDigest:       "super:abc=",
-		SnapCount:         5000,
-		ServerID:          7,
+		DataDir:               "/d",
+		DataLogDir:            "/l",
+		ClientAddr:            "10.0.0.1:2281",
+		TickTime:              time.Second,
+		MinSessionTimeout:     3 * time.Second,
+		MaxSessionTimeout:     20 * time.Second,
+		MaxClientCnxns:        0,
+		MaxOutstanding:        1000,
+		SessionlessTimeout:    10 * time.Second,
+		MaxPacket:             2 << 20,
+		FourLetterWords:       []string{"ruok", "mntr", "srvr"},
+		ExtendedTypes:         true,
+		SuperDigest:           "super:abc=",
+		ContainerMaxPerMinute: 10000,
+		SnapCount:             5000,
+		ServerID:              7,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("toActorsConfig\n got %+v\nwant %+v", got, want)
@@ -171,7 +174,7 @@ func TestServerID(t *testing.T) {
 // this server's client address comes from its own line when it has one.
 func TestEnsembleConfig(t *testing.T) {
 	zk, err := zoocfg.ParseFile(writeCfg(t, "dataDir=/d\nclientPort=2181\ninitLimit=5\nsyncLimit=2\ntickTime=500\n"+
-		"server.1=a:2888:3888\nserver.2=b:2889:3889;127.0.0.1:2182\nserver.3=c:2890:3890\n"))
+		"server.1=a:2888:3888\nserver.2=b:2889:3889;127.0.0.1:2182\nserver.3=c:2890:3890\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +193,7 @@ func TestEnsembleConfig(t *testing.T) {
 		t.Errorf("myid not in the ensemble: %v", err)
 	}
 	obs, err := zoocfg.ParseFile(writeCfg(t, "dataDir=/d\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n"+
-		"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888:observer\n"))
+		"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888:observer\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +229,117 @@ func TestServeRefusesServerIDOutOfRange(t *testing.T) {
 				}
 			case <-time.After(60 * time.Second):
 				t.Fatalf("serve with myid %q neither refused nor stopped:\n%s", myid, stderr.String())
+			}
+		})
+	}
+}
+
+// TestResolveConfigClientPort: paddock listens only where the
+// configuration asks, as ZooKeeper: clientPort, else the client address
+// of this server's server.N line (with dataDir/myid), else nowhere, which
+// paddock refuses rather than serve no one.
+func TestResolveConfigClientPort(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := []struct{ name, cfg, want string }{
+		{"server line", "dataDir=" + dir + "\nserver.2=localhost:2888:3888;127.0.0.1:2500\n", "127.0.0.1:2500"},
+		{"server line bare port", "dataDir=" + dir + "\nserver.2=localhost:2888:3888;2500\n", "0.0.0.0:2500"},
+		{"server line agrees", "dataDir=" + dir + "\nclientPort=2500\nserver.2=localhost:2888:3888;127.0.0.1:2500\n", ":2500"},
+		{"other server's line", "dataDir=" + dir + "\nclientPort=2181\nserver.1=localhost:2888:3888;127.0.0.1:2500\n", ":2181"},
+	}
+	for _, tt := range ok {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := resolveConfig(serveOptions{configPath: writeCfg(t, tt.cfg)}, env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.zk.ClientAddr(); got != tt.want {
+				t.Errorf("client address %q, want %q", got, tt.want)
+			}
+		})
+	}
+	bad := []struct{ name, cfg, want string }{
+		{"no clientPort", "dataDir=/d\n", "no clientPort: ZooKeeper would start serving no one"},
+		{"clientPort 0", "dataDir=/d\nclientPort=0\n", "no clientPort"},
+		{"server line without myid", "dataDir=/nonexistent\nserver.2=localhost:2888:3888;2500\n", "no clientPort"},
+		{"server line disagrees", "dataDir=" + dir + "\nclientPort=2181\nserver.2=localhost:2888:3888;2500\n",
+			"the client address for this server (id = 2) is :2181, different from server.2's 0.0.0.0:2500"},
+		{"TLS only", "dataDir=/d\nsecureClientPort=2281\nssl.keyStore.location=/k.jks\nssl.clientAuth=need\n",
+			"secureClientPort: TLS (a TLS client port) is not supported by paddock yet"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := resolveConfig(serveOptions{configPath: writeCfg(t, tt.cfg)}, env(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	// --client-addr is an explicit ask.
+	r, err := resolveConfig(serveOptions{configPath: writeCfg(t, "dataDir=/d\n"), clientAddr: "127.0.0.1:0"}, env(nil))
+	if err != nil || r.zk.ClientAddr() != "127.0.0.1:0" {
+		t.Errorf("--client-addr without clientPort: %v, %v", r.zk, err)
+	}
+}
+
+// TestResolveConfigJVMFlags: the JVM flags are read from the environment
+// and from java.env in $ZOOCFGDIR or the zoo.cfg's directory, with or
+// without a zoo.cfg; what they refuse stops the start.
+func TestResolveConfigJVMFlags(t *testing.T) {
+	cfg := writeCfg(t, "dataDir=/d\nclientPort=2181\n")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "java.env"), []byte("SERVER_JVMFLAGS=-Dzookeeper.snapCount=77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "java.env"), []byte("SERVER_JVMFLAGS=-Dzookeeper.snapCount=88\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		opts serveOptions
+		env  map[string]string
+		snap int
+	}{
+		{"java.env beside zoo.cfg", serveOptions{configPath: cfg}, nil, 77},
+		{"ZOOCFGDIR", serveOptions{configPath: cfg}, map[string]string{"ZOOCFGDIR": other}, 88},
+		{"ZOOCFGDIR without zoo.cfg", serveOptions{}, map[string]string{"ZOOCFGDIR": other}, 88},
+		{"environment", serveOptions{}, map[string]string{"JVMFLAGS": "-Dzookeeper.snapCount=99"}, 99},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := resolveConfig(tt.opts, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.zk.SnapCount != tt.snap {
+				t.Errorf("snapCount %d, want %d", r.zk.SnapCount, tt.snap)
+			}
+		})
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "java.env"), []byte("export SERVER_JVMFLAGS=\"-Da=$(id -u)\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		opts serveOptions
+		env  map[string]string
+		want string
+	}{
+		{"SASL required in SERVER_JVMFLAGS", serveOptions{}, map[string]string{"SERVER_JVMFLAGS": "-Dzookeeper.sessionRequireClientSASLAuth=true"},
+			"$SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: SASL authentication is not supported by paddock yet"},
+		{"enforce.auth in JVMFLAGS", serveOptions{configPath: cfg}, map[string]string{"JVMFLAGS": "-Dzookeeper.enforce.auth.enabled=true"},
+			"$JVMFLAGS: -Dzookeeper.enforce.auth.enabled: enforced authentication is not supported by paddock yet"},
+		{"malformed flag value", serveOptions{}, map[string]string{"SERVER_JVMFLAGS": "-Dzookeeper.maxCnxns=lots"},
+			`$SERVER_JVMFLAGS: -Dzookeeper.maxCnxns: "lots" is not an integer`},
+		{"malformed java.env", serveOptions{}, map[string]string{"ZOOCFGDIR": bad},
+			filepath.Join(bad, "java.env") + ":1: command substitution"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := resolveConfig(tt.opts, env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}

@@ -107,12 +107,12 @@ var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 func startCrashProcess(t *testing.T, bin, dataDir string) *crashProcess {
 	t.Helper()
-	return startServe(t, bin, "--data-dir", dataDir, "--client-addr", "127.0.0.1:0")
+	return startServeProcess(t, bin, "--data-dir", dataDir, "--client-addr", "127.0.0.1:0")
 }
 
-// startServe runs `paddock serve args...` (at log level info) and waits
+// startServeProcess runs `paddock serve args...` (at log level info) and waits
 // until it serves.
-func startServe(t *testing.T, bin string, args ...string) *crashProcess {
+func startServeProcess(t *testing.T, bin string, args ...string) *crashProcess {
 	t.Helper()
 	return startProcess(t, bin, append(append([]string{"serve"}, args...), "--log-level", "info")...)
 }

@@ -69,7 +69,7 @@ func TestServeEnsemble(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Add(1)
-		go func() { defer wg.Done(); procs[i] = startServe(t, bin, "--config", cfgs[i]) }()
+		go func() { defer wg.Done(); procs[i] = startServeProcess(t, bin, "--config", cfgs[i]) }()
 	}
 	wg.Wait()
 	leader := func() int {
@@ -80,7 +80,7 @@ func TestServeEnsemble(t *testing.T) {
 				if procs[i] == nil {
 					continue
 				}
-				if out, err := fourLetterWord(a, "srvr"); err == nil && strings.Contains(out, "Mode: leader") {
+				if out, err := askFourLetter(a, "srvr"); err == nil && strings.Contains(out, "Mode: leader") {
 					return i
 				}
 			}
@@ -114,7 +114,7 @@ func TestServeEnsemble(t *testing.T) {
 	if _, st, err := c.Get("/e"); err != nil || st.EphemeralOwner != sid || c.SessionID() != sid {
 		t.Fatalf("after the failover: %v, owner %x, session %x want %x", err, st.EphemeralOwner, c.SessionID(), sid)
 	}
-	procs[l] = startServe(t, bin, "--config", cfgs[l])
+	procs[l] = startServeProcess(t, bin, "--config", cfgs[l])
 	back := crashDial(t, addrs[l])
 	defer back.Close()
 	if _, err := back.Sync("/"); err != nil {
@@ -129,8 +129,8 @@ func TestServeEnsemble(t *testing.T) {
 	}
 }
 
-// fourLetterWord sends a four-letter word to addr and returns the answer.
-func fourLetterWord(addr, w string) (string, error) {
+// askFourLetter sends a four-letter word to addr and returns the answer.
+func askFourLetter(addr, w string) (string, error) {
 	nc, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err

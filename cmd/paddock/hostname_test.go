@@ -575,11 +575,11 @@ func TestServeRefusesAnotherEnsemblesDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(t.TempDir(), "zoo.cfg")
-	text := "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=" + dataDir + "\nclientPortAddress=127.0.0.1\nclientPort=0\n" +
+	text := "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=" + dataDir + "\n" +
 		"server.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\nserver.3=127.0.0.1:5:6\n"
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	refusal(t, bin, dataDir, []string{"belongs to ensemble " + recorded[1], "in ensemble servers-1-2-3"},
-		"serve", "--config", cfg)
+		"serve", "--config", cfg, "--client-addr", "127.0.0.1:0")
 }

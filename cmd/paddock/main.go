@@ -12,7 +12,16 @@
 // Decisions (also in README.md):
 //   - Without --config, serve runs a single node on 127.0.0.1:2181 (loopback
 //     only: a development default). With a zoo.cfg it binds what the file
-//     says, every interface when clientPortAddress is absent, as ZooKeeper.
+//     says, every interface when clientPortAddress is absent, as ZooKeeper;
+//     a zoo.cfg that asks for no client port is refused (ZooKeeper would
+//     serve no one), unless --client-addr names one.
+//   - ZooKeeper's JVM flags are read as zkServer.sh passes them:
+//     $SERVER_JVMFLAGS, $JVMFLAGS, and zookeeper-env.sh and java.env in
+//     $ZOOCFGDIR or the zoo.cfg's directory (read, not run); zoo.cfg
+//     overrides them as in ZooKeeper (see zoocfg).
+//   - A setting, in zoo.cfg or a flag, that asks for authentication,
+//     authorisation, encryption or a limit paddock does not have stops the
+//     start (exit 2) with a message naming it.
 //   - The data directory is, first found: --data-dir, $PADDOCK_DATA_DIR,
 //     zoo.cfg's dataDir, ./paddock-data. The choice and its source are
 //     logged at start.

@@ -75,7 +75,7 @@ func (s *syncBuffer) String() string {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "zoo.cfg")
-	text := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nclientPort=0\nclientPortAddress=127.0.0.1\nflurb=1\n"
+	text := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nflurb=1\n"
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestServe(t *testing.T) {
 	addrs := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- serve(ctx, serveOptions{configPath: cfg, logLevel: "debug"}, func(string) string { return "" },
+		done <- serve(ctx, serveOptions{configPath: cfg, clientAddr: "127.0.0.1:0", logLevel: "debug"}, func(string) string { return "" },
 			&stdout, &stderr, func(a net.Addr) { addrs <- a })
 	}()
 	select {
@@ -115,5 +115,28 @@ func TestServe(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
+	}
+}
+
+// TestServeRefusesSecuritySettings: `paddock serve` exits 2, naming the
+// setting, when zoo.cfg or the real environment asks for what paddock
+// cannot do, and opens no port.
+func TestServeRefusesSecuritySettings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte("dataDir="+filepath.Join(dir, "data")+"\nclientPort=0\nsessionRequireClientSASLAuth=true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI("serve", "--config", cfg)
+	if code != exitUsage || !strings.Contains(stderr, cfg+":3: sessionRequireClientSASLAuth: SASL authentication is not supported by paddock yet") {
+		t.Errorf("zoo.cfg: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("SERVER_JVMFLAGS", "-Dzookeeper.ssl.keyStore.location=/k.jks")
+	code, _, stderr = runCLI("serve", "--data-dir", filepath.Join(dir, "data"), "--client-addr", "127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(stderr, "$SERVER_JVMFLAGS: -Dzookeeper.ssl.keyStore.location: TLS is not supported by paddock yet") {
+		t.Errorf("SERVER_JVMFLAGS: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("a refused start touched the data directory: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,10 @@ Flags:
 	fmt.Fprint(w, `
 Environment:
   `+dataDirEnv+`       data directory (below --data-dir, above zoo.cfg)
+  SERVER_JVMFLAGS, JVMFLAGS
+                         ZooKeeper's -D settings, as zkServer.sh passes them
+  ZOOCFGDIR              where zookeeper-env.sh and java.env are read
+                         (default: the zoo.cfg's directory)
   OTEL_TRACES_EXPORTER   otlp, console or none (default none: tracing off)
   OTEL_*                 the other OpenTelemetry SDK variables
 `)
@@ -90,7 +95,11 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 		return exitUsage
 	}
 	for _, w := range r.zk.Warnings {
-		logger.Warn("zoo.cfg: "+w.Msg, "file", w.File, "line", w.Line, "key", w.Key)
+		what := "zoo.cfg: "
+		if strings.HasPrefix(w.Key, "-D") {
+			what = "JVM flag: "
+		}
+		logger.Warn(what+w.Msg, "file", w.File, "line", w.Line, "key", w.Key)
 	}
 	logger.Info("data directory", "dir", r.zk.DataDir, "source", r.dataDirSource)
 	if err := os.MkdirAll(r.zk.DataDir, 0o750); err != nil {

@@ -8,30 +8,46 @@
 // continuation; \t \n \r \f \uXXXX escapes. Keys and values are trimmed, as
 // ZooKeeper's QuorumPeerConfig does. See readProperties for the exact rules.
 //
+// # System properties
+//
+// ZooKeeper reads most settings as Java system properties (-Dname=value),
+// and its QuorumPeerConfig turns every zoo.cfg key it does not parse
+// itself into the property "zookeeper.KEY", overwriting a -D flag of that
+// name. Parse does the same: the keys of QuorumPeerConfig are read as
+// zoo.cfg keys; every other key and every -D flag (JVMFlags reads them
+// from $SERVER_JVMFLAGS, $JVMFLAGS and the configuration directory's
+// zookeeper-env.sh and java.env, as zkServer.sh passes them) is one
+// setting named by its property, zoo.cfg's replacing the flag's. So
+// "extendedTypesEnabled=true" in zoo.cfg and
+// -Dzookeeper.extendedTypesEnabled=true are the same setting, and
+// "readonlymode.enabled" in zoo.cfg is zookeeper.readonlymode.enabled,
+// which ZooKeeper never reads. SystemProperties lists what paddock does
+// with each property of ZooKeeper 3.8 (the README has the table).
+//
 // # Decisions (where ZooKeeper and we differ, or ZooKeeper is silent)
 //
-//   - Unknown keys are warnings, not errors. ZooKeeper turns every key it
-//     does not know into a "zookeeper.<key>" system property without a word;
-//     we report them in Config.Warnings so typos are visible.
-//   - ZooKeeper keys we know but do not implement (TLS, SASL, quorum
-//     tuning...) are accepted with a warning that they have no effect.
-//     The exception is enforce.auth.enabled=true: ignoring it would weaken
-//     security, so it is an error until paddock enforces authentication.
-//   - A key given twice: the last one wins, as in java.util.Properties, and
-//     a warning names both lines.
-//   - dataDir may be missing (ZooKeeper refuses to start without it): the
-//     caller then picks a default data directory and should say so.
-//     Config.DataDir is "" in that case.
-//   - clientPort defaults to 2181 (ZooKeeper starts no client listener
-//     without it); clientPort=0 means "let the kernel choose a port";
-//     without clientPortAddress the listener binds every interface, as
-//     ZooKeeper does. clientPortAddress without clientPort is allowed.
-//   - jute.maxbuffer is a Java system property in ZooKeeper (a jute.maxbuffer
-//     line in zoo.cfg has no effect there); we accept it in zoo.cfg as the
-//     server's maximum packet size. Decimal or 0x hexadecimal.
-//   - Booleans must be "true" or "false" (any case). ZooKeeper reads some
-//     system-property booleans leniently, turning any other word into false;
-//     we refuse the file instead.
+//   - A setting that asks for authentication, authorisation, encryption
+//     or a limit that paddock does not have (SASL, enforced auth, TLS,
+//     skipACL, throttles, ...) is an error naming it, from zoo.cfg and from
+//     the flags alike: paddock does not start rather than run without it.
+//     Its default or off value is accepted.
+//   - Unknown keys and properties are warnings, not errors (ZooKeeper
+//     takes them without a word); known ZooKeeper settings without effect
+//     here are warnings that say so.
+//   - No clientPort (or clientPort=0, ZooKeeper's "not set") means no
+//     client port: Config.ClientPort is NoClientPort and the caller must
+//     not open one (ZooKeeper then serves no one). clientPortAddress
+//     without clientPort is ZooKeeper's error. Without clientPortAddress
+//     the listener binds every interface, as ZooKeeper does.
+//   - srvr is always among the four-letter words, and isro with
+//     readonlymode.enabled=true, as ZooKeeper's FourLetterCommands does.
+//   - jute.maxbuffer is a Java system property in ZooKeeper (a
+//     jute.maxbuffer line in zoo.cfg has no effect there); we also accept
+//     it in zoo.cfg as the server's maximum packet size, unless
+//     -Djute.maxbuffer is given. Decimal or 0x hexadecimal.
+//   - Booleans must be "true" or "false" (any case), integers must parse.
+//     ZooKeeper reads some system properties leniently, turning any other
+//     word into false or the default; we refuse the file instead.
 //   - tickTime must be positive; minSessionTimeout/maxSessionTimeout default
 //     to 2 and 20 ticks; -1 also means "default", as in ZooKeeper; other
 //     negative values are errors; min > max is an error.
@@ -42,6 +58,15 @@
 //     hierarchical quorums (group.N, weight.N) are not supported yet.
 //   - autopurge.snapRetainCount below 3 and snapCount below 2 are raised to
 //     those minimums with a warning, as ZooKeeper does.
+//   - java.env and zookeeper-env.sh are read, never run: only assignments
+//     are understood, and any other line is an error naming it, since it
+//     might set a flag (see JVMFlags).
+//   - A key given twice: the last one wins, as in java.util.Properties, and
+//     a warning names both lines. A zoo.cfg key that overrides a different
+//     -D value is warned about too.
+//   - dataDir may be missing (ZooKeeper refuses to start without it): the
+//     caller then picks a default data directory and should say so.
+//     Config.DataDir is "" in that case.
 //
 // Every error names the file and the line; Parse returns all of them at
 // once (errors.Join), so an operator fixes a file in one pass.

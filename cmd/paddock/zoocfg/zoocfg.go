@@ -1,6 +1,7 @@
 package zoocfg
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +19,10 @@ import (
 // Defaults, ZooKeeper's unless noted.
 const (
 	DefaultTickTime        = 2000 * time.Millisecond
-	DefaultClientPort      = 2181
 	DefaultMaxClientCnxns  = 60
+	DefaultMaxOutstanding  = 1000             // zookeeper.globalOutstandingLimit
+	DefaultSessionless     = 10 * time.Second // zookeeper.nio.sessionlessCnxnTimeout
+	DefaultContainerRate   = 10000            // znode.container.maxPerMinute
 	DefaultSnapCount       = 100000
 	DefaultSnapRetainCount = 3
 	DefaultAdminPort       = 8080
@@ -33,8 +36,12 @@ const (
 	maxConfigSize      = 16 << 20
 )
 
+// NoClientPort is Config.ClientPort when the file asks for no plain
+// client listener (no clientPort, or clientPort=0, as in ZooKeeper).
+const NoClientPort = -1
+
 // DefaultFourLetterWords is what ZooKeeper enables (since 3.5.3) when
-// 4lw.commands.whitelist is not set.
+// 4lw.commands.whitelist is not set; srvr is always enabled.
 var DefaultFourLetterWords = []string{"srvr"}
 
 // knownFourLetterWords are the commands ZooKeeper knows; others in the
@@ -48,28 +55,36 @@ var knownFourLetterWords = []string{
 type Config struct {
 	File string // the name errors and warnings use
 
-	TickTime          time.Duration
-	DataDir           string // "" when the file has none (see package doc)
-	DataLogDir        string // "" means DataDir
-	ClientPort        int    // 0: the kernel chooses
-	ClientPortAddress string // "": every interface
-	MaxClientCnxns    int    // per client IP; 0: unlimited
-	MinSessionTimeout time.Duration
-	MaxSessionTimeout time.Duration
-	FourLetterWords   []string // ["*"] enables all
-	JuteMaxBuffer     int      // max packet size in bytes
-	ExtendedTypes     bool     // extendedTypesEnabled: TTL nodes
-	SuperDigest       string   // DigestAuthenticationProvider.superDigest, "user:base64(sha1)"
-	SnapCount         int
+	TickTime           time.Duration
+	DataDir            string        // "" when the file has none (see package doc)
+	DataLogDir         string        // "" means DataDir
+	ClientPort         int           // NoClientPort: none asked for
+	ClientPortAddress  string        // "": every interface
+	MaxClientCnxns     int           // per client IP; 0: unlimited
+	MaxCnxns           int           // in all (zookeeper.maxCnxns); 0: unlimited
+	MaxOutstanding     int           // requests read and not answered, per connection (globalOutstandingLimit)
+	SessionlessTimeout time.Duration // time to send the ConnectRequest (zookeeper.nio.sessionlessCnxnTimeout)
+	MinSessionTimeout  time.Duration
+	MaxSessionTimeout  time.Duration
+	FourLetterWords    []string // ["*"] enables all
+	JuteMaxBuffer      int      // max packet size in bytes
+	ExtendedTypes      bool     // extendedTypesEnabled: TTL nodes
+	SuperDigest        string   // DigestAuthenticationProvider.superDigest, "user:base64(sha1)"
+	EnforceQuota       bool     // zookeeper.enforceQuota: hard quota limits refuse writes
+	SnapCount          int
 
 	InitLimit, SyncLimit int // in ticks
 	StandaloneEnabled    bool
-	ReconfigEnabled      bool
-	Servers              []Server // server.N lines, in id order
+	// ReadOnlyMode is readonlymode.enabled (a Java system property in
+	// ZooKeeper): a member without a quorum serves read-only sessions.
+	ReadOnlyMode    bool
+	ReconfigEnabled bool
+	Servers         []Server // server.N lines, in id order
 
 	Admin     Admin
 	Metrics   Metrics
 	Autopurge Autopurge
+	Container Container
 
 	// Warnings are the things ZooKeeper would accept that we want the
 	// operator to see: unknown keys, keys without effect, duplicates.
@@ -90,6 +105,14 @@ type Metrics struct {
 	HTTPHost  string            // metricsProvider.httpHost
 	HTTPPort  int               // metricsProvider.httpPort
 	Props     map[string]string // every metricsProvider.* key but className, prefix removed
+}
+
+// Container is the container and TTL reaper's configuration, the
+// znode.container.* system properties.
+type Container struct {
+	CheckInterval time.Duration // 0: paddock's default (30 ticks, at most 60 s)
+	MaxPerMinute  int
+	MaxNeverUsed  time.Duration // 0: never
 }
 
 // Autopurge is the autopurge.* configuration.
@@ -167,15 +190,17 @@ func (w Warning) String() string { return (*Error)(&w).Error() }
 // Default returns the configuration of an empty zoo.cfg.
 func Default() *Config {
 	return &Config{
-		TickTime:          DefaultTickTime,
-		ClientPort:        DefaultClientPort,
-		MaxClientCnxns:    DefaultMaxClientCnxns,
-		MinSessionTimeout: 2 * DefaultTickTime,
-		MaxSessionTimeout: 20 * DefaultTickTime,
-		FourLetterWords:   slices.Clone(DefaultFourLetterWords),
-		JuteMaxBuffer:     wire.DefaultMaxPacket,
-		SnapCount:         DefaultSnapCount,
-		StandaloneEnabled: true,
+		TickTime:           DefaultTickTime,
+		ClientPort:         NoClientPort,
+		MaxClientCnxns:     DefaultMaxClientCnxns,
+		MaxOutstanding:     DefaultMaxOutstanding,
+		SessionlessTimeout: DefaultSessionless,
+		MinSessionTimeout:  2 * DefaultTickTime,
+		MaxSessionTimeout:  20 * DefaultTickTime,
+		FourLetterWords:    slices.Clone(DefaultFourLetterWords),
+		JuteMaxBuffer:      wire.DefaultMaxPacket,
+		SnapCount:          DefaultSnapCount,
+		StandaloneEnabled:  true,
 		Admin: Admin{
 			Enabled:    true,
 			Address:    DefaultAdminAddress,
@@ -184,13 +209,30 @@ func Default() *Config {
 		},
 		Metrics:   Metrics{HTTPHost: DefaultMetricsHost, HTTPPort: DefaultMetricsPort, Props: map[string]string{}},
 		Autopurge: Autopurge{SnapRetainCount: DefaultSnapRetainCount},
+		Container: Container{MaxPerMinute: DefaultContainerRate},
 	}
 }
 
 // ClientAddr is the address the client listener binds: clientPortAddress
-// and clientPort joined ("":2181 binds every interface).
+// and clientPort joined (":2181" binds every interface), or "" when the
+// configuration asks for no client port.
 func (c *Config) ClientAddr() string {
+	if c.ClientPort == NoClientPort {
+		return ""
+	}
 	return net.JoinHostPort(c.ClientPortAddress, strconv.Itoa(c.ClientPort))
+}
+
+// ServerClientAddr is ZooKeeper's client address for server id when
+// zoo.cfg has no clientPort: the client address of its server.N line
+// ("" if none).
+func (c *Config) ServerClientAddr(id uint64) string {
+	for _, s := range c.Servers {
+		if s.ID == id {
+			return s.ClientAddr
+		}
+	}
+	return ""
 }
 
 // Distributed tells whether the file describes an ensemble rather than a
@@ -206,19 +248,28 @@ func (c *Config) Distributed() bool {
 	return n > 1 || (n > 0 && !c.StandaloneEnabled)
 }
 
-// ParseFile reads and parses a zoo.cfg.
-func ParseFile(path string) (*Config, error) {
+// ParseFile reads and parses a zoo.cfg, with the JVM's system properties
+// props (see Parse).
+func ParseFile(path string, props []Property) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("paddock/zoocfg: %w", err)
 	}
 	defer f.Close()
-	return Parse(f, path)
+	return Parse(f, path, props)
+}
+
+// FromProperties is the configuration of the system properties props
+// alone, without a zoo.cfg: Default() with props applied.
+func FromProperties(props []Property) (*Config, error) {
+	return newParser("").run(nil, props)
 }
 
 // Parse parses a zoo.cfg read from r; name is used in errors and warnings.
-// On error the returned error joins one *Error per problem found.
-func Parse(r io.Reader, name string) (*Config, error) {
+// props are the JVM's system properties (-D flags, see JVMFlags), which
+// the file's keys override as in ZooKeeper (package doc). On error the
+// returned error joins one *Error per problem found.
+func Parse(r io.Reader, name string, props []Property) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("paddock/zoocfg: reading %s: %w", name, err)
@@ -234,12 +285,37 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		}
 		return nil, err
 	}
-	p := &parser{cfg: Default(), name: name, seen: map[string]int{}, servers: map[uint64]entry{}}
+	return newParser(name).run(entries, props)
+}
+
+func newParser(name string) *parser {
+	p := &parser{cfg: Default(), name: name, seen: map[string]int{}, servers: map[uint64]entry{}, propAt: map[string]int{}}
 	p.cfg.File = name
+	return p
+}
+
+// run applies, as ZooKeeper does: the -D flags, then the zoo.cfg lines
+// (the keys QuorumPeerConfig does not parse replace the flags of their
+// property), then every property.
+func (p *parser) run(entries []entry, props []Property) (*Config, error) {
+	for _, pr := range props {
+		p.setProp(setting{name: pr.Name, value: pr.Value, file: pr.File, line: pr.Line, key: "-D" + pr.Name})
+	}
 	for _, e := range entries {
 		p.entry(e)
 	}
+	p.applyProps()
 	p.finish()
+	// Per file in the order first met, by line.
+	rank := map[string]int{}
+	for _, w := range p.cfg.Warnings {
+		if _, ok := rank[w.File]; !ok {
+			rank[w.File] = len(rank)
+		}
+	}
+	slices.SortStableFunc(p.cfg.Warnings, func(a, b Warning) int {
+		return cmp.Or(cmp.Compare(rank[a.File], rank[b.File]), cmp.Compare(a.Line, b.Line))
+	})
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
@@ -254,6 +330,12 @@ type parser struct {
 
 	minSet, maxSet int // lines of min/maxSessionTimeout, 0 if unset or -1
 	servers        map[uint64]entry
+
+	// The system properties, in the order given (setProp).
+	props  []setting
+	propAt map[string]int
+
+	clientAddrLine int // of clientPortAddress, 0 if unset
 }
 
 func (p *parser) errorf(line int, key, format string, args ...any) {
@@ -340,6 +422,8 @@ func (p *parser) entry(e entry) {
 	}
 	p.seen[e.key] = e.line
 	c := p.cfg
+	// The keys QuorumPeerConfig.parseProperties parses; every other key
+	// is the system property "zookeeper." + key (sysprops.go).
 	switch k := e.key; {
 	case k == "tickTime":
 		if n, ok := p.integer(e); ok {
@@ -356,6 +440,9 @@ func (p *parser) entry(e entry) {
 	case k == "clientPort":
 		if n, ok := p.port(e); ok {
 			c.ClientPort = n
+			if n == 0 {
+				c.ClientPort = NoClientPort // ZooKeeper: 0 is "not set"
+			}
 		}
 	case k == "clientPortAddress":
 		if e.value == "" {
@@ -363,6 +450,7 @@ func (p *parser) entry(e entry) {
 			return
 		}
 		c.ClientPortAddress = strings.TrimSuffix(strings.TrimPrefix(e.value, "["), "]")
+		p.clientAddrLine = e.line
 	case k == "maxClientCnxns":
 		if n, ok := p.nonNegative(e); ok {
 			c.MaxClientCnxns = n
@@ -371,33 +459,6 @@ func (p *parser) entry(e entry) {
 		p.sessionTimeout(e, &c.MinSessionTimeout, &p.minSet)
 	case k == "maxSessionTimeout":
 		p.sessionTimeout(e, &c.MaxSessionTimeout, &p.maxSet)
-	case k == "4lw.commands.whitelist":
-		c.FourLetterWords = p.fourLetterWords(e)
-	case k == "jute.maxbuffer":
-		n, err := strconv.ParseInt(e.value, 0, 32)
-		if err != nil || n <= 0 {
-			p.errorf(e.line, k, "%q is not a positive integer", e.value)
-			return
-		}
-		c.JuteMaxBuffer = int(n)
-	case k == "extendedTypesEnabled":
-		if b, ok := p.boolean(e); ok {
-			c.ExtendedTypes = b
-		}
-	case k == "DigestAuthenticationProvider.superDigest":
-		if user, digest, ok := strings.Cut(e.value, ":"); !ok || user == "" || digest == "" {
-			p.errorf(e.line, k, "want user:base64digest, as printed by DigestAuthenticationProvider.generateDigest")
-			return
-		}
-		c.SuperDigest = e.value
-	case k == "snapCount":
-		if n, ok := p.integer(e); ok {
-			if n < minSnapCount {
-				p.warnf(e.line, k, "%d is below %d, using %d", n, minSnapCount, minSnapCount)
-				n = minSnapCount
-			}
-			c.SnapCount = n
-		}
 	case k == "initLimit":
 		if n, ok := p.nonNegative(e); ok {
 			c.InitLimit = n
@@ -414,22 +475,6 @@ func (p *parser) entry(e entry) {
 		if b, ok := p.boolean(e); ok {
 			c.ReconfigEnabled = b
 		}
-	case k == "admin.enableServer":
-		if b, ok := p.boolean(e); ok {
-			c.Admin.Enabled = b
-		}
-	case k == "admin.serverAddress":
-		c.Admin.Address = e.value
-	case k == "admin.serverPort":
-		if n, ok := p.port(e); ok {
-			c.Admin.Port = n
-		}
-	case k == "admin.commandURL":
-		if !strings.HasPrefix(e.value, "/") {
-			p.errorf(e.line, k, "%q must start with /", e.value)
-			return
-		}
-		c.Admin.CommandURL = e.value
 	case k == "metricsProvider.className":
 		c.Metrics.ClassName = e.value
 	case strings.HasPrefix(k, "metricsProvider."):
@@ -457,22 +502,53 @@ func (p *parser) entry(e entry) {
 		}
 	case strings.HasPrefix(k, "server."):
 		p.server(e)
-	case k == "enforce.auth.enabled":
-		if b, ok := p.boolean(e); ok && b {
-			p.errorf(e.line, k, "not supported by paddock yet; refusing to start without the authentication it asks for")
-		}
 	case strings.HasPrefix(k, "group.") || strings.HasPrefix(k, "weight."):
 		p.warnf(e.line, k, "hierarchical quorums are not supported by paddock; ignored")
-	case ignored(k):
+	case k == "secureClientPort":
+		if n, ok := p.port(e); ok && n != 0 {
+			p.refuseKey(e, needTLS+" (a TLS client port)")
+		}
+	case k == "secureClientPortAddress":
+		p.refuseKey(e, needTLS+" (a TLS client port)")
+	case k == "sslQuorum" || k == "sslQuorumReloadCertFiles" || k == "portUnification":
+		if b, ok := p.boolean(e); ok && b {
+			p.refuseKey(e, needTLS+" between servers")
+		}
+	case k == "quorum.auth.enableSasl" || k == "quorum.auth.serverRequireSasl" || k == "quorum.auth.learnerRequireSasl":
+		if b, ok := p.boolean(e); ok && b {
+			p.refuseKey(e, needSASL+" between servers")
+		}
+	case slices.Contains(quorumPeerIgnored, k):
 		p.warnf(e.line, k, "ZooKeeper setting has no effect in paddock; ignored")
 	default:
-		p.warnf(e.line, k, "unknown key; ignored")
+		p.setProp(setting{name: "zookeeper." + k, value: e.value, file: p.name, line: e.line, key: k})
 	}
 }
 
-func (p *parser) fourLetterWords(e entry) []string {
+// quorumPeerIgnored are the other keys QuorumPeerConfig parses: accepted
+// with a warning that they have no effect.
+var quorumPeerIgnored = []string{
+	"localSessionsEnabled", "localSessionsUpgradingEnabled", "observerMasterPort",
+	"clientPortListenBacklog", "connectToLearnerMasterLimit", "electionAlg",
+	"quorumListenOnAllIPs", "peerType", "syncEnabled", "dynamicConfigFile",
+	"quorum.auth.learner.saslLoginContext", "quorum.auth.server.saslLoginContext",
+	"quorum.auth.kerberos.servicePrincipal", "quorum.cnxn.threads.size",
+	"jvm.pause.info-threshold.ms", "jvm.pause.warn-threshold.ms", "jvm.pause.sleep.time.ms",
+	"jvm.pause.monitor", "multiAddress.enabled", "multiAddress.reachabilityCheckTimeoutMs",
+	"multiAddress.reachabilityCheckEnabled", "oraclePath",
+}
+
+// QuorumPeerKeysIgnored returns the zoo.cfg keys of ZooKeeper's own
+// parser that paddock accepts without effect.
+func QuorumPeerKeysIgnored() []string { return slices.Clone(quorumPeerIgnored) }
+
+func (p *parser) refuseKey(e entry, what string) {
+	p.refuse(setting{name: e.key, value: e.value, file: p.name, line: e.line, key: e.key}, what)
+}
+
+func (p *parser) fourLetterWords(s setting) []string {
 	var words []string
-	for w := range strings.SplitSeq(e.value, ",") {
+	for w := range strings.SplitSeq(s.value, ",") {
 		w = strings.TrimSpace(w)
 		if w == "" {
 			continue
@@ -481,7 +557,7 @@ func (p *parser) fourLetterWords(e entry) []string {
 			return []string{"*"}
 		}
 		if !slices.Contains(knownFourLetterWords, w) {
-			p.warnf(e.line, e.key, "unknown four-letter word %q; ignored", w)
+			p.propWarnf(s, "unknown four-letter word %q; ignored", w)
 			continue
 		}
 		if !slices.Contains(words, w) {
@@ -601,6 +677,19 @@ func splitHostPorts(s string) ([]string, error) {
 
 func (p *parser) finish() {
 	c := p.cfg
+	if c.ClientPort == NoClientPort && p.clientAddrLine > 0 {
+		// ZooKeeper's words.
+		p.errorf(p.clientAddrLine, "clientPortAddress", "clientPortAddress is set but clientPort is not set")
+	}
+	// FourLetterCommands: srvr is always on (zkServer.sh status needs
+	// it), and isro with readonlymode.enabled.
+	if !slices.Contains(c.FourLetterWords, "*") {
+		for _, w := range []string{"srvr", "isro"} {
+			if (w == "srvr" || c.ReadOnlyMode) && !slices.Contains(c.FourLetterWords, w) {
+				c.FourLetterWords = append(c.FourLetterWords, w)
+			}
+		}
+	}
 	if p.minSet == 0 {
 		c.MinSessionTimeout = 2 * c.TickTime
 	}
@@ -646,36 +735,6 @@ func (p *parser) finish() {
 			p.errorf(0, "syncLimit", "not set; an ensemble needs it")
 		}
 	}
-}
-
-// ignoredKeys are ZooKeeper settings paddock accepts without effect; a
-// trailing '.' means every key with that prefix.
-var ignoredKeys = []string{
-	"secureClientPort", "secureClientPortAddress", "globalOutstandingLimit",
-	"dynamicConfigFile", "quorumListenOnAllIPs", "localSessionsEnabled",
-	"localSessionsUpgradingEnabled", "skipACL", "forceSync", "sslQuorum",
-	"sslQuorumReloadCertFiles", "portUnification", "clientPortListenBacklog",
-	"observerMasterPort", "connectToLearnerMasterLimit", "electionAlg",
-	"electionPortBindRetry", "peerType", "syncEnabled", "preAllocSize",
-	"serverCnxnFactory", "snapshot.compression.method", "snapshot.trust.empty",
-	"audit.enable", "digest.enabled", "oraclePath", "maxCnxns",
-	"fsync.warningthresholdms", "snapSizeLimitInKb", "txnLogSizeLimitInKb",
-	"commitLogCount", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
-	"flushDelay", "maxWriteQueuePollTime", "maxBatchSize", "requestThrottleLimit",
-	"jute.maxbuffer.extrasize", "admin.idleTimeout", "admin.portUnification",
-	"admin.forceHttps", "admin.needClientAuth", "admin.enableServer.https",
-	"ssl.", "ssl.quorum.", "authProvider.", "enforce.auth.", "quorum.auth.",
-	"quorum.cnxn.", "jvm.pause.", "multiAddress.", "znode.container.",
-	"kerberos.", "sasl.", "netty.", "zookeeper.",
-}
-
-func ignored(key string) bool {
-	for _, k := range ignoredKeys {
-		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
-			return true
-		}
-	}
-	return false
 }
 
 // MaxServerID is the largest server id (myid, server.N). ZooKeeper's

@@ -15,7 +15,7 @@ import (
 
 func parse(t *testing.T, in string) (*Config, error) {
 	t.Helper()
-	return Parse(strings.NewReader(in), "zoo.cfg")
+	return Parse(strings.NewReader(in), "zoo.cfg", nil)
 }
 
 func mustParse(t *testing.T, in string) *Config {
@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	if c.TickTime != 2*time.Second || c.MinSessionTimeout != 4*time.Second || c.MaxSessionTimeout != 40*time.Second {
 		t.Errorf("timeouts = %v %v %v", c.TickTime, c.MinSessionTimeout, c.MaxSessionTimeout)
 	}
-	if c.ClientAddr() != ":2181" || c.MaxClientCnxns != 60 || c.DataDir != "" {
+	if c.ClientAddr() != "" || c.MaxClientCnxns != 60 || c.DataDir != "" {
 		t.Errorf("client %q cnxns %d dataDir %q", c.ClientAddr(), c.MaxClientCnxns, c.DataDir)
 	}
 	if !reflect.DeepEqual(c.FourLetterWords, []string{"srvr"}) || c.JuteMaxBuffer != wire.DefaultMaxPacket {
@@ -130,15 +130,16 @@ func TestParseSpecialValues(t *testing.T) {
 		check    func(*Config) bool
 	}{
 		{"4lw star", "4lw.commands.whitelist=srvr, *", func(c *Config) bool { return reflect.DeepEqual(c.FourLetterWords, []string{"*"}) }},
-		{"4lw empty", "4lw.commands.whitelist=", func(c *Config) bool { return len(c.FourLetterWords) == 0 }},
+		{"4lw empty is srvr", "4lw.commands.whitelist=", func(c *Config) bool { return reflect.DeepEqual(c.FourLetterWords, []string{"srvr"}) }},
+		{"4lw srvr always", "4lw.commands.whitelist=ruok", func(c *Config) bool { return reflect.DeepEqual(c.FourLetterWords, []string{"ruok", "srvr"}) }},
 		{"session timeout -1 is default", "tickTime=100\nminSessionTimeout=-1\nmaxSessionTimeout=-1",
 			func(c *Config) bool {
 				return c.MinSessionTimeout == 200*time.Millisecond && c.MaxSessionTimeout == 2*time.Second
 			}},
 		{"explicit timeouts", "minSessionTimeout=1000\nmaxSessionTimeout=1000",
 			func(c *Config) bool { return c.MinSessionTimeout == time.Second && c.MaxSessionTimeout == time.Second }},
-		{"clientPort 0", "clientPort=0", func(c *Config) bool { return c.ClientAddr() == ":0" }},
-		{"clientPortAddress alone", "clientPortAddress=127.0.0.1", func(c *Config) bool { return c.ClientAddr() == "127.0.0.1:2181" }},
+		{"clientPort 0 is no client port", "clientPort=0", func(c *Config) bool { return c.ClientAddr() == "" }},
+		{"clientPort alone", "clientPort=2181", func(c *Config) bool { return c.ClientAddr() == ":2181" }},
 		{"jute decimal", "jute.maxbuffer=4194304", func(c *Config) bool { return c.JuteMaxBuffer == 4<<20 }},
 		{"one participant is standalone", "server.1=localhost:2888:3888", func(c *Config) bool { return !c.Distributed() && len(c.Servers) == 1 }},
 		{"purgeInterval negative disables", "autopurge.purgeInterval=-3", func(c *Config) bool { return c.Autopurge.PurgeInterval == 0 }},
@@ -174,7 +175,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad jute", "jute.maxbuffer=0", []string{"jute.maxbuffer:"}},
 		{"bad superDigest", "DigestAuthenticationProvider.superDigest=nocolon", []string{"superDigest: want user:base64digest"}},
 		{"bad commandURL", "admin.commandURL=commands", []string{"must start with /"}},
-		{"enforce auth", "enforce.auth.enabled=true", []string{"enforce.auth.enabled: not supported"}},
+		{"enforce auth", "enforce.auth.enabled=true", []string{"zoo.cfg:1: enforce.auth.enabled: enforced authentication is not supported by paddock yet"}},
+		{"clientPortAddress alone", "clientPortAddress=127.0.0.1", []string{"zoo.cfg:1: clientPortAddress: clientPortAddress is set but clientPort is not set"}},
+		{"clientPortAddress with clientPort 0", "clientPort=0\nclientPortAddress=::1", []string{"zoo.cfg:2: clientPortAddress: clientPortAddress is set but clientPort is not set"}},
 		{"server id", "server.x=a:1:2", []string{`zoo.cfg:1: server.x: server id "x"`}},
 		{"server id zero", "server.0=a:1:2", []string{"server.0: server id"}},
 		{"server id above 255", "server.256=a:1:2", []string{`server.256: server id "256" must be an integer from 1 to 255`}},
@@ -223,8 +226,8 @@ func TestParseWarnings(t *testing.T) {
 tickTime=100
 tickTime=200
 flurb=1
-secureClientPort=2281
-ssl.keyStore.location=/x
+localSessionsEnabled=true
+forceSync=no
 group.1=1:2:3
 4lw.commands.whitelist=srvr,nope
 autopurge.snapRetainCount=1
@@ -235,8 +238,8 @@ server.1=localhost:2888:3888
 		`zoo.cfg:1: dataDir: relative path "relative/dir"`,
 		"zoo.cfg:3: tickTime: duplicate key: this line overrides line 2",
 		"zoo.cfg:4: flurb: unknown key; ignored",
-		"zoo.cfg:5: secureClientPort: ZooKeeper setting has no effect in paddock; ignored",
-		"zoo.cfg:6: ssl.keyStore.location: ZooKeeper setting has no effect",
+		"zoo.cfg:5: localSessionsEnabled: ZooKeeper setting has no effect in paddock; ignored",
+		"zoo.cfg:6: forceSync: ZooKeeper setting has no effect in paddock (paddock always fsyncs its log); ignored",
 		"zoo.cfg:7: group.1: hierarchical quorums are not supported",
 		`zoo.cfg:8: 4lw.commands.whitelist: unknown four-letter word "nope"`,
 		"zoo.cfg:9: autopurge.snapRetainCount: 1 is below 3, using 3",
@@ -287,7 +290,7 @@ func TestZooKeeperSample(t *testing.T) {
 		if _, err := os.Stat(path); err != nil {
 			t.Skipf("%s: %v", path, err)
 		}
-		c, err := ParseFile(path)
+		c, err := ParseFile(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,11 +304,11 @@ func TestParseFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("tickTime=1000\nclientPort=x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ParseFile(path)
+	_, err := ParseFile(path, nil)
 	if err == nil || !strings.Contains(err.Error(), path+":2: clientPort:") {
 		t.Errorf("ParseFile error %v, want it to name %s:2", err, path)
 	}
-	if _, err := ParseFile(filepath.Join(dir, "missing.cfg")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ParseFile(filepath.Join(dir, "missing.cfg"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
