@@ -501,11 +501,7 @@ func (c *conn) handshake(body []byte) bool {
 		}
 		if !ok || !bytes.Equal(info.Passwd, req.Passwd) {
 			s.log.Info("invalid or expired session on reconnect", "session", sid(req.SessionID), "known", ok)
-			resp.Passwd = make([]byte, wire.PasswordLen)
-			c.enqueue(wire.AppendFrame(nil, &resp), 1)
-			c.closeAfterFlush()
-			<-c.done
-			return false
+			return c.answerExpired(&req)
 		}
 		resp.SessionID, resp.TimeOut, resp.Passwd = info.ID, info.Timeout, info.Passwd
 	} else {
@@ -554,15 +550,23 @@ func (c *conn) handshake(body []byte) bool {
 			s.log.Info("session expired while resuming", "session", sid(req.SessionID))
 			s.live.CompareAndDelete(req.SessionID, c.live)
 			s.sessionConns.CompareAndDelete(req.SessionID, c)
-			c.enqueue(wire.AppendFrame(nil, &wire.ConnectResponse{HasReadOnly: req.HasReadOnly, Passwd: make([]byte, wire.PasswordLen)}), 1)
-			c.closeAfterFlush()
-			<-c.done
-			return false
+			return c.answerExpired(&req)
 		}
 	}
 	c.enqueue(wire.AppendFrame(nil, &resp), 1)
 	s.log.Debug("session established", "session", sid(resp.SessionID), "timeout", resp.TimeOut, "remote", c.nc.RemoteAddr().String())
 	return true
+}
+
+// answerExpired answers a resume that cannot be honoured as ZooKeeper
+// does, with a response that has no session (the client reads it as
+// expired), and closes the connection once it is written; it returns
+// false for the handshake.
+func (c *conn) answerExpired(req *wire.ConnectRequest) bool {
+	c.enqueue(wire.AppendFrame(nil, &wire.ConnectResponse{HasReadOnly: req.HasReadOnly, Passwd: make([]byte, wire.PasswordLen)}), 1)
+	c.closeAfterFlush()
+	<-c.done
+	return false
 }
 
 // startSession starts the session actor of a connection whose handshake

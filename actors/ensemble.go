@@ -184,7 +184,7 @@ func (s *Server) dropLeaderless(now time.Time) {
 		return
 	}
 	s.leaderlessDropped = true
-	conns := s.clientConns()
+	conns := s.connList()
 	s.log.Warn("no leader for syncLimit ticks; closing client connections", "connections", len(conns), "bound", s.syncBound())
 	for _, c := range conns {
 		if !c.readOnly.Load() {
@@ -217,11 +217,7 @@ func (c *conn) readOnlyHandshake(req *wire.ConnectRequest) bool {
 		s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
 		if !ok || !bytes.Equal(info.Passwd, req.Passwd) {
 			s.log.Info("invalid or expired session on a read-only reconnect", "session", sid(req.SessionID), "known", ok)
-			resp.Passwd = make([]byte, wire.PasswordLen)
-			c.enqueue(wire.AppendFrame(nil, &resp), 1)
-			c.closeAfterFlush()
-			<-c.done
-			return false
+			return c.answerExpired(req)
 		}
 		resp.SessionID, resp.TimeOut, resp.Passwd = info.ID, info.Timeout, info.Passwd
 	} else {
@@ -253,7 +249,7 @@ func (s *Server) closeReadOnly() {
 	if id, _ := s.leaderID(); id == 0 {
 		return
 	}
-	for _, c := range s.clientConns() {
+	for _, c := range s.connList() {
 		if c.readOnly.Load() {
 			c.close("a leader is back: read-only session ends")
 		}
@@ -270,17 +266,6 @@ func refusedReadOnly(op wire.OpCode) bool {
 		return true
 	}
 	return false
-}
-
-// clientConns returns the open client connections.
-func (s *Server) clientConns() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
-	return out
 }
 
 // onRecover runs when the replica loads a snapshot instead of applying

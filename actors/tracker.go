@@ -85,7 +85,7 @@ func (t *tracker) receive(ctx actor.Context) {
 		n := t.reload(false)
 		// The clients' watches and read gates missed what the snapshot
 		// skipped: they resume on a fresh connection (setWatches2).
-		conns := t.s.clientConns()
+		conns := t.s.connList()
 		if len(conns) > 0 {
 			t.s.log.Warn("snapshot installed; closing client connections to resync them", "connections", len(conns), "sessions", n)
 		}
