@@ -31,6 +31,9 @@ func freePort(t *testing.T) string {
 	t.Helper()
 	for range 1000 {
 		port := 20000 + mrand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue // never the same port twice in one test process
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -41,6 +44,9 @@ func freePort(t *testing.T) string {
 	t.Fatal("no free port in 20000-31999")
 	return ""
 }
+
+// handedOut holds the ports freePort returned.
+var handedOut sync.Map // int -> bool
 
 // testEnsemble is an ensemble of in-process members on loopback ports.
 type testEnsemble struct {

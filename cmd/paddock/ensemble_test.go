@@ -31,7 +31,11 @@ func TestServeEnsemble(t *testing.T) {
 	// the members bind them.
 	port := func() int {
 		for range 1000 {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+			port := 20000 + rand.IntN(12000)
+			if _, taken := handedOut.LoadOrStore(port, true); taken {
+				continue // never the same port twice in one test process
+			}
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err == nil {
 				defer ln.Close()
 				return ln.Addr().(*net.TCPAddr).Port
@@ -150,3 +154,7 @@ func askFourLetter(addr, w string) (string, error) {
 		}
 	}
 }
+
+// handedOut holds the ports handed out to members, so none is handed out
+// twice.
+var handedOut sync.Map // int -> bool

@@ -107,7 +107,11 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
 	for range 1000 {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue // never the same port twice in one test process
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
@@ -117,3 +121,7 @@ func loopbackAddr(t *testing.T) string {
 	t.Fatal("no free port in 20000-31999")
 	return ""
 }
+
+// handedOut holds the ports handed out to members, so none is handed out
+// twice.
+var handedOut sync.Map // int -> bool
