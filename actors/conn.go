@@ -481,10 +481,10 @@ func (c *conn) handshake(body []byte) bool {
 	if req.SessionID != 0 {
 		var info statemachine.SessionInfo
 		var ok bool
-		s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+		s.meta.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
 		if !ok && s.cfg.ensemble() && s.catchUp(s.syncBound(), c.done) {
 			// Created on another member and not applied here yet?
-			s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+			s.meta.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
 		}
 		if ok && bytes.Equal(info.Passwd, req.Passwd) && s.cfg.ensemble() {
 			// The session moves to this member: a transaction checks it
@@ -545,7 +545,7 @@ func (c *conn) handshake(body []byte) bool {
 		// Checked again now that the connection is published: a close
 		// applied after this read finds it in sessionConns.
 		var ok bool
-		s.replica.Read(func(t *statemachine.Tree) { _, ok = t.Session(req.SessionID) })
+		s.meta.replica.Read(func(t *statemachine.Tree) { _, ok = t.Session(req.SessionID) })
 		if !ok {
 			s.log.Info("session expired while resuming", "session", sid(req.SessionID))
 			s.live.CompareAndDelete(req.SessionID, c.live)
@@ -583,7 +583,7 @@ func (c *conn) startSession() {
 // timeout bound).
 func (s *Server) proposeAndWait(c *conn, txn statemachine.Txn) (statemachine.Result, bool) {
 	ch := make(chan statemachine.Result, 1)
-	s.root.Send(s.proposer, &proposeInternal{txn: txn, reply: ch})
+	s.root.Send(s.meta.proposer, &proposeInternal{txn: txn, reply: ch})
 	t := time.NewTimer(max(s.cfg.MaxSessionTimeout, 30*time.Second))
 	defer t.Stop()
 	select {

@@ -2,7 +2,8 @@
 // the replicated znode tree, on one Dragonboat NodeHost.
 //
 // It owns, for the meta shard (shard 1; the router resolves every path to
-// it until mounts exist):
+// it until mounts exist; what is per Raft group is in a shard, shard.go,
+// each field saying who writes it):
 //
 //   - the client listener and one reader/writer goroutine pair per
 //     connection (framing, max packet size, handshake, four-letter words);

@@ -91,7 +91,7 @@ func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
 	if info.ShardID != MetaShard {
 		return
 	}
-	l := &s.lead
+	l := &s.meta.lead
 	l.mu.Lock()
 	if info.LeaderID == l.leader {
 		l.term = info.Term
@@ -109,7 +109,7 @@ func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
 	l.changed = make(chan struct{})
 	l.mu.Unlock()
 	s.log.Info("leader changed", "leader", info.LeaderID, "previous", was, "term", info.Term, "self", s.cfg.ServerID)
-	s.root.Send(s.proposer, &leaderChanged{leader: info.LeaderID})
+	s.root.Send(s.meta.proposer, &leaderChanged{leader: info.LeaderID})
 	if info.LeaderID == s.cfg.ServerID || was == s.cfg.ServerID {
 		s.root.Send(s.tracker, &trackerLead{leading: info.LeaderID == s.cfg.ServerID})
 	}
@@ -118,9 +118,9 @@ func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
 // leaderID returns the known leader (0: none) and a channel closed when it
 // changes.
 func (s *Server) leaderID() (uint64, <-chan struct{}) {
-	s.lead.mu.Lock()
-	defer s.lead.mu.Unlock()
-	return s.lead.leader, s.lead.changed
+	s.meta.lead.mu.Lock()
+	defer s.meta.lead.mu.Unlock()
+	return s.meta.lead.leader, s.meta.lead.changed
 }
 
 // isLeader reports whether this member leads the meta shard: only the
@@ -155,12 +155,12 @@ func (s *Server) waitLeader(d time.Duration, done <-chan struct{}) bool {
 // leaderlessFor returns how long the member has had no leader (0 while it
 // has one).
 func (s *Server) leaderlessFor(now time.Time) time.Duration {
-	s.lead.mu.Lock()
-	defer s.lead.mu.Unlock()
-	if s.lead.leader != 0 || s.lead.lostAt.IsZero() {
+	s.meta.lead.mu.Lock()
+	defer s.meta.lead.mu.Unlock()
+	if s.meta.lead.leader != 0 || s.meta.lead.lostAt.IsZero() {
 		return 0
 	}
-	return now.Sub(s.lead.lostAt)
+	return now.Sub(s.meta.lead.lostAt)
 }
 
 // syncBound is syncLimit x tickTime: how long a member keeps its clients,
@@ -214,7 +214,7 @@ func (c *conn) readOnlyHandshake(req *wire.ConnectRequest) bool {
 	if req.SessionID != 0 {
 		var info statemachine.SessionInfo
 		var ok bool
-		s.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
+		s.meta.replica.Read(func(t *statemachine.Tree) { info, ok = t.Session(req.SessionID) })
 		if !ok || !bytes.Equal(info.Passwd, req.Passwd) {
 			s.log.Info("invalid or expired session on a read-only reconnect", "session", sid(req.SessionID), "known", ok)
 			return c.answerExpired(req)
@@ -276,9 +276,9 @@ func refusedReadOnly(op wire.OpCode) bool {
 // that they resume with setWatches2 (events for what they missed). It runs
 // under the replica's write lock, so it only sends.
 func (s *Server) onRecover(lastZxid int64) {
-	s.recovered.Add(1)
+	s.meta.recovered.Add(1)
 	s.root.Send(s.tracker, &snapshotInstalled{})
-	s.root.Send(s.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
+	s.root.Send(s.meta.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
 }
 
 // catchUp makes the local replica apply everything committed before the

@@ -340,7 +340,7 @@ func TestEnsembleReplicates(t *testing.T) {
 // treeDump lists the znodes of a member with their data and mzxid.
 func treeDump(s *Server) string {
 	var out string
-	s.replica.Read(func(t *statemachine.Tree) {
+	s.meta.replica.Read(func(t *statemachine.Tree) {
 		var walk func(p string)
 		walk = func(p string) {
 			data, st, _, _ := t.Get(p)
@@ -474,7 +474,7 @@ func TestEnsembleCatchUpFromSnapshot(t *testing.T) {
 	e.restart(lag)
 	l := e.dial(lag)
 	eventually(t, "the lagging member loads a snapshot", func() error {
-		if n := e.servers[lag].recovered.Load(); n == 0 {
+		if n := e.servers[lag].meta.recovered.Load(); n == 0 {
 			return fmt.Errorf("no snapshot loaded")
 		}
 		return nil
@@ -535,7 +535,7 @@ func TestEnsembleHandshakeCatchesUp(t *testing.T) {
 	}
 	seen := e.servers[leader].lastZxid()
 	var info statemachine.SessionInfo
-	e.servers[leader].replica.Read(func(tr *statemachine.Tree) { info, _ = tr.Session(c.SessionID()) })
+	e.servers[leader].meta.replica.Read(func(tr *statemachine.Tree) { info, _ = tr.Session(c.SessionID()) })
 	e.restart(lag)
 	resp, ok := handshake(t, e.addr(lag), wire.ConnectRequest{TimeOut: 4000, SessionID: info.ID, Passwd: info.Passwd, LastZxidSeen: seen})
 	if !ok || resp.SessionID != info.ID {

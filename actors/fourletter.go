@@ -186,7 +186,7 @@ type treeStats struct {
 
 func (s *Server) treeStats() treeStats {
 	var ts treeStats
-	s.replica.Read(func(t *statemachine.Tree) {
+	s.meta.replica.Read(func(t *statemachine.Tree) {
 		ts = treeStats{nodes: t.NodeCount(), eph: t.EphemeralCount(), zxid: t.LastZxid(), size: t.ApproximateDataSize()}
 	})
 	return ts
@@ -331,7 +331,7 @@ func (s *Server) writeDump(b *strings.Builder) {
 	tick := s.cfg.TickTime.Milliseconds()
 	var sessions []statemachine.SessionInfo
 	eph := map[int64][]string{}
-	s.replica.Read(func(t *statemachine.Tree) {
+	s.meta.replica.Read(func(t *statemachine.Tree) {
 		sessions = t.Sessions()
 		for _, si := range sessions {
 			if ps := t.Ephemerals(si.ID, "/"); len(ps) > 0 {

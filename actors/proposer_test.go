@@ -22,7 +22,7 @@ type testProposer struct {
 }
 
 func newTestProposer(t *testing.T) *testProposer {
-	s := &Server{replica: statemachine.NewReplica(MetaShard, 1, nil), log: slog.New(slog.DiscardHandler)}
+	s := &Server{meta: shard{replica: statemachine.NewReplica(MetaShard, 1, nil)}, log: slog.New(slog.DiscardHandler)}
 	s.cfg.ServerID = 1
 	tp := &testProposer{proposer: newProposer(s)}
 	tp.leader = 1
@@ -139,7 +139,7 @@ func TestProposerNewEpochWhenRefused(t *testing.T) {
 	r := tp.entry("/a")
 	first := tp.sent[0]
 	tp.takeSent()
-	tp.s.replica.Configure(func(tr *statemachine.Tree) {
+	tp.s.meta.replica.Configure(func(tr *statemachine.Tree) {
 		tr.Admit(statemachine.Origin{Member: 1, Epoch: first.Epoch + 5, Seq: 1})
 	})
 	tp.apply(t, first, statemachine.Refused)

@@ -103,10 +103,10 @@ func (g *readGate) park(r *parkedRead) bool {
 // writes of the same session (sent before it moved here; they fail with
 // SessionMoved) with any cxids. Only the apply goroutine calls it.
 func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Result, mine bool) {
-	touched := s.applyScratch[:0]
+	touched := s.meta.apply.scratch[:0]
 	for i := range txns {
 		t := &txns[i]
-		v, ok := s.gates.Load(t.SessionID)
+		v, ok := s.meta.gates.Load(t.SessionID)
 		if !ok {
 			continue
 		}
@@ -157,18 +157,18 @@ func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Re
 		g.mu.Unlock()
 	}
 	clear(touched)
-	s.applyScratch = touched[:0]
+	s.meta.apply.scratch = touched[:0]
 	if len(ready) == 0 {
 		return
 	}
-	t := s.tree
+	t := s.meta.apply.tree
 	for _, r := range ready {
-		res := readPath(t, r.op, r.req, r.auth, s.cfg.SuperDigest, &s.applyResp)
+		res := readPath(t, r.op, r.req, r.auth, s.cfg.SuperDigest, &s.meta.apply.resp)
 		h := wire.ReplyHeader{Xid: r.xid, Zxid: res.z, Err: res.code}
 		if res.code != wire.Ok {
 			res.body = nil
 		}
-		frame := appendReply(&s.applyEnc, make([]byte, 0, 128), &h, res.body)
+		frame := appendReply(&s.meta.apply.enc, make([]byte, 0, 128), &h, res.body)
 		res.body = nil
 		s.root.Send(r.to, &readServed{sl: r.sl, readResult: res, frame: frame})
 	}

@@ -51,7 +51,7 @@ func (ss *session) readPathWatch(ctx actor.Context, sl *slot) {
 		}
 	}
 	var res readResult
-	ss.s.replica.Read(func(t *statemachine.Tree) {
+	ss.s.meta.replica.Read(func(t *statemachine.Tree) {
 		res = readPath(t, sl.req.op, req, ss.auth, ss.s.cfg.SuperDigest, &ss.scratch)
 	})
 	ss.reply(sl, res.z, res.code, res.body)
@@ -66,7 +66,7 @@ func (ss *session) readOther(sl *slot) {
 	var body wire.Record
 	switch req := sl.req.body.(type) {
 	case *wire.PathRequest:
-		ss.s.replica.Read(func(t *statemachine.Tree) {
+		ss.s.meta.replica.Read(func(t *statemachine.Tree) {
 			z = t.LastZxid()
 			if sl.req.op == wire.OpGetEphemerals {
 				eph := t.Ephemerals(ss.id, req.Path)
@@ -104,7 +104,7 @@ func (ss *session) readOther(sl *slot) {
 			ss.fail(sl, wire.ErrBadArguments)
 			return
 		}
-		ss.s.replica.Read(func(t *statemachine.Tree) {
+		ss.s.meta.replica.Read(func(t *statemachine.Tree) {
 			z = t.LastZxid()
 			acl, st, c := t.GetACL(req.Path)
 			if code = c; c != wire.Ok {
@@ -150,7 +150,7 @@ func (ss *session) multiRead(ctx actor.Context, sl *slot) {
 	}
 	var z int64
 	var items []watchItem
-	ss.s.replica.Read(func(t *statemachine.Tree) {
+	ss.s.meta.replica.Read(func(t *statemachine.Tree) {
 		z = t.LastZxid()
 		for _, op := range req.Ops {
 			pw := op.Body.(*wire.PathWatchRequest)

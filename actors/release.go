@@ -90,7 +90,9 @@ func (ss *session) recycle(b []byte) {
 	}
 }
 
-func (ss *session) fail(sl *slot, code wire.Code) { ss.reply(sl, ss.s.watermark.Load(), code, nil) }
+func (ss *session) fail(sl *slot, code wire.Code) {
+	ss.reply(sl, ss.s.meta.watermark.Load(), code, nil)
+}
 
 // flush releases, in zxid order, the events and responses the delivery
 // watermark allows (design.md, "Watch ordering").
@@ -98,7 +100,7 @@ func (ss *session) flush(ctx actor.Context) {
 	if ss.slow {
 		return // the connection is closed
 	}
-	d := ss.s.watermark.Load()
+	d := ss.s.meta.watermark.Load()
 	out := ss.out[:0]
 	var n int64
 	closeAfter := false
@@ -194,7 +196,7 @@ func (ss *session) flush(ctx actor.Context) {
 	}
 	if need > 0 && (ss.awaiting == 0 || need < ss.awaiting) {
 		ss.awaiting = need
-		ctx.Send(ss.s.router, &awaitWatermark{z: need, from: ss.self})
+		ctx.Send(ss.s.meta.router, &awaitWatermark{z: need, from: ss.self})
 	}
 }
 

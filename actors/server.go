@@ -181,33 +181,15 @@ type Server struct {
 	log     *slog.Logger
 	started time.Time
 
-	nh      *dragonboat.NodeHost
-	replica *statemachine.Replica
-	// tree is the replica's tree, for onApply only (it runs under the
-	// replica's write lock); see readgate.go.
-	tree *statemachine.Tree
-	// gates maps a session id to its session actor's readGate.
-	gates sync.Map // int64 -> *readGate
-	// applyScratch, applyEnc and applyResp are releaseReads' reused
-	// state (apply goroutine only).
-	applyScratch []*readGate
-	applyEnc     wire.Encoder
-	applyResp    respScratch
-	// sinceSnap counts the transactions applied since the last snapshot
-	// request (apply goroutine only); snapReq signals snapshotLoop.
-	sinceSnap int
-	snapReq   chan struct{}
+	nh *dragonboat.NodeHost
+	// meta is the meta shard's state (shard.go); the only shard until
+	// subtrees are sharded.
+	meta shard
 
-	system   *actor.ActorSystem
-	root     *actor.RootContext
-	proposer *actor.PID
-	router   *actor.PID
-	tracker  *actor.PID
+	system  *actor.ActorSystem
+	root    *actor.RootContext
+	tracker *actor.PID
 
-	// watermark is the delivery watermark of the meta shard: every watch
-	// event with zxid <= watermark has been put into its session actor's
-	// mailbox. Written by the router only.
-	watermark atomic.Int64
 	// watchers maps a watcher id (one per session actor) to its PID (for
 	// the path actors' fan-out) and counters.
 	watchers sync.Map // uint64 -> *watcherRef
@@ -242,16 +224,13 @@ type Server struct {
 	stats serverStats
 	white map[string]bool
 
-	// lead is the meta shard's leader (ensemble.go); leaderlessDropped is
-	// the ticker's: the connections were closed for this loss of leader.
-	lead              leadership
+	// leaderlessDropped is the ticker's: the connections were closed for
+	// this loss of the meta shard's leader (ensemble.go).
 	leaderlessDropped bool
 	// members is the member channel (members.go); nil for a single server.
 	members *memberChannel
 	// pendingSyncs counts the syncs waiting to catch up (mntr).
 	pendingSyncs atomic.Int64
-	// recovered counts the snapshots the replica loaded (onRecover).
-	recovered atomic.Int64
 	// readOnlyConns counts the read-only connections ever opened; the
 	// ticker looks for them only when there were some.
 	readOnlyConns atomic.Int64
@@ -277,14 +256,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log:       cfg.Logger.With("component", "actors"),
 		started:   time.Now(),
 		stop:      make(chan struct{}),
-		snapReq:   make(chan struct{}, 1),
 		failed:    make(chan struct{}),
 		closeDone: make(chan struct{}),
 		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
 		white:     map[string]bool{},
 	}
-	s.lead.changed = make(chan struct{})
+	s.meta.id = MetaShard
+	s.meta.snapReq = make(chan struct{}, 1)
+	s.meta.lead.changed = make(chan struct{})
 	s.stats.reset()
 	for _, w := range cfg.FourLetterWords {
 		s.white[strings.TrimSpace(w)] = true
@@ -298,9 +278,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	}))
 	s.root = s.system.Root
-	s.router = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRouter(s) }))
+	s.meta.router = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRouter(s) }))
 	s.tracker = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newTracker(s) }))
-	s.proposer = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newProposer(s) }))
+	s.meta.proposer = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newProposer(s) }))
 
 	if err := s.startShard(ctx); err != nil {
 		s.stopActors()
@@ -403,15 +383,15 @@ func (s *Server) startShard(ctx context.Context) error {
 		}
 	}
 	create := func(shardID, replicaID uint64) sm.IConcurrentStateMachine {
-		s.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
-		s.replica.Configure(func(t *statemachine.Tree) {
+		s.meta.replica = statemachine.NewReplica(shardID, replicaID, s.onApply)
+		s.meta.replica.Configure(func(t *statemachine.Tree) {
 			t.SuperDigest = s.cfg.SuperDigest
 			t.EnforceQuota = s.cfg.EnforceQuota
 			t.MaxNeverUsedIntervalMs = s.cfg.ContainerMaxNeverUsed.Milliseconds()
-			s.tree = t // used only inside onApply, under the write lock (readgate.go)
+			s.meta.apply.tree = t // used only inside onApply, under the write lock (readgate.go)
 		})
-		s.replica.OnRecover(s.onRecover)
-		return s.replica
+		s.meta.replica.OnRecover(s.onRecover)
+		return s.meta.replica
 	}
 	if err := nh.StartConcurrentReplica(members, false, create, rc); err != nil {
 		nh.Close()
@@ -519,7 +499,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) stopActors() {
-	for _, pid := range []*actor.PID{s.proposer, s.tracker, s.router} {
+	for _, pid := range []*actor.PID{s.meta.proposer, s.tracker, s.meta.router} {
 		if pid != nil {
 			_ = s.root.StopFuture(pid).Wait()
 		}
@@ -534,12 +514,12 @@ func (s *Server) stopActors() {
 func (s *Server) onApply(a *statemachine.Applied) {
 	mine := a.Origin.Member == s.cfg.ServerID
 	if mine || a.Admission == statemachine.Admitted {
-		s.root.Send(s.proposer, &appliedBatch{index: a.Index, origin: a.Origin, admission: a.Admission, txns: a.Txns, results: a.Results})
+		s.root.Send(s.meta.proposer, &appliedBatch{index: a.Index, origin: a.Origin, admission: a.Admission, txns: a.Txns, results: a.Results})
 	}
 	if a.Admission != statemachine.Admitted {
 		return
 	}
-	s.root.Send(s.router, &appliedTriggers{results: a.Results, links: s.writeLinks(a.Txns)})
+	s.root.Send(s.meta.router, &appliedTriggers{results: a.Results, links: s.writeLinks(a.Txns)})
 	s.releaseReads(a.Txns, a.Results, mine)
 	s.countApplied(len(a.Txns))
 }
@@ -547,7 +527,7 @@ func (s *Server) onApply(a *statemachine.Applied) {
 // lastOrigin is the last entry of this member the replica admitted.
 func (s *Server) lastOrigin() statemachine.Origin {
 	var o statemachine.Origin
-	s.replica.Read(func(t *statemachine.Tree) { o = t.LastOrigin(s.cfg.ServerID) })
+	s.meta.replica.Read(func(t *statemachine.Tree) { o = t.LastOrigin(s.cfg.ServerID) })
 	return o
 }
 
@@ -674,7 +654,7 @@ func defaultContainerInterval(tick time.Duration) time.Duration {
 
 func (s *Server) reapContainers(now time.Time) {
 	var paths []string
-	s.replica.Read(func(t *statemachine.Tree) {
+	s.meta.replica.Read(func(t *statemachine.Tree) {
 		paths = t.ContainerCandidates(now.UnixMilli(), s.cfg.ExtendedTypes)
 	})
 	maxPerRun := reapBudget(s.cfg.ContainerMaxPerMinute, s.cfg.ContainerCheckInterval)
@@ -682,7 +662,7 @@ func (s *Server) reapContainers(now time.Time) {
 		if i >= maxPerRun {
 			break
 		}
-		s.root.Send(s.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpDeleteContainer, Path: p}})
+		s.root.Send(s.meta.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpDeleteContainer, Path: p}})
 	}
 }
 
@@ -696,7 +676,7 @@ func reapBudget(perMinute int, interval time.Duration) int {
 // lastZxid reads the replica's last applied zxid.
 func (s *Server) lastZxid() int64 {
 	var z int64
-	s.replica.Read(func(t *statemachine.Tree) { z = t.LastZxid() })
+	s.meta.replica.Read(func(t *statemachine.Tree) { z = t.LastZxid() })
 	return z
 }
 

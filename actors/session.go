@@ -138,7 +138,7 @@ func (ss *session) receive(ctx actor.Context) {
 		ss.ref = &watcherRef{pid: ss.self, session: ss.id}
 		ss.s.watchers.Store(ss.watcher, ss.ref)
 		ss.gate.pid = ss.self
-		ss.s.gates.Store(ss.id, ss.gate)
+		ss.s.meta.gates.Store(ss.id, ss.gate)
 	case *request:
 		if ss.closing {
 			ss.c.answered(1, int64(m.size))
@@ -201,7 +201,7 @@ func (ss *session) receive(ctx actor.Context) {
 	case *watchOpDone:
 		if sl, ok := ss.bySeq[m.seq]; ok {
 			delete(ss.bySeq, m.seq)
-			ss.reply(sl, ss.s.watermark.Load(), m.code, wire.Empty{})
+			ss.reply(sl, ss.s.meta.watermark.Load(), m.code, wire.Empty{})
 		}
 		ss.flush(ctx)
 	case *syncDone:
@@ -249,9 +249,9 @@ func (ss *session) shutdown(ctx actor.Context) {
 		return
 	}
 	ss.stopped = true
-	ss.s.root.Send(ss.s.router, &watcherGone{watcher: ss.watcher})
+	ss.s.root.Send(ss.s.meta.router, &watcherGone{watcher: ss.watcher})
 	ss.forgetWatcher()
-	ss.s.gates.CompareAndDelete(ss.id, ss.gate)
+	ss.s.meta.gates.CompareAndDelete(ss.id, ss.gate)
 	var n, size int64
 	for _, sl := range ss.queue {
 		if sl.propose != nil {
@@ -311,9 +311,9 @@ func (ss *session) pump(ctx actor.Context) {
 	switch len(ss.proposals) {
 	case 0:
 	case 1:
-		ctx.Send(ss.s.proposer, &ss.proposals[0])
+		ctx.Send(ss.s.meta.proposer, &ss.proposals[0])
 	default:
-		ctx.Send(ss.s.proposer, &proposeWrites{ws: ss.proposals})
+		ctx.Send(ss.s.meta.proposer, &proposeWrites{ws: ss.proposals})
 	}
 	ss.proposals = nil
 	ss.flush(ctx)
@@ -347,7 +347,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		case r.op == wire.OpCloseSession:
 			// A read-only session is the member's own: nothing to
 			// replicate, the connection just ends.
-			ss.reply(sl, ss.s.watermark.Load(), wire.Ok, nil)
+			ss.reply(sl, ss.s.meta.watermark.Load(), wire.Ok, nil)
 			sl.close = true
 			ss.closing = true
 			return
@@ -355,7 +355,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 	}
 	switch r.op {
 	case wire.OpPing:
-		ss.reply(sl, ss.s.watermark.Load(), wire.Ok, nil)
+		ss.reply(sl, ss.s.meta.watermark.Load(), wire.Ok, nil)
 	case wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2:
 		ss.readPathWatch(ctx, sl)
 	case wire.OpGetACL, wire.OpGetAllChildrenNumber, wire.OpGetEphemerals, wire.OpCheck:
@@ -393,7 +393,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		}
 		ss.seq++
 		ss.bySeq[ss.seq] = sl
-		ctx.Send(ss.s.router, &watchRemove{watcher: ss.watcher, from: ss.self, path: req.Path, typ: req.Type, check: r.op == wire.OpCheckWatches, seq: ss.seq})
+		ctx.Send(ss.s.meta.router, &watchRemove{watcher: ss.watcher, from: ss.self, path: req.Path, typ: req.Type, check: r.op == wire.OpCheckWatches, seq: ss.seq})
 	case wire.OpWhoAmI:
 		info := make([]wire.ClientInfo, 0, len(ss.auth))
 		for _, id := range ss.auth {
@@ -403,7 +403,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 			}
 			info = append(info, wire.ClientInfo{AuthScheme: id.Scheme, User: user})
 		}
-		ss.reply(sl, ss.s.watermark.Load(), wire.Ok, &wire.WhoAmIResponse{ClientInfo: info})
+		ss.reply(sl, ss.s.meta.watermark.Load(), wire.Ok, &wire.WhoAmIResponse{ClientInfo: info})
 	case wire.OpAuth:
 		ss.addAuth(sl)
 	case wire.OpSASL:

@@ -29,7 +29,7 @@ func (ss *session) register(ctx actor.Context, sl *slot, z int64, items []watchI
 	ss.seq++
 	sl.waitReg = ss.seq
 	ss.bySeq[ss.seq] = sl
-	ctx.Send(ss.s.router, &watchRegister{watcher: ss.watcher, from: ss.self, z: z, items: items, seq: ss.seq})
+	ctx.Send(ss.s.meta.router, &watchRegister{watcher: ss.watcher, from: ss.self, z: z, items: items, seq: ss.seq})
 }
 
 // setWatches re-registers a reconnecting client's watches and fires the
@@ -39,7 +39,7 @@ func (ss *session) setWatches(ctx actor.Context, sl *slot) {
 	req := sl.req.body.(*wire.SetWatchesRequest)
 	var z int64
 	var items []watchItem
-	ss.s.replica.Read(func(t *statemachine.Tree) {
+	ss.s.meta.replica.Read(func(t *statemachine.Tree) {
 		z = t.LastZxid()
 		fire := func(typ wire.EventType, path string) {
 			ss.addEvent(watchEvent{zxid: z, typ: typ, path: path})

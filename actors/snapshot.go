@@ -34,13 +34,13 @@ const defaultSnapCount = 100000
 // countApplied counts applied transactions (apply goroutine only) and
 // signals snapshotLoop every SnapCount of them.
 func (s *Server) countApplied(n int) {
-	s.sinceSnap += n
-	if s.sinceSnap < s.cfg.SnapCount {
+	s.meta.apply.sinceSnap += n
+	if s.meta.apply.sinceSnap < s.cfg.SnapCount {
 		return
 	}
-	s.sinceSnap = 0
+	s.meta.apply.sinceSnap = 0
 	select {
-	case s.snapReq <- struct{}{}:
+	case s.meta.snapReq <- struct{}{}:
 	default: // one is pending already
 	}
 }
@@ -53,7 +53,7 @@ func (s *Server) snapshotLoop() {
 		select {
 		case <-s.stop:
 			return
-		case <-s.snapReq:
+		case <-s.meta.snapReq:
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)

@@ -79,7 +79,7 @@ const probeTimeout = 5 * time.Second
 // (wchc, wchp). A registration whose session actor is already gone (its
 // watcherGone is on the way to the router) is left out.
 func (s *Server) watchRegs() ([]watchReg, error) {
-	res, err := s.root.RequestFuture(s.router, &watchProbe{}, probeTimeout).Result()
+	res, err := s.root.RequestFuture(s.meta.router, &watchProbe{}, probeTimeout).Result()
 	if err != nil {
 		return nil, err
 	}

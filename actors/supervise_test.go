@@ -137,7 +137,7 @@ func TestRouterForgetsFiredWatches(t *testing.T) {
 func routerEntries(t *testing.T, s *Server) int {
 	t.Helper()
 	ch := make(chan int, 1)
-	s.root.Send(s.router, &routerCount{reply: ch})
+	s.root.Send(s.meta.router, &routerCount{reply: ch})
 	select {
 	case n := <-ch:
 		return n

@@ -118,7 +118,7 @@ func (t *tracker) receive(ctx actor.Context) {
 			}
 			if now-l.lastSeen.Load() > l.timeoutMs && l.expiring.CompareAndSwap(false, true) {
 				t.s.log.Info("expiring session", "session", sid(l.id), "timeout", l.timeoutMs)
-				ctx.Send(t.s.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: l.id}, expiry: l})
+				ctx.Send(t.s.meta.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: l.id}, expiry: l})
 			}
 			return true
 		})
@@ -130,7 +130,7 @@ func (t *tracker) receive(ctx actor.Context) {
 // fresh, every record is touched now. It returns the number of sessions.
 func (t *tracker) reload(fresh bool) int {
 	var infos []statemachine.SessionInfo
-	t.s.replica.Read(func(tr *statemachine.Tree) { infos = tr.Sessions() })
+	t.s.meta.replica.Read(func(tr *statemachine.Tree) { infos = tr.Sessions() })
 	known := make(map[int64]bool, len(infos))
 	now := time.Now()
 	for _, si := range infos {

@@ -238,7 +238,7 @@ func (r *router) receive(ctx actor.Context) {
 			ctx.Poison(e.pid)
 		}
 	case *awaitWatermark:
-		if r.s.watermark.Load() >= m.z {
+		if r.s.meta.watermark.Load() >= m.z {
 			ctx.Send(m.from, &watermarkAdvanced{})
 			return
 		}
@@ -305,8 +305,8 @@ func (r *router) applied(ctx actor.Context, m *appliedTriggers) {
 func (r *router) advance(ctx actor.Context) {
 	moved := false
 	for len(r.inflight) > 0 && r.inflight[0].remaining <= 0 {
-		if z := r.inflight[0].zxid; z > r.s.watermark.Load() {
-			r.s.watermark.Store(z)
+		if z := r.inflight[0].zxid; z > r.s.meta.watermark.Load() {
+			r.s.meta.watermark.Store(z)
 			moved = true
 		}
 		r.inflight = r.inflight[1:]
@@ -314,7 +314,7 @@ func (r *router) advance(ctx actor.Context) {
 	if !moved || len(r.waiters) == 0 {
 		return
 	}
-	d := r.s.watermark.Load()
+	d := r.s.meta.watermark.Load()
 	kept := r.waiters[:0]
 	for _, w := range r.waiters {
 		if w.z <= d {

@@ -104,7 +104,7 @@ func multiCreateOp(op wire.OpCode, body wire.Record) wire.OpCode {
 func (ss *session) finishWrite(sl *slot, res statemachine.Result) {
 	z := res.Zxid
 	if z == 0 {
-		z = ss.s.watermark.Load()
+		z = ss.s.meta.watermark.Load()
 	}
 	op := sl.req.op
 	if op == wire.OpMulti && res.Multi != nil {
