@@ -265,3 +265,31 @@ func TestLeaderIsolation(t *testing.T) {
 		r.MarkHealed()
 	})
 }
+
+// TestFailover runs one round of the failover measurement for each system
+// (the figures go to bench/README.md from `paddock bench failover`; this
+// checks the machinery): writes resume and the session survives.
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rounds, err := Failover(ctx, FailoverConfig{Kinds: []Kind{Paddock, ZooKeeper}, Rounds: 1, TickTime: tickTime,
+		SessionTimeout: 10 * time.Second, Binary: paddockBinary, Dir: t.TempDir(), Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := WriteFailover(&table, rounds); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", table.String())
+	if len(rounds) != 2 {
+		t.Fatalf("%d rounds, want 2", len(rounds))
+	}
+	for _, r := range rounds {
+		if r.Err != "" || !r.Kept || r.Gap <= 0 {
+			t.Errorf("%s: gap %v, session kept %v, %s", r.Kind, r.Gap, r.Kept, r.Err)
+		}
+	}
+}
