@@ -95,7 +95,7 @@ func keepDir(t *testing.T) string {
 
 // fault injects a fault into a running workload, holds it, heals it and
 // calls r.MarkHealed.
-type fault func(ctx context.Context, t *testing.T, r *Run, hold time.Duration)
+type fault func(ctx context.Context, t *testing.T, r *Run, hold time.Duration) error
 
 func forBoth(t *testing.T, f fault) {
 	for _, kind := range []Kind{Paddock, ZooKeeper} {
@@ -122,13 +122,24 @@ func runFault(t *testing.T, kind Kind, f fault) {
 	}
 	defer r.Close()
 
-	time.Sleep(d / 2) // load before the fault
+	// Half the load before the fault, half after; a longer run injects
+	// the fault again every 30 s of it, with load in between.
+	cycles := 1 + int(d/(30*time.Second))
+	hold := d / time.Duration(2*cycles)
+	time.Sleep(d / 2)
 	r.CutDoomed()
-	f(ctx, t, r, d/2)
-	if _, err := e.WaitServing(ctx); err != nil {
-		t.Fatalf("after healing: %v\n%s", err, e.LogTails(40))
+	for i := range cycles {
+		if i > 0 {
+			time.Sleep(hold)
+		}
+		if err := f(ctx, t, r, hold); err != nil {
+			t.Fatalf("fault %d of %d: %v\n%s", i+1, cycles, err, e.LogTails(40))
+		}
+		if _, err := e.WaitServing(ctx); err != nil {
+			t.Fatalf("after healing: %v\n%s", err, e.LogTails(40))
+		}
 	}
-	time.Sleep(d / 2) // load after it
+	time.Sleep(d / 2)
 	if err := r.Stop(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -179,34 +190,35 @@ func keepEvidence(t *testing.T, dir string, r *Run) {
 // TestLeaderKill: SIGKILL of the leader under load, a new leader among the
 // others, the old one restarted after a while.
 func TestLeaderKill(t *testing.T) {
-	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, hold time.Duration) {
+	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, hold time.Duration) error {
 		l, err := r.E.Leader(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		start := time.Now()
 		r.E.Note("kill leader %d", l.ID)
 		l.Kill()
 		nl, err := r.E.Leader(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		t.Logf("killed leader %d; member %d leads after %v", l.ID, nl.ID, time.Since(start).Round(time.Millisecond))
 		time.Sleep(hold)
 		if err := l.Start(ctx); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		r.MarkHealed()
+		return nil
 	})
 }
 
 // TestFollowerStop: SIGSTOP of a follower for longer than the session
 // timeout (its clients must move and keep their sessions), then SIGCONT.
 func TestFollowerStop(t *testing.T) {
-	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, _ time.Duration) {
+	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, _ time.Duration) error {
 		l, err := r.E.Leader(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		f := r.E.Members[l.ID%len(r.E.Members)] // the member after the leader
 		r.E.Note("stop follower %d", f.ID)
@@ -216,34 +228,36 @@ func TestFollowerStop(t *testing.T) {
 		r.E.Note("continue follower %d", f.ID)
 		f.Cont()
 		r.MarkHealed()
+		return nil
 	})
 }
 
 // TestKillAll: SIGKILL of every member at once, then all restarted.
 func TestKillAll(t *testing.T) {
-	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, _ time.Duration) {
+	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, _ time.Duration) error {
 		r.E.Note("kill every member")
 		r.E.KillAll()
 		start := time.Now()
 		if err := r.E.RestartAll(ctx); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		r.MarkHealed()
 		l, err := r.E.WaitServing(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		t.Logf("killed every member; serving again with leader %d after %v", l.ID, time.Since(start).Round(time.Millisecond))
+		return nil
 	})
 }
 
 // TestLeaderIsolation: the leader's peer links black-holed both ways (its
 // clients still reach it); the others elect a leader; then the links heal.
 func TestLeaderIsolation(t *testing.T) {
-	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, hold time.Duration) {
+	forBoth(t, func(ctx context.Context, t *testing.T, r *Run, hold time.Duration) error {
 		l, err := r.E.Leader(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var others []*Member
 		for _, m := range r.E.Members {
@@ -256,13 +270,14 @@ func TestLeaderIsolation(t *testing.T) {
 		r.E.Net.Isolate(l.ID)
 		nl, err := r.E.LeaderAmong(ctx, others)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		t.Logf("isolated leader %d; member %d leads the others after %v", l.ID, nl.ID, time.Since(start).Round(time.Millisecond))
 		time.Sleep(hold)
 		r.E.Note("heal")
 		r.E.Net.Heal()
 		r.MarkHealed()
+		return nil
 	})
 }
 
