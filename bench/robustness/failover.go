@@ -28,6 +28,9 @@ type FailoverConfig struct {
 	Binary         string    // paddock binary
 	Dir            string    // member directories go under it
 	Progress       io.Writer // a line per round; nil: none
+	// Explain: a round whose gap is longer is shown with the client's
+	// transcript on Progress (0: none is).
+	Explain time.Duration
 }
 
 // FailoverRound is one SIGKILL of a leader.
@@ -43,6 +46,11 @@ type FailoverRound struct {
 	Kept   bool
 	Writes int // acknowledged during the round
 	Err    string
+	// Transcript is the client's connection events, and Killed when
+	// the leader was killed (the client's own clock), for a round to be
+	// explained.
+	Transcript string
+	KilledAt   time.Duration
 }
 
 // failoverWindow bounds how long a round waits for writes to resume.
@@ -77,6 +85,9 @@ func Failover(ctx context.Context, cfg FailoverConfig) ([]FailoverRound, error) 
 				fmt.Fprintf(cfg.Progress, "%-9s round %d: leader %d killed, client on the %s: longest write gap %v, session %s\n",
 					k, round, r.Killed, map[bool]string{true: "leader", false: "follower"}[r.OnLeader],
 					r.Gap.Round(time.Millisecond), map[bool]string{true: "kept", false: "LOST"}[r.Kept])
+				if cfg.Explain > 0 && r.Gap > cfg.Explain {
+					fmt.Fprintf(cfg.Progress, "  leader killed at %.3fs; the client's transcript:\n%s\n", r.KilledAt.Seconds(), indent(r.Transcript))
+				}
 			}
 		}
 	}
@@ -137,6 +148,8 @@ func failoverRound(ctx context.Context, e *Ensemble, round int, onLeader bool, t
 	}
 	wait(time.Second)
 	killed := time.Now()
+	res.KilledAt = killed.Sub(c.start)
+	e.Note("failover round %d: kill leader %d", round, l.ID)
 	l.Kill()
 	// Writes must come back; then watch a while longer for a second stall.
 	deadline := killed.Add(failoverWindow)
@@ -166,11 +179,14 @@ func failoverRound(ctx context.Context, e *Ensemble, round int, onLeader bool, t
 		}
 	}
 	res.Kept = len(c.Sessions()) == 1 && len(c.Expired()) == 0
+	res.Transcript = c.Transcript()
 	if err := l.Start(ctx); err != nil {
 		return res, err
 	}
 	return res, nil
 }
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
 
 // WriteFailover writes the rounds and a summary per kind.
 func WriteFailover(w io.Writer, rounds []FailoverRound) error {
@@ -231,6 +247,7 @@ func FailoverMain(args []string, stdout, stderr io.Writer) int {
 	systems := fs.String("systems", "paddock,zookeeper", "systems to measure: paddock, zookeeper or both")
 	binary := fs.String("paddock", "", "paddock binary to run the members with (default: this one)")
 	dir := fs.String("dir", "", "directory for the members' data and logs (default: a temporary one, removed after)")
+	explain := fs.Duration("explain", 500*time.Millisecond, "show the client's transcript for rounds with a longer gap (0: never)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: paddock bench failover [flags]
 
@@ -262,7 +279,8 @@ Flags:
 	if *rounds < 1 || *tick <= 0 || *timeout <= 0 {
 		return bad("-rounds, -tick and -session-timeout must be positive")
 	}
-	cfg := FailoverConfig{Rounds: *rounds, TickTime: *tick, SessionTimeout: *timeout, Binary: *binary, Dir: *dir, Progress: stderr}
+	cfg := FailoverConfig{Rounds: *rounds, TickTime: *tick, SessionTimeout: *timeout, Binary: *binary, Dir: *dir,
+		Progress: stderr, Explain: *explain}
 	for _, s := range strings.Split(*systems, ",") {
 		switch strings.TrimSpace(s) {
 		case "paddock":
