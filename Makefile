@@ -38,7 +38,7 @@ clean:
 # Benchmarks (bench/README.md). bench-compare starts Apache ZooKeeper 3.8
 # (Debian's package) and a Paddock built here, both standalone with fsync
 # on, and sweeps read ratios on both, interleaved point by point.
-.PHONY: bench-compare bench-micro soak
+.PHONY: bench-compare bench-micro bench-failover soak robustness
 BENCH_COMPARE_OUT   ?= bench/results/compare
 BENCH_COMPARE_FLAGS ?= -duration 10s -warmup 10s -point-warmup 2s -ratios 0,50,90,99,100 \
 	-sessions 8 -inflight 64 -keys 1000 -value-size 100 -zk-heap 1g
@@ -57,3 +57,19 @@ bench-micro:
 CRASH_ROUNDS ?= 50
 soak:
 	PADDOCK_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -run Crash -count=1 -timeout 30m ./cmd/paddock
+
+# Failover: SIGKILL of the leader of a 3-member Paddock and a 3-member
+# ZooKeeper ensemble (tickTime=500), a client writing in a loop; the
+# longest write gap and whether the session survived, side by side.
+FAILOVER_ROUNDS ?= 10
+bench-failover:
+	CGO_ENABLED=0 $(GO) build -o bin/paddock-failover ./cmd/paddock
+	bin/paddock-failover bench failover -rounds $(FAILOVER_ROUNDS)
+
+# The fault suite (bench/robustness) with a longer load around each fault,
+# ROBUSTNESS_COUNT times; `make test` runs it once with the short default.
+# Needs root (each member runs in its own mount namespace).
+ROBUSTNESS_DURATION ?= 60s
+ROBUSTNESS_COUNT    ?= 3
+robustness:
+	ROBUSTNESS_DURATION=$(ROBUSTNESS_DURATION) $(GO) test -count=$(ROBUSTNESS_COUNT) -v -timeout 180m ./bench/robustness

@@ -23,6 +23,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// bench drives the raw protocol itself so the client is never the
 		// bottleneck (bench/doc.go).
 		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},
+		// The fault harness drives real ensembles with a real client and
+		// checks histories with porcupine (bench/robustness/doc.go).
+		"bench/robustness": {mod + "wire", "github.com/go-zookeeper/zk", "github.com/anishathalye/porcupine"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, mod+"...").CombinedOutput()
 	if err != nil {

@@ -31,9 +31,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/paddockdb/paddock/bench"
 	"io"
 	"os"
+
+	"github.com/paddockdb/paddock/bench"
+	"github.com/paddockdb/paddock/bench/robustness"
 )
 
 // Exit codes.
@@ -55,14 +57,34 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run a server", runServe, serveUsage},
-		{"bench", "drive a ZooKeeper-protocol endpoint with load and report", bench.Main, benchUsage},
+		{"bench", "drive a ZooKeeper-protocol endpoint with load and report", runBench, benchUsage},
 		{"version", "print the version", runVersion, versionUsage},
 		{"help", "show help for a command", runHelp, helpUsage},
 	}
 }
 
-// benchUsage prints the bench subcommand's flags (bench.Main's -h).
-func benchUsage(w io.Writer) { bench.Main([]string{"-h"}, w, w) }
+// runBench is `paddock bench`. The failover measurement lives in
+// bench/robustness (it runs real ensembles and a ZooKeeper client); the
+// load generator and its other subcommands in bench.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "failover" {
+		return robustness.FailoverMain(args[1:], stdout, stderr)
+	}
+	return bench.Main(args, stdout, stderr)
+}
+
+// benchUsage prints the bench subcommand's flags (bench.Main's -h) and
+// its subcommands.
+func benchUsage(w io.Writer) {
+	bench.Main([]string{"-h"}, w, w)
+	fmt.Fprint(w, `
+Subcommands (each has -h):
+  paddock bench compare    Paddock against Apache ZooKeeper, side by side
+  paddock bench memory     heap per znode, Paddock's tree against ZooKeeper's heap
+  paddock bench restart    time for paddock serve to serve again with a large tree
+  paddock bench failover   write gap after SIGKILL of a 3-member ensemble's leader
+`)
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

@@ -1,0 +1,78 @@
+// Package robustness is the fault harness: it starts Paddock and Apache
+// ZooKeeper ensembles as processes on this machine, puts a proxy the test
+// controls on every peer link, drives them with real go-zookeeper
+// sessions while it kills, stops and cuts off members, records every
+// operation with its invocation and completion, and checks the history
+// and the members afterwards. Its tests (robustness_test.go) run each
+// fault against a 3-member Paddock and a 3-member ZooKeeper side by side;
+// `paddock bench failover` (Failover) measures the write gap after a
+// leader's SIGKILL.
+//
+// # Ensembles
+//
+// Start lays out one directory per member (zoo.cfg, data/myid, log),
+// picks every port at run time and starts the members: `paddock serve
+// --config zoo.cfg` (the binary the tests build into tmp/paddock) or
+// ZooKeeper 3.8's QuorumPeerMain on zktest's classpath. Members listen on
+// their own loopback address, 127.b.0.N (b picked at random per ensemble,
+// so concurrent runs rarely meet). Member.Kill is SIGKILL, Stop and Cont
+// are SIGSTOP and SIGCONT, Start starts a member again on its data;
+// Ensemble.Leader and WaitServing read srvr's Mode.
+//
+// # Peer links
+//
+// Each member's zoo.cfg names the others as peer1…peerN, and each member
+// runs in a private mount namespace (`unshare --mount`, which needs root)
+// whose /etc/hosts is its own: in member i's, peerj is 127.b.i.j, where the
+// proxy of the link i→j listens on j's quorum and election ports, and
+// peeri is i's own address. Network sets a Fault per direction
+// (Blackhole, Delay); Isolate and Heal are the common cases. While a
+// member is down the listeners of the links to it are closed, so that
+// dials to it are refused.
+//
+// Why names and not one zoo.cfg per member with the proxies' addresses:
+// Dragonboat learns each peer's address from the peer's own messages (the
+// RaftAddress it was started with) and panics ("inconsistent target") when
+// that differs from the address it was configured with, so every member
+// must call member j by the same string. ZooKeeper needs one more step:
+// the first message on an election connection carries the dialler's
+// address as an IP literal, and a receiver with the larger id drops the
+// connection and dials that address itself; the proxy rewrites that
+// address to the proxy of the link back (Network.rewriteInitial), or half
+// of the election traffic would go around the proxies.
+//
+// # Workloads and histories
+//
+// A Run starts register sessions (sync+getData and versioned setData on a
+// few keys), sequencer sessions (persistent sequential creates, each
+// with a unique id as its data), and doomed sessions that CutDoomed cuts
+// off to expire; every session holds an ephemeral. Sessions start on
+// different members and carry every member in their server list. Each
+// operation is recorded with its call and return times and its outcome:
+// OK, Fail (a ZooKeeper error code: it did not happen) or Unknown (no
+// answer: it may have happened). The go-zookeeper client is given a
+// handshake timeout of session timeout / members, as the Java client has,
+// so that a stopped member cannot hold it past its session's life.
+//
+// # Checks (Run.Verify)
+//
+//   - Linearizable: the register history with final sync+reads of every
+//     key from every member, checked by porcupine per key (RegisterModel).
+//   - No acknowledged write lost: each final read's version is at least
+//     that of the last acknowledged write of its key.
+//   - Unique ids: no two acknowledged creates got one name, a create that
+//     completed before another began got the smaller number, every
+//     acknowledged create is there at the end, none took effect twice.
+//   - Sessions: no live session was told it expired, each still owns its
+//     ephemeral, and no ephemeral of an expired session (the doomed ones)
+//     is left on any member.
+//   - Identical state: a dump of every znode (data, version, cversion,
+//     owner, zxids) after a sync, from every member, compared.
+//   - Writes served again within 10 s of the fault healing.
+//
+// A failing test keeps its directory under tmp/robustness (member data
+// and logs, history.txt, seq.txt, clients.txt and porcupine's
+// history.html); ROBUSTNESS_KEEP=1 keeps it on success too.
+// ROBUSTNESS_DURATION (default 6s) sets how long the load runs around a
+// fault; `make robustness` runs longer.
+package robustness
