@@ -2,7 +2,9 @@ package actors
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -867,5 +869,51 @@ func TestEnsembleLosesQuorum(t *testing.T) {
 	}
 	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The election port takes only Paddock members: a bad hello, a hello from
+// a server id that is not another member, a frame that does not parse or
+// an oversize length closes that connection, and the ensemble goes on.
+func TestMemberChannelRefusesBadInput(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	addr := e.members[leader].ElectionAddr
+	frame := func(body []byte) []byte {
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	}
+	touch := func(n uint32, extra int) []byte {
+		b := []byte{memberTouch}
+		b = binary.BigEndian.AppendUint64(b, 1)
+		b = binary.BigEndian.AppendUint32(b, n)
+		return append(b, make([]byte, extra)...)
+	}
+	hello := appendHello(nil, uint64((leader+1)%3+1))
+	for name, in := range map[string][]byte{
+		"garbage":          []byte("GET / HTTP/1.1\r\n\r\n"),
+		"not a hello":      frame([]byte("PDKX\x01\x00\x00\x00\x00\x00\x00\x00\x02")),
+		"other version":    frame([]byte("PDKM\x07\x00\x00\x00\x00\x00\x00\x00\x02")),
+		"unknown server":   appendHello(nil, 9),
+		"itself":           appendHello(nil, uint64(leader+1)),
+		"oversize frame":   append(hello, 0xff, 0xff, 0xff, 0xff),
+		"short touch":      append(hello, frame(touch(2, memberTouchEntryB))...),
+		"wrong frame type": append(hello, frame([]byte{9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})...),
+	} {
+		nc, err := net.DialTimeout("tcp", addr, testTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetDeadline(time.Now().Add(testTimeout))
+		if _, err := nc.Write(in); err != nil {
+			t.Fatalf("%s: write: %v", name, err)
+		}
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Fatalf("%s: the member did not close the connection: %v", name, err)
+		}
+		nc.Close()
+	}
+	c := e.dial(leader)
+	if _, err := c.Create("/still", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("after bad member-channel input: %v", err)
 	}
 }

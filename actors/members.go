@@ -155,6 +155,9 @@ func (mc *memberChannel) serve(c net.Conn) {
 	}
 	hello, err := read()
 	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			mc.s.log.Warn("member channel: refusing peer", "remote", c.RemoteAddr().String(), "err", err)
+		}
 		return
 	}
 	id, err := parseHello(hello)
