@@ -283,13 +283,15 @@ type entry struct {
 	// dragonboat (not refused at once).
 	sent  int
 	taken bool
+	// failed: dragonboat reported the latest proposal not applied.
+	failed bool
 }
 
 // entryOutcome is dragonboat's report on one proposal of an entry.
 type entryOutcome struct {
 	origin statemachine.Origin
 	sent   int
-	why    string // "" when applied
+	why    string
 	closed bool   // the shard is closed: nothing will be applied any more
 }
 
@@ -320,6 +322,7 @@ func (p *proposer) send(ctx actor.Context, e *entry) bool {
 		return false
 	}
 	e.sent++
+	e.failed = false
 	rs, err := p.submit(e.data)
 	e.taken = err == nil
 	if permanent(err) {
@@ -419,13 +422,30 @@ func (p *proposer) outcome(ctx actor.Context, m *entryOutcome) {
 		p.failAll(ctx, m.why)
 		return
 	}
+	// A failure of an entry's latest proposal marks it; the entries are
+	// proposed again once the failed one is the oldest in flight: before
+	// that its turn has not come (a slow queue, not a loss, if the older
+	// ones are still on their way), and resending everything for it would
+	// multiply the load exactly when the log is overloaded. A single
+	// server's own proposals are never lost on the way, so there a
+	// timeout is only slowness.
+	if m.why == "timeout" && !p.s.cfg.ensemble() {
+		return
+	}
 	for _, e := range p.inflight {
 		if e.origin.Seq == m.origin.Seq && e.sent == m.sent {
-			// The latest proposal of an entry in flight failed: propose
-			// it and the later ones again.
-			p.retryLater(ctx, true)
-			return
+			e.failed = true
 		}
+	}
+	p.retryFailedFirst(ctx)
+}
+
+// retryFailedFirst proposes the entries in flight again when the oldest
+// one's latest proposal failed (see outcome); applied calls it too, when
+// an entry becomes the oldest.
+func (p *proposer) retryFailedFirst(ctx actor.Context) {
+	if len(p.inflight) > 0 && p.inflight[0].failed {
+		p.retryLater(ctx, true)
 	}
 }
 
@@ -503,6 +523,7 @@ func (p *proposer) applied(ctx actor.Context, m *appliedBatch) {
 		if len(p.inflight) == 0 {
 			p.inflight = nil // let the backing array go
 		}
+		p.retryFailedFirst(ctx)
 	}
 	if m.admission != statemachine.Admitted {
 		return

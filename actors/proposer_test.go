@@ -192,3 +192,31 @@ func (tp *testProposer) receiveRetry(all bool) {
 	tp.retrying = false
 	tp.resend(nil, "retry", all)
 }
+
+// A proposal reported lost waits until its entry is the oldest in flight,
+// then everything in flight is proposed again: an entry behind a slow one
+// does not make the whole pipeline go twice.
+func TestProposerRetriesALostEntryWhenItIsTheOldest(t *testing.T) {
+	tp := newTestProposer(t)
+	tp.s.cfg.Members = []Member{{ID: 1}, {ID: 2}, {ID: 3}} // proposals can be lost on the way
+	var armed []bool
+	tp.arm = func(_ actor.Context, all bool) { armed = append(armed, all) }
+	tp.entry("/1")
+	tp.entry("/2")
+	e2 := tp.inflight[1]
+	tp.outcome(nil, &entryOutcome{origin: e2.origin, sent: e2.sent, why: "timeout"})
+	if len(armed) != 0 {
+		t.Fatalf("entry 2 lost behind entry 1 armed a retry: %v", armed)
+	}
+	tp.apply(t, tp.inflight[0].origin, statemachine.Admitted)
+	if len(armed) != 1 || !armed[0] {
+		t.Fatalf("entry 2 is the oldest now: armed %v, want one retry of everything", armed)
+	}
+	// A stale report (an earlier proposal of the entry) changes nothing.
+	tp.receiveRetry(true)
+	armed = nil
+	tp.outcome(nil, &entryOutcome{origin: e2.origin, sent: e2.sent - 1, why: "dropped"})
+	if len(armed) != 0 {
+		t.Fatalf("a stale report armed a retry")
+	}
+}

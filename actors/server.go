@@ -533,8 +533,10 @@ func (s *Server) lastOrigin() statemachine.Origin {
 
 // proposeTimeout bounds one proposal of an entry: past it, the entry and
 // the later ones are proposed again (a forwarded proposal can be lost
-// without a leader change).
-func (s *Server) proposeTimeout() time.Duration { return max(5*s.cfg.TickTime, time.Second) }
+// without a leader change, for instance while Dragonboat's transport holds
+// a link after a failure). Two ticks: a commit takes a few heartbeats at
+// most, and a copy proposed too early is only a duplicate that apply skips.
+func (s *Server) proposeTimeout() time.Duration { return max(2*s.cfg.TickTime, 500*time.Millisecond) }
 
 // retryInterval is the pause before entries are proposed again after a
 // proposal was not taken or failed.
