@@ -292,7 +292,7 @@ type entryOutcome struct {
 	origin statemachine.Origin
 	sent   int
 	why    string
-	closed bool   // the shard is closed: nothing will be applied any more
+	closed bool // the shard is closed: nothing will be applied any more
 }
 
 // leaderChanged reports the meta shard's leader (0: none known), from the
