@@ -380,6 +380,7 @@ def main():
         b1 = c1.Barrier(p)
         b1.create()
         b2 = c2.Barrier(p)
+        fresh(c2)
         expect(not b2.wait(timeout=0.3), "wait returned while the barrier stands")
         cleared = []
         t = spawn(lambda: cleared.append(b2.wait(timeout=2 * WAIT)))
