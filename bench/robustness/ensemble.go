@@ -235,7 +235,9 @@ func (m *Member) command() []string {
 	var argv []string
 	switch m.e.Opts.Kind {
 	case Paddock:
-		argv = []string{m.e.Opts.Binary, "serve", "--config", m.configPath()}
+		// Debug logs the member channel's reconnects and every
+		// connection's close with its reason: evidence for a failure.
+		argv = []string{m.e.Opts.Binary, "serve", "--config", m.configPath(), "--log-level", "debug"}
 	case ZooKeeper:
 		argv = []string{"java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 			"-Dzookeeper.admin.enableServer=false",
