@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -21,34 +20,12 @@ import (
 
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/zktest"
 )
 
-// freePort returns a loopback address whose port was free a moment ago.
-//
-// The port is below the kernel's ephemeral range (32768 and up on Linux),
-// where ":0" listeners and outgoing connections of other tests take
-// theirs: a port chosen here and bound a moment later is not taken in
-// between by one of them.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 1000 {
-		port := 20000 + mrand.IntN(12000)
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue // never the same port twice in one test process
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return ln.Addr().String()
-	}
-	t.Fatal("no free port in 20000-31999")
-	return ""
-}
-
-// handedOut holds the ports freePort returned.
-var handedOut sync.Map // int -> bool
+// freePort returns a loopback address for a member to bind a moment later
+// (zktest.LoopbackAddr).
+func freePort(t *testing.T) string { return zktest.LoopbackAddr(t) }
 
 // testEnsemble is an ensemble of in-process members on loopback ports.
 type testEnsemble struct {

@@ -3,16 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/paddockdb/paddock/wire/zktest"
 )
 
 // TestServeEnsemble runs a 3-member ensemble of the real binary from a
@@ -26,23 +28,10 @@ func TestServeEnsemble(t *testing.T) {
 	}
 	bin := buildPaddock(t)
 	root := t.TempDir()
-	// Ports below the kernel's ephemeral range (32768 and up), where no
-	// other test's ":0" listener or outgoing connection takes them before
-	// the members bind them.
 	port := func() int {
-		for range 1000 {
-			port := 20000 + rand.IntN(12000)
-			if _, taken := handedOut.LoadOrStore(port, true); taken {
-				continue // never the same port twice in one test process
-			}
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err == nil {
-				defer ln.Close()
-				return ln.Addr().(*net.TCPAddr).Port
-			}
-		}
-		t.Fatal("no free port in 20000-31999")
-		return 0
+		_, p, _ := net.SplitHostPort(zktest.LoopbackAddr(t))
+		n, _ := strconv.Atoi(p)
+		return n
 	}
 	var servers, addrs []string
 	clientPorts := make([]int, 3)
@@ -154,7 +143,3 @@ func askFourLetter(addr, w string) (string, error) {
 		}
 	}
 }
-
-// handedOut holds the ports handed out to members, so none is handed out
-// twice.
-var handedOut sync.Map // int -> bool

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -201,4 +202,31 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// handedOut holds the ports LoopbackAddr returned.
+var handedOut sync.Map // int -> bool
+
+// LoopbackAddr returns a 127.0.0.1 address for a server that a test
+// starts a moment later (an ensemble member's quorum or election port, a
+// client port kept across restarts). The port was free when chosen, is
+// below the kernel's ephemeral range (32768 and up on Linux), where ":0"
+// listeners and outgoing connections of other tests take theirs, and is
+// never handed out twice in one process.
+func LoopbackAddr(t testing.TB) string {
+	t.Helper()
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return ln.Addr().String()
+	}
+	t.Fatal("zktest: no free port in 20000-31999")
+	return ""
 }

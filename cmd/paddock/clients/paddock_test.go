@@ -3,8 +3,6 @@ package clients
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/wire/zktest"
 )
 
 // TestDriversAgainstPaddock runs every real-client driver (kazoo, zkCli.sh,
@@ -68,7 +67,7 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 	const n = 3
 	var members []actors.Member
 	for i := 1; i <= n; i++ {
-		members = append(members, actors.Member{ID: uint64(i), QuorumAddr: loopbackAddr(t), ElectionAddr: loopbackAddr(t)})
+		members = append(members, actors.Member{ID: uint64(i), QuorumAddr: zktest.LoopbackAddr(t), ElectionAddr: zktest.LoopbackAddr(t)})
 	}
 	servers := make([]*actors.Server, n)
 	errs := make([]error, n)
@@ -100,28 +99,3 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 	}
 	runDrivers(t, strings.Join(addrs, ","))
 }
-
-// loopbackAddr returns a loopback address whose port was free a moment
-// ago, below the kernel's ephemeral range (32768 and up), where other
-// tests' ":0" listeners and outgoing connections cannot take it meanwhile.
-func loopbackAddr(t *testing.T) string {
-	t.Helper()
-	for range 1000 {
-		port := 20000 + rand.IntN(12000)
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue // never the same port twice in one test process
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return ln.Addr().String()
-	}
-	t.Fatal("no free port in 20000-31999")
-	return ""
-}
-
-// handedOut holds the ports handed out to members, so none is handed out
-// twice.
-var handedOut sync.Map // int -> bool

@@ -130,6 +130,19 @@ public class CuratorCheck {
         return t;
     }
 
+    // fresh syncs c with the leader and returns it: another session's write
+    // is seen after a sync (on an ensemble the sessions may be on different
+    // members; ZooKeeper's guarantee). The raw client's sync, waited for:
+    // Curator's sync builder runs in the background.
+    static CuratorFramework fresh(CuratorFramework c) throws Exception {
+        CountDownLatch done = new CountDownLatch(1);
+        c.getZookeeperClient().getZooKeeper().sync("/", (rc, path, ctx) -> done.countDown(), null);
+        if (!done.await(10, TimeUnit.SECONDS)) {
+            throw new AssertionError("sync did not complete");
+        }
+        return c;
+    }
+
     static byte[] b(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
@@ -196,10 +209,10 @@ public class CuratorCheck {
             // storingStatIn on create is create2: the server returns the stat.
             expect(st.getCzxid() > 0 && st.getCzxid() == st.getMzxid(), "create2 stat zxids " + st);
             expect(st.getVersion() == 0 && st.getDataLength() == 5, "create2 stat " + st);
-            Stat parent = c2.checkExists().forPath(root + "/a/b");
+            Stat parent = fresh(c2).checkExists().forPath(root + "/a/b");
             expect(parent != null && parent.getNumChildren() == 1, "parent " + parent);
             Stat st2 = new Stat();
-            byte[] data = c2.getData().storingStatIn(st2).forPath(p);
+            byte[] data = fresh(c2).getData().storingStatIn(st2).forPath(p);
             expect(s(data).equals("hello") && st2.getCzxid() == st.getCzxid(), "getData " + s(data));
             Stat st3 = c1.setData().withVersion(0).forPath(p, b("v1"));
             expect(st3.getVersion() == 1, "setData version " + st3.getVersion());
@@ -216,15 +229,15 @@ public class CuratorCheck {
                 // ok
             }
             c1.create().orSetData().forPath(p, b("v2"));
-            expect(s(c2.getData().forPath(p)).equals("v2"), "orSetData");
+            expect(s(fresh(c2).getData().forPath(p)).equals("v2"), "orSetData");
             String e = c1.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL).forPath(root + "/a/e-");
             expect(e.matches(".*/e-\\d{10}$"), "ephemeral sequential name " + e);
-            expect(c2.checkExists().forPath(e).getEphemeralOwner()
+            expect(fresh(c2).checkExists().forPath(e).getEphemeralOwner()
                     == c1.getZookeeperClient().getZooKeeper().getSessionId(), "ephemeral owner");
             c1.create().creatingParentContainersIfNeeded().forPath(root + "/ctr/x/y");
-            expect(c2.checkExists().forPath(root + "/ctr/x/y") != null, "container parents");
+            expect(fresh(c2).checkExists().forPath(root + "/ctr/x/y") != null, "container parents");
             c1.delete().deletingChildrenIfNeeded().forPath(root + "/a");
-            expect(c2.checkExists().forPath(root + "/a") == null, "deletingChildrenIfNeeded");
+            expect(fresh(c2).checkExists().forPath(root + "/a") == null, "deletingChildrenIfNeeded");
             return "czxid 0x" + Long.toHexString(st.getCzxid());
         });
 
