@@ -3,8 +3,6 @@ package actors
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paddockdb/paddock/wire/zktest"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -282,43 +282,6 @@ func TestHostDirTakesOverPreviousLayout(t *testing.T) {
 	}
 }
 
-// state describes every file under dir (type, mode, size, time, content
-// or link target), to show that a refusal changed nothing.
-func state(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %d", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " -> %s", target)
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", sha256.Sum256(data))
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 // TestHostDirRefusals: a flag file naming a tree that is not there, or one
 // that does not decode, stops the start before anything is changed.
 func TestHostDirRefusals(t *testing.T) {
@@ -343,7 +306,7 @@ func TestHostDirRefusals(t *testing.T) {
 			dir := t.TempDir()
 			writeKeep(t, dir)
 			tc.spoil(t, hostDirs(dir)[0])
-			before := state(t, dir)
+			before := zktest.DirState(t, dir)
 			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 			defer cancel()
 			s, err := Start(ctx, Config{DataDir: dir, ClientAddr: "127.0.0.1:0",
@@ -355,7 +318,7 @@ func TestHostDirRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q, want it to say %q", err, tc.want)
 			}
-			if after := state(t, dir); after != before {
+			if after := zktest.DirState(t, dir); after != before {
 				t.Errorf("the refusal changed the data directory:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 		})

@@ -3,11 +3,9 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -21,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paddockdb/paddock/wire/zktest"
 
 	"github.com/go-zookeeper/zk"
 
@@ -456,43 +456,6 @@ func TestServeTakesOverPreviousLayout(t *testing.T) {
 	checkLayout(t, dataDir, m.Hostname+"/", "paddock -> "+m.Hostname, "paddock-new-host -> paddock", "paddock-third-host -> paddock")
 }
 
-// dirState describes every file under dir (type, mode, size, time,
-// content or link target).
-func dirState(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %d", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " -> %s", target)
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", sha256.Sum256(data))
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 // TestServeRefusesAnotherMembersDataDir gives server 2 the data directory
 // of server 1 (a volume attached to the wrong member, whose provisioning
 // writes its myid): serve refuses, names both ids, and changes nothing.
@@ -526,7 +489,7 @@ func TestServeRefusesAnotherMembersDataDir(t *testing.T) {
 // every one of want, and dataDir to be as it was.
 func refusal(t *testing.T, bin, dataDir string, want []string, args ...string) {
 	t.Helper()
-	before := dirState(t, dataDir)
+	before := zktest.DirState(t, dataDir)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	done := make(chan struct{})
@@ -549,7 +512,7 @@ func refusal(t *testing.T, bin, dataDir string, want []string, args ...string) {
 			t.Errorf("the refusal does not say %q:\n%s", w, out)
 		}
 	}
-	if after := dirState(t, dataDir); after != before {
+	if after := zktest.DirState(t, dataDir); after != before {
 		t.Errorf("the refusal changed the data directory:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
