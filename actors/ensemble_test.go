@@ -189,11 +189,17 @@ func (e *testEnsemble) addr(i int) string { return e.servers[i].Addr().String() 
 // dial connects a go-zookeeper client to the members at idx, in order.
 func (e *testEnsemble) dial(idx ...int) *zk.Conn {
 	e.t.Helper()
+	return e.dialTimeout(4*time.Second, idx...)
+}
+
+// dialTimeout is dial with a session timeout.
+func (e *testEnsemble) dialTimeout(timeout time.Duration, idx ...int) *zk.Conn {
+	e.t.Helper()
 	var addrs []string
 	for _, i := range idx {
 		addrs = append(addrs, e.addr(i))
 	}
-	c, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogInfo(false), zk.WithHostProvider(&orderedHosts{}))
+	c, ev, err := zk.Connect(addrs, timeout, zk.WithLogInfo(false), zk.WithHostProvider(&orderedHosts{}))
 	if err != nil {
 		e.t.Fatal(err)
 	}

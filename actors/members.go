@@ -2,12 +2,14 @@ package actors
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,19 +26,26 @@ import (
 // client was last heard from. The leader moves each session's last-seen
 // time forward to that, so a session stays alive whichever member its
 // client is connected to. The frame also carries the follower's last
-// applied zxid.
+// applied zxid. The leader answers every touch frame with an ack; a
+// follower that has had no ack for a tickTime drops the connection and
+// dials again, so that touches never vanish into a connection that only
+// looks open (a peer restarted behind a stale socket, a network that
+// holds packets): its sessions would expire on the leader although their
+// clients are alive.
 //
 // Frames: a 4-byte big-endian length, then the body. The first frame on a
-// connection is the hello: "PDKM", version 1, the sender's server id
+// connection is the hello: "PDKM", version 2, the sender's server id
 // (uint64). Then touch frames: type 1, the applied zxid (int64), a count
-// (uint32), and per session its id (int64) and age in ms (uint32). A
-// frame from a server id that is not a member, a bad hello or an oversize
-// frame closes the connection with a warning.
+// (uint32), and per session its id (int64) and age in ms (uint32). The
+// leader's acks are frames of one byte, type 2. A frame from a server id
+// that is not a member, a bad hello or an oversize frame closes the
+// connection with a warning.
 
 const (
 	memberMagic        = "PDKM"
-	memberVersion      = 1
+	memberVersion      = 2
 	memberTouch        = 1
+	memberAck          = 2
 	maxMemberFrame     = 16 << 20
 	memberTouchEntryB  = 12
 	memberHelloLen     = 4 + 1 + 8
@@ -183,6 +192,11 @@ func (mc *memberChannel) serve(c net.Conn) {
 			mc.s.log.Warn("member channel: bad frame, closing", "server", id, "err", err)
 			return
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(mc.s.cfg.TickTime))
+		if _, err := c.Write(ackFrame); err != nil {
+			mc.s.log.Debug("member channel: ack", "server", id, "err", err)
+			return
+		}
 		now := time.Now()
 		for _, t := range touches {
 			if v, ok := mc.s.live.Load(t.id); ok {
@@ -213,6 +227,26 @@ func (mc *memberChannel) followerCounts(now time.Time, leaderZxid int64) (follow
 	return followers, synced
 }
 
+var ackFrame = []byte{0, 0, 0, 1, memberAck}
+
+// quorumHeard reports, on the leader, whether it has heard touches from
+// enough followers within syncLimit ticks to make a quorum with itself.
+// Without that its view of the sessions connected to other members may
+// be stale (it is cut off, or stalled and about to learn of a newer
+// leader), and an expiry it proposed would still be forwarded to the new
+// leader and committed: the tracker expires nothing meanwhile.
+func (mc *memberChannel) quorumHeard(now time.Time) bool {
+	heard := 1 // itself
+	mc.mu.Lock()
+	for _, f := range mc.followers {
+		if now.Sub(f.heard) <= mc.s.syncBound() {
+			heard++
+		}
+	}
+	mc.mu.Unlock()
+	return heard > len(mc.s.cfg.Members)/2
+}
+
 // sendLoop sends touches to the leader every tickTime/2 while this member
 // follows.
 func (mc *memberChannel) sendLoop() {
@@ -221,10 +255,13 @@ func (mc *memberChannel) sendLoop() {
 	defer t.Stop()
 	var c net.Conn
 	var to uint64
+	var acked *atomic.Int64 // unix ms of the leader's last ack on c (or of the dial)
+	var dialled int64       // unix ms of c's dial
+	quiet := false          // a silence was warned of and no ack came since
 	drop := func() {
 		if c != nil {
-			mc.untrack(c)
-			c, to = nil, 0
+			mc.untrack(c) // ends c's readAcks
+			c, to, acked = nil, 0, nil
 		}
 	}
 	defer drop()
@@ -239,6 +276,21 @@ func (mc *memberChannel) sendLoop() {
 		if leader == 0 || leader == mc.s.cfg.ServerID {
 			drop()
 			continue
+		}
+		if c != nil {
+			last := acked.Load()
+			if last > dialled {
+				quiet = false // answered: the next silence is news
+			}
+			if silent := time.Now().UnixMilli() - last; silent > mc.s.cfg.TickTime.Milliseconds() {
+				log := mc.s.log.Warn
+				if quiet {
+					log = mc.s.log.Debug // still silent: warned already
+				}
+				log("member channel: no answer from the leader; dialling again", "leader", to, "silent", time.Duration(silent)*time.Millisecond)
+				quiet = true
+				drop()
+			}
 		}
 		if to != leader {
 			drop()
@@ -256,7 +308,10 @@ func (mc *memberChannel) sendLoop() {
 				nc.Close()
 				return
 			}
-			c, to = nc, leader
+			c, to, acked, dialled = nc, leader, new(atomic.Int64), time.Now().UnixMilli()
+			acked.Store(dialled)
+			mc.s.wg.Add(1)
+			go mc.readAcks(nc, acked)
 			if _, err := c.Write(appendHello(nil, mc.s.cfg.ServerID)); err != nil {
 				drop()
 				continue
@@ -268,6 +323,25 @@ func (mc *memberChannel) sendLoop() {
 			mc.s.log.Debug("member channel: send touches", "leader", leader, "err", err)
 			drop()
 		}
+	}
+}
+
+// readAcks records the time of every ack the leader sends on c until c
+// ends (sendLoop closes it) or carries anything but acks.
+func (mc *memberChannel) readAcks(c net.Conn, acked *atomic.Int64) {
+	defer mc.s.wg.Done()
+	defer c.Close()
+	r := bufio.NewReader(c)
+	f := make([]byte, len(ackFrame))
+	for {
+		if _, err := io.ReadFull(r, f); err != nil {
+			return
+		}
+		if !bytes.Equal(f, ackFrame) {
+			mc.s.log.Warn("member channel: not an ack from the leader, closing", "remote", c.RemoteAddr().String())
+			return
+		}
+		acked.Store(time.Now().UnixMilli())
 	}
 }
 

@@ -154,8 +154,7 @@ func (p *proposer) receive(ctx actor.Context) {
 		p.retrying = false
 		p.resend(ctx, "retry", m.all)
 	case *leaderChanged:
-		p.leader = m.leader
-		p.resend(ctx, "leader changed", true)
+		p.leaderIs(ctx, m.leader)
 	case *actor.Stopping:
 		p.failAll(ctx, "server closing")
 	}
@@ -251,12 +250,20 @@ func (p *proposer) propose(ctx actor.Context, b *openBatch) {
 	for i := range b.txns {
 		b.txns[i].Time = now
 	}
+	txns, keys := b.txns, b.keys
+	if p.s.cfg.ensemble() && p.leader != p.s.cfg.ServerID {
+		// Expiries decided while this member led, not proposed before it
+		// stopped (dropExpiries).
+		if txns, keys = p.withoutExpiries(ctx, txns, keys); len(txns) == 0 {
+			return
+		}
+	}
 	p.seq++
 	e := &entry{
 		origin: statemachine.Origin{Member: p.s.cfg.ServerID, Epoch: p.epoch, Seq: p.seq},
-		txns:   append([]statemachine.Txn(nil), b.txns...),
+		txns:   append([]statemachine.Txn(nil), txns...),
 		// keys go with the entry; b's slices are reused.
-		keys: append(make([]pendingKey, 0, len(b.keys)), b.keys...),
+		keys: append(make([]pendingKey, 0, len(keys)), keys...),
 	}
 	e.data = statemachine.EncodeEntry(e.origin, e.txns)
 	p.inflight = append(p.inflight, e)
@@ -367,6 +374,60 @@ func (p *proposer) send(ctx actor.Context, e *entry) bool {
 		root.Send(self, out)
 	}()
 	return true
+}
+
+// leaderIs records the shard's new leader and sends the entries in flight
+// again (to it, through the local replica).
+func (p *proposer) leaderIs(ctx actor.Context, leader uint64) {
+	p.leader = leader
+	if leader != p.s.cfg.ServerID {
+		p.dropExpiries(ctx)
+	}
+	p.resend(ctx, "leader changed", true)
+}
+
+// dropExpiries takes the session expiries out of the entries in flight
+// when this member is no longer the leader: they were decided from its
+// view of the sessions' liveness, which the new leader's may contradict
+// (the followers touch the new leader now). Sent again, they would be
+// committed through the new leader. The new leader decides; each entry
+// keeps its origin, so a copy of the old content already committed makes
+// the new one a Duplicate.
+func (p *proposer) dropExpiries(ctx actor.Context) {
+	for _, e := range p.inflight {
+		if txns, keys := p.withoutExpiries(ctx, e.txns, e.keys); len(txns) < len(e.txns) {
+			p.s.log.Info("leadership moved: the new leader decides the expiries this member proposed", "expiries", len(e.txns)-len(txns), "seq", e.origin.Seq)
+			e.txns, e.keys = txns, keys
+			e.data = statemachine.EncodeEntry(e.origin, e.txns)
+		}
+	}
+}
+
+// withoutExpiries returns txns and their keys without the session
+// expiries, which it fails (their sessions' records may expire again);
+// it returns the slices themselves when there are none.
+func (p *proposer) withoutExpiries(ctx actor.Context, txns []statemachine.Txn, keys []pendingKey) ([]statemachine.Txn, []pendingKey) {
+	isExpiry := func(i int) bool {
+		w, ok := p.pending[keys[i]]
+		return ok && w.expiry != nil && txns[i].Type == wire.OpCloseSession
+	}
+	first := 0
+	for first < len(txns) && !isExpiry(first) {
+		first++
+	}
+	if first == len(txns) {
+		return txns, keys
+	}
+	keepT := append([]statemachine.Txn(nil), txns[:first]...)
+	keepK := append([]pendingKey(nil), keys[:first]...)
+	for i := first; i < len(txns); i++ {
+		if isExpiry(i) {
+			p.fail(ctx, keys[i], "no longer the leader")
+			continue
+		}
+		keepT, keepK = append(keepT, txns[i]), append(keepK, keys[i])
+	}
+	return keepT, keepK
 }
 
 // retryLater arms one retry of the entries in flight (see retryEntries).

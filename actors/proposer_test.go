@@ -220,3 +220,54 @@ func TestProposerRetriesALostEntryWhenItIsTheOldest(t *testing.T) {
 		t.Fatalf("a stale report armed a retry")
 	}
 }
+
+// An expiry proposed by a member that stops leading is taken out of its
+// entries before they go again: the new leader hears the touches now and
+// decides. Left in, the entry sent again through the new leader would
+// expire a session its client keeps alive on another member.
+func TestProposerDropsExpiriesWhenLeadershipMoves(t *testing.T) {
+	tp := newTestProposer(t)
+	tp.s.cfg.Members = []Member{{ID: 1}, {ID: 2}, {ID: 3}}
+	live := &liveness{id: 7, timeoutMs: 1000}
+	live.expiring.Store(true)
+	ch := make(chan statemachine.Result, 1)
+	tp.internalTxn(nil, &proposeInternal{txn: statemachine.Txn{Type: wire.OpSetData, Path: "/kept"}, reply: ch})
+	tp.internalTxn(nil, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: 7}, expiry: live})
+	tp.flush(nil)
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("sent %v, want one entry", got)
+	}
+
+	tp.leaderIs(nil, 2)
+	if got := tp.takeSent(); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("after the leader change sent %v, want entry 1 again", got)
+	}
+	_, txns, err := statemachine.DecodeEntry(tp.inflight[0].data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(txns) != 1 || txns[0].Path != "/kept" {
+		t.Fatalf("entry sent again holds %+v, want the setData alone", txns)
+	}
+	if live.expiring.Load() {
+		t.Fatal("the dropped expiry still marks its session as expiring: the new leader's tracker could never expire it")
+	}
+	for k, w := range tp.pending {
+		if w.expiry != nil {
+			t.Fatalf("expiry %+v still pending", k)
+		}
+	}
+	tp.apply(t, tp.inflight[0].origin, statemachine.Admitted)
+	if _, ok := <-ch; !ok {
+		t.Fatal("the setData sharing the entry failed")
+	}
+
+	// An expiry still in an open batch when the leadership moved is not
+	// proposed at all.
+	live.expiring.Store(true)
+	tp.internalTxn(nil, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: 7}, expiry: live})
+	tp.flush(nil)
+	if got := tp.takeSent(); len(got) != 0 || len(tp.inflight) != 0 || live.expiring.Load() {
+		t.Fatalf("a follower proposed an expiry: sent %v, in flight %d, expiring %v", got, len(tp.inflight), live.expiring.Load())
+	}
+}

@@ -68,9 +68,21 @@ type (
 // send for theirs (members.go). Only the leader expires sessions, as only
 // ZooKeeper's leader does; a member that becomes the leader gives every
 // session a fresh full timeout first, since it cannot know when the
-// previous leader last heard from them.
+// previous leader last heard from them. It expires nothing while it has
+// not heard from a quorum of followers (actors/design.md, guarantee 5,
+// has the whole argument).
 type tracker struct {
 	s *Server
+	// leading: the last trackerLead said this member leads, and the
+	// records were made fresh then. Ticks expire nothing before that,
+	// even once isLeader reports true: LeaderUpdated changes the
+	// leadership before its trackerLead reaches this mailbox, and the
+	// records of a member that was following are stale (followers'
+	// touches went to the previous leader).
+	leading bool
+	// withheld: the last tick expired nothing because the leader had not
+	// heard from a quorum of followers (memberChannel.quorumHeard).
+	withheld bool
 }
 
 func newTracker(s *Server) *tracker { return &tracker{s: s} }
@@ -78,6 +90,7 @@ func newTracker(s *Server) *tracker { return &tracker{s: s} }
 func (t *tracker) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *trackerLead:
+		t.leading = m.leading
 		if m.leading {
 			t.s.log.Info("leading: every session gets a fresh timeout", "sessions", t.reload(true))
 		}
@@ -106,23 +119,57 @@ func (t *tracker) receive(ctx actor.Context) {
 			}
 		}
 	case *trackerTick:
-		if !t.s.isLeader() {
+		if !t.leading || !t.s.isLeader() {
 			return
 		}
 		now := m.now.UnixMilli()
+		quorum := 0 // 1: heard from a quorum, -1: not (asked once a tick, when a session is due)
 		t.s.live.Range(func(k, v any) bool {
 			l := v.(*liveness)
 			if _, ok := t.s.resuming.Load(l.id); ok {
 				l.touch(m.now) // its client is resuming it here
 				return true
 			}
-			if now-l.lastSeen.Load() > l.timeoutMs && l.expiring.CompareAndSwap(false, true) {
+			if now-l.lastSeen.Load() <= l.timeoutMs || l.expiring.Load() {
+				return true
+			}
+			if quorum == 0 {
+				quorum = t.quorum(m.now)
+			}
+			if quorum < 0 || now-l.lastSeen.Load() <= l.timeoutMs { // (quorum may have just made it fresh)
+				return true
+			}
+			if l.expiring.CompareAndSwap(false, true) {
 				t.s.log.Info("expiring session", "session", sid(l.id), "timeout", l.timeoutMs)
 				ctx.Send(t.s.meta.proposer, &proposeInternal{txn: statemachine.Txn{Type: wire.OpCloseSession, SessionID: l.id}, expiry: l})
 			}
 			return true
 		})
 	}
+}
+
+// quorum reports (1 or -1) whether the leader may expire sessions now: in
+// an ensemble only when it has heard from a quorum of followers
+// (memberChannel.quorumHeard). It logs when that changes, and gives every
+// session a fresh timeout when the quorum is back.
+func (t *tracker) quorum(now time.Time) int {
+	heard := t.s.members == nil || t.s.members.quorumHeard(now)
+	if heard == t.withheld {
+		if heard {
+			// Its view was stale while it heard no quorum, and the
+			// followers come back one by one: a session of one not back
+			// yet must not expire for it. As a new leader does, it starts
+			// every session's clock again.
+			t.s.log.Info("heard from a quorum of followers again: every session gets a fresh timeout", "sessions", t.reload(true))
+		} else {
+			t.s.log.Warn("sessions due to expire, but no touches from a quorum of followers within syncLimit: expiring none until there are")
+		}
+	}
+	t.withheld = !heard
+	if heard {
+		return 1
+	}
+	return -1
 }
 
 // reload makes the records match the replica's sessions table: records of
