@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net"
@@ -298,4 +299,40 @@ func TestTrackerWaitsForItsLeadership(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("probe lost")
 	}
+}
+
+// FuzzMemberFrame: the member channel's decoders never panic, accept only
+// what they can account for byte by byte, and read back what the sender
+// writes.
+//
+//	go test -run '^$' -fuzz '^FuzzMemberFrame$' -fuzztime 10s ./actors
+func FuzzMemberFrame(f *testing.F) {
+	f.Add(appendHello(nil, 3)[4:])
+	f.Add([]byte{memberTouch, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 1, 0})
+	f.Add([]byte{memberTouch, 0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte("PDKM\x01\x00\x00\x00\x00\x00\x00\x00\x02"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if id, err := parseHello(b); err == nil {
+			if got := appendHello(nil, id)[4:]; string(got) != string(b) {
+				t.Fatalf("hello %x read as server %d, written back as %x", b, id, got)
+			}
+		}
+		zxid, touches, err := parseTouch(b)
+		if err != nil {
+			return
+		}
+		if len(b) != memberTouchHeaderB+len(touches)*memberTouchEntryB {
+			t.Fatalf("touch frame of %d bytes read as %d sessions", len(b), len(touches))
+		}
+		out := []byte{memberTouch}
+		out = binary.BigEndian.AppendUint64(out, uint64(zxid))
+		out = binary.BigEndian.AppendUint32(out, uint32(len(touches)))
+		for _, tc := range touches {
+			out = binary.BigEndian.AppendUint64(out, uint64(tc.id))
+			out = binary.BigEndian.AppendUint32(out, tc.ageMs)
+		}
+		if string(out) != string(b) {
+			t.Fatalf("touch frame %x read back as %x", b, out)
+		}
+	})
 }
