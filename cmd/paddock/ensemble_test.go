@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,6 +84,17 @@ func TestServeEnsemble(t *testing.T) {
 		return -1
 	}
 	l := leader()
+	// ZooKeeper's own status tool reads each member's role from srvr.
+	for i := range 3 {
+		want := "Mode: follower"
+		if i == l {
+			want = "Mode: leader"
+		}
+		out, err := exec.Command("/usr/share/zookeeper/bin/zkServer.sh", "status", cfgs[i]).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("zkServer.sh status of member %d (leader %d): %v, want %q in\n%s", i+1, l+1, err, want, out)
+		}
+	}
 	c := crashDial(t, strings.Join(addrs, ","))
 	defer c.Close()
 	if _, err := c.Create("/e", []byte("e"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
