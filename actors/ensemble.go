@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"crypto/rand"
+	"strconv"
 	"sync"
 	"time"
 
@@ -277,6 +278,7 @@ func refusedReadOnly(op wire.OpCode) bool {
 // under the replica's write lock, so it only sends.
 func (s *Server) onRecover(lastZxid int64) {
 	s.meta.recovered.Add(1)
+	s.log.Info("loaded a snapshot", "zxid", strconv.FormatInt(lastZxid, 16))
 	s.root.Send(s.tracker, &snapshotInstalled{})
 	s.root.Send(s.meta.router, &appliedTriggers{results: []statemachine.Result{{Zxid: lastZxid}}})
 }

@@ -445,7 +445,7 @@ func TestEnsembleLeaderFailover(t *testing.T) {
 func TestEnsembleCatchUpFromSnapshot(t *testing.T) {
 	e := startEnsembleWith(t, 3, 500*time.Millisecond, func(c *Config) {
 		c.SnapCount = 20
-		c.compaction = 5
+		c.LogRetention = 5
 	})
 	leader := e.waitLeader()
 	lag := (leader + 1) % 3

@@ -66,10 +66,10 @@ type Config struct {
 	// a leader serves the clients that ask for it read-only (ensemble.go).
 	ReadOnlyMode bool
 
-	// compaction is the number of Raft entries kept behind a snapshot;
-	// zero is compactionOverhead (tests shorten it to make a member
-	// catch up from a snapshot).
-	compaction uint64
+	// LogRetention is the number of Raft entries kept in the log behind
+	// a snapshot (zoo.cfg commitLogCount); zero is compactionOverhead. A
+	// member that fell behind by more is sent a snapshot.
+	LogRetention uint64
 }
 
 // maxServerID is the largest server id: a session id carries it in its
@@ -147,8 +147,8 @@ func (c *Config) setDefaults() error {
 	if c.SnapCount <= 0 {
 		c.SnapCount = defaultSnapCount
 	}
-	if c.compaction == 0 {
-		c.compaction = compactionOverhead
+	if c.LogRetention == 0 {
+		c.LogRetention = compactionOverhead
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -350,7 +350,7 @@ func (s *Server) startShard(ctx context.Context) error {
 		// Dragonboat's own trigger, by entries, stays as a backstop: an
 		// entry holds at least one transaction, so it rarely fires first.
 		SnapshotEntries:    uint64(max(s.cfg.SnapCount, 10000)),
-		CompactionOverhead: s.cfg.compaction,
+		CompactionOverhead: s.cfg.LogRetention,
 	}
 	members := map[uint64]dragonboat.Target{}
 	if s.cfg.ensemble() {

@@ -66,7 +66,7 @@ func (s *Server) snapshotLoop() {
 		}()
 		idx, err := s.nh.SyncRequestSnapshot(ctx, MetaShard, dragonboat.SnapshotOption{
 			OverrideCompactionOverhead: true,
-			CompactionOverhead:         s.cfg.compaction,
+			CompactionOverhead:         s.cfg.LogRetention,
 		})
 		cancel()
 		switch {

@@ -175,6 +175,7 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		ContainerMaxPerMinute:  zk.Container.MaxPerMinute,
 		ContainerMaxNeverUsed:  zk.Container.MaxNeverUsed,
 		SnapCount:              zk.SnapCount,
+		LogRetention:           uint64(zk.CommitLogCount),
 		ServerID:               serverID,
 		Logger:                 logger,
 	}, nil

@@ -41,6 +41,7 @@ jute.maxbuffer=2097152
 extendedTypesEnabled=true
 DigestAuthenticationProvider.superDigest=super:abc=
 snapCount=5000
+commitLogCount=50
 `), "zoo.cfg", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ snapCount=5000
 		SuperDigest:           "super:abc=",
 		ContainerMaxPerMinute: 10000,
 		SnapCount:             5000,
+		LogRetention:          50,
 		ServerID:              7,
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -115,6 +115,15 @@ var systemProperties = []SystemProperty{
 			p.cfg.SnapCount = n
 		}
 	}},
+	{"zookeeper.commitLogCount", "Raft entries kept in the log behind each snapshot (default 5000; ZooKeeper keeps this many committed transactions, default 500): a member that fell behind by fewer catches up from the log, one further behind is sent a snapshot; must be positive", func(p *parser, s setting) {
+		if n, ok := p.propInt(s); ok {
+			if n <= 0 {
+				p.propErrorf(s, "must be positive, got %d", n)
+				return
+			}
+			p.cfg.CommitLogCount = n
+		}
+	}},
 	{"jute.maxbuffer", "largest packet in bytes, decimal or `0x` hex", func(p *parser, s setting) {
 		if n, ok := p.juteMaxBuffer(s); ok {
 			p.cfg.JuteMaxBuffer = n
@@ -247,7 +256,6 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.maxGetChildrenResponseCacheSize", "no effect", noEffect("no response cache")},
 	{"zookeeper.snapshot.", "no effect (`compression.method`, `trust.empty`)", noEffect("paddock's snapshots are its own")},
 	{"zookeeper.snapshotSizeFactor", "no effect", noEffect("")},
-	{"zookeeper.commitLogCount", "no effect", noEffect("")},
 	{"zookeeper.snapSizeLimitInKb", "no effect", noEffect("")},
 	{"zookeeper.txnLogSizeLimitInKb", "no effect", noEffect("")},
 	{"zookeeper.fsync.warningthresholdms", "no effect", noEffect("")},

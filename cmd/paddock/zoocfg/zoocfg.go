@@ -72,6 +72,7 @@ type Config struct {
 	SuperDigest        string   // DigestAuthenticationProvider.superDigest, "user:base64(sha1)"
 	EnforceQuota       bool     // zookeeper.enforceQuota: hard quota limits refuse writes
 	SnapCount          int
+	CommitLogCount     int // zookeeper.commitLogCount; 0: not set (paddock's default)
 
 	InitLimit, SyncLimit int // in ticks
 	StandaloneEnabled    bool
