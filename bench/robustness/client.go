@@ -30,6 +30,12 @@ type Client struct {
 
 	cut atomic.Bool // Cut: dials fail, the connection is gone
 
+	// onEvent, when set, is called with every event after the client's
+	// own handling. A watch event comes on go-zookeeper's receive loop:
+	// before the response to any request the server sent after it has
+	// been handed to its caller.
+	onEvent atomic.Pointer[func(zk.Event)]
+
 	mu       sync.Mutex
 	cur      net.Conn
 	sessions []int64
@@ -122,6 +128,9 @@ func (c *Client) note(s string) {
 }
 
 func (c *Client) event(ev zk.Event) {
+	if f := c.onEvent.Load(); f != nil {
+		defer (*f)(ev)
+	}
 	if ev.Type != zk.EventSession {
 		return
 	}

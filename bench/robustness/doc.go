@@ -4,7 +4,10 @@
 // sessions while it kills, stops and cuts off members, records every
 // operation with its invocation and completion, and checks the history
 // and the members afterwards. Its tests (robustness_test.go) run each
-// fault against a 3-member Paddock and a 3-member ZooKeeper side by side;
+// fault against a 3-member Paddock and a 3-member ZooKeeper side by side
+// (netfaults_test.go: SIGKILL of a random member, asymmetric and symmetric
+// partitions, peer delay, packet loss, a follower cut off until it needs
+// a snapshot);
 // `paddock bench failover` (Failover) measures the write gap after a
 // leader's SIGKILL.
 //
@@ -26,9 +29,27 @@
 // whose /etc/hosts is its own: in member i's, peerj is 127.b.i.j, where the
 // proxy of the link i→j listens on j's quorum and election ports, and
 // peeri is i's own address. Network sets a Fault per direction
-// (Blackhole, Delay); Isolate and Heal are the common cases. While a
-// member is down the listeners of the links to it are closed, so that
-// dials to it are refused.
+// (Blackhole, Delay and Jitter, Loss, Reset); Isolate and Heal are the
+// common cases. While a member is down the listeners of the links to it
+// are closed, so that dials to it are refused.
+//
+// Packet loss is approximated, because a proxy between two TCP endpoints
+// cannot drop bytes inside a stream without corrupting it: what loss does
+// to a TCP connection is modelled instead. With probability Loss a chunk
+// (one read of the proxy, a segment or several) is held back for a
+// retransmission timeout (at least 200 ms, Linux's minimum RTO) before it
+// is delivered, and every chunk read after it waits behind it (order is
+// kept, as TCP's in-order delivery does). With probability Reset per chunk
+// the connection is reset, as when TCP gives up. What is not modelled:
+// the sender's congestion window shrinking, several losses compounding
+// the timeout (backoff), and loss on the client links (only peer links
+// have proxies). Real loss through `tc netem` would need every member,
+// proxy and client of an ensemble in a network namespace of the test's
+// own (netem on the machine's loopback would hit everything else on it);
+// that is not built. A black hole holds bytes, as TCP retransmits them
+// through a partition; Network.Reset before Heal drops what was held and
+// resets the connections, for a partition that outlasted TCP's patience
+// (the follower cut off until it needs a snapshot).
 //
 // Why names and not one zoo.cfg per member with the proxies' addresses:
 // Dragonboat learns each peer's address from the peer's own messages (the
@@ -46,7 +67,12 @@
 // A Run starts register sessions (sync+getData and versioned setData on a
 // few keys), sequencer sessions (persistent sequential creates, each
 // with a unique id as its data), and doomed sessions that CutDoomed cuts
-// off to expire; every session holds an ephemeral. Sessions start on
+// off to expire; and the sessions of workloads.go: set (versioned appends
+// to one znode), counter (multis of two creates), queue (producers'
+// sequential creates, consumers' multis of check, setData and delete),
+// watchers (a data watch on every register key, and plain reads), plain
+// readers (getData without sync) and an observer timing the doomed
+// sessions' expiry; every session holds an ephemeral. Sessions start on
 // different members and carry every member in their server list. Each
 // operation is recorded with its call and return times and its outcome:
 // OK, Fail (a ZooKeeper error code: it did not happen) or Unknown (no
@@ -69,10 +95,26 @@
 //   - Identical state: a dump of every znode (data, version, cversion,
 //     owner, zxids) after a sync, from every member, compared.
 //   - Writes served again within 10 s of the fault healing.
+//   - Set: no acknowledged append lost, none there twice, no failed one
+//     there (unknown ones there are counted as recovered).
+//   - Counter: each multi whole or absent, every acknowledged one there.
+//   - Queue: no item taken twice, none lost.
+//   - Watches: an event before any read response reflecting its change;
+//     the read after an event newer than the one that set the watch;
+//     live events of one connection in zxid order; no change left
+//     without its event at the end.
+//   - Plain reads: a session never reads an older version of a key than
+//     before, also after moving to another member.
+//   - Expiry: each doomed session's ephemeral deleted no sooner than 2/3
+//     of its timeout after the cut and no later than timeout + tick +
+//     500 ms after the cut or the last change of leader (srvr polled
+//     every 100 ms), as the observer's exists watch saw it.
 //
 // A failing test keeps its directory under tmp/robustness (member data
 // and logs, history.txt, seq.txt, clients.txt and porcupine's
 // history.html); ROBUSTNESS_KEEP=1 keeps it on success too.
 // ROBUSTNESS_DURATION (default 6s) sets how long the load runs around a
-// fault; `make robustness` runs longer.
+// fault; `make robustness` runs longer. ROBUSTNESS_SEED fixes the random
+// choices of the faults (TestMemberKill's victim); a run without it logs
+// the seed it picked.
 package robustness

@@ -55,6 +55,8 @@ type Options struct {
 	Dir string
 	// StartTimeout bounds each start of a member (default 60 s).
 	StartTimeout time.Duration
+	// Config holds more zoo.cfg lines ("key=value") for every member.
+	Config []string
 }
 
 func (o *Options) defaults() error {
@@ -197,6 +199,7 @@ func (m *Member) writeFiles() error {
 	if o.Kind == ZooKeeper {
 		cfg = append(cfg, "admin.enableServer=false")
 	}
+	cfg = append(cfg, o.Config...)
 	if o.Size > 1 {
 		for _, p := range m.e.Members {
 			cfg = append(cfg, fmt.Sprintf("server.%d=%s:%d:%d", p.ID, m.peerHost(p.ID), p.quorumPort, p.electionPort))

@@ -71,6 +71,7 @@ type Op struct {
 	Expect  int32  // CAS: the version it requires
 	Value   string // CAS: written; Read: read
 	Version int32  // Read: read; CAS ok: the new version
+	Zxid    int64  // Read: the mzxid read; CAS ok: the write's (0: unknown)
 	Missing bool   // the server said the key does not exist
 	Outcome Outcome
 	Err     string

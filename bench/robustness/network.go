@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +25,39 @@ type Fault struct {
 	Blackhole bool
 	// Delay delivers each chunk of bytes this long after it was read.
 	Delay time.Duration
+	// Jitter adds a random extra delay in [0, Jitter) to each chunk. The
+	// order of the bytes is kept, as on a TCP stream: a chunk is never
+	// delivered before one read earlier.
+	Jitter time.Duration
+	// Loss is what packet loss does to a TCP stream, which cannot lose
+	// bytes inside it: with probability Loss a chunk is held back for a
+	// retransmission timeout (Retransmit, at least MinRetransmit) before
+	// it is delivered, and everything read after it waits behind it.
+	Loss       float64
+	Retransmit time.Duration
+	// Reset is the probability, per chunk, that the connection is reset
+	// (both ends see it closed), as when TCP gives up retransmitting.
+	Reset float64
+}
+
+// MinRetransmit is Linux's minimum TCP retransmission timeout, the least
+// a lost segment costs a stream.
+const MinRetransmit = 200 * time.Millisecond
+
+// holdFor returns how long after it was read a chunk is delivered, and
+// whether the connection is reset instead.
+func (f Fault) holdFor() (time.Duration, bool) {
+	if f.Reset > 0 && rand.Float64() < f.Reset {
+		return 0, true
+	}
+	d := f.Delay
+	if f.Jitter > 0 {
+		d += rand.N(f.Jitter)
+	}
+	if f.Loss > 0 && rand.Float64() < f.Loss {
+		d += max(f.Retransmit, MinRetransmit)
+	}
+	return d, false
 }
 
 type link struct{ from, to int }
@@ -45,12 +80,21 @@ type Network struct {
 	closed  bool
 	lns     map[int][]net.Listener // by the member they lead to
 	conns   map[net.Conn]struct{}
+	pairs   map[*pair]struct{} // the proxied connections, for Reset
 	wg      sync.WaitGroup
+}
+
+// pair is one proxied connection: c from the dialler, up to the target
+// (nil until dialled).
+type pair struct {
+	from, to int
+	c, up    net.Conn
+	dead     bool // Reset
 }
 
 func newNetwork(e *Ensemble) (*Network, error) {
 	n := &Network{e: e, faults: map[link]Fault{}, changed: make(chan struct{}),
-		lns: map[int][]net.Listener{}, conns: map[net.Conn]struct{}{}}
+		lns: map[int][]net.Listener{}, conns: map[net.Conn]struct{}{}, pairs: map[*pair]struct{}{}}
 	for _, to := range e.Members {
 		if err := n.memberUp(to.ID); err != nil {
 			n.Close()
@@ -131,6 +175,31 @@ func (n *Network) Isolate(id int) {
 	for _, m := range n.e.Members {
 		if m.ID != id {
 			n.SetBoth(id, m.ID, Fault{Blackhole: true})
+		}
+	}
+}
+
+// Reset resets every connection on the links to and from member id, and
+// what they held is lost: called before Heal, it models a partition that
+// lasted until TCP gave up (the endpoints saw silence, then find their
+// connections broken), so that nothing sent during the partition arrives
+// after it.
+func (n *Network) Reset(id int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for pr := range n.pairs {
+		if pr.from != id && pr.to != id {
+			continue
+		}
+		pr.dead = true
+		for _, c := range []net.Conn{pr.c, pr.up} {
+			if c == nil {
+				continue
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			c.Close()
 		}
 	}
 }
@@ -227,6 +296,15 @@ func (n *Network) accept(ln net.Listener, p proxied) {
 func (n *Network) serve(c net.Conn, p proxied) {
 	defer n.wg.Done()
 	defer n.untrack(c)
+	pr := &pair{from: p.from, to: p.to, c: c}
+	n.mu.Lock()
+	n.pairs[pr] = struct{}{}
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.pairs, pr)
+		n.mu.Unlock()
+	}()
 	// Under a black hole the dial itself is held: to sees no connection.
 	if _, ok := n.passable(p.from, p.to); !ok {
 		return
@@ -247,11 +325,26 @@ func (n *Network) serve(c net.Conn, p proxied) {
 		return
 	}
 	defer n.untrack(up)
-	done := make(chan struct{}, 2)
+	n.mu.Lock()
+	pr.up = up
+	dead := pr.dead
+	n.mu.Unlock()
+	if dead {
+		return
+	}
+	done := make(chan bool, 2)
 	n.wg.Add(2)
-	go func() { defer n.wg.Done(); n.pump(up, src, p.from, p.to); done <- struct{}{} }()
-	go func() { defer n.wg.Done(); n.pump(c, up, p.to, p.from); done <- struct{}{} }()
-	<-done // either side gone: close both (deferred), which ends the other pump
+	go func() { defer n.wg.Done(); done <- n.pump(up, src, p.from, p.to) }()
+	go func() { defer n.wg.Done(); done <- n.pump(c, up, p.to, p.from) }()
+	// Either side gone: close both (deferred), which ends the other pump;
+	// a reset closes them with an RST rather than a FIN.
+	if reset := <-done; reset {
+		for _, conn := range []net.Conn{c, up} {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+		}
+	}
 }
 
 // upstreamWait is how long a proxy keeps trying a target that refuses.
@@ -325,13 +418,17 @@ type chunk struct {
 
 // pump copies src to dst as the link from → to allows: a reader takes
 // bytes as they come and stamps each chunk with its delivery time, a
-// writer holds them while the link is black-holed and until they are due.
-// The queue between them is bounded, so a held link pushes back on the
-// sender as a full TCP window does.
-func (n *Network) pump(dst net.Conn, src io.Reader, from, to int) {
+// writer holds them while the link is black-holed and until they are due,
+// in the order read. The queue between them is bounded, so a held link
+// pushes back on the sender as a full TCP window does. It reports whether
+// it ended because the fault reset the connection.
+func (n *Network) pump(dst net.Conn, src io.Reader, from, to int) (reset bool) {
 	q := make(chan chunk, 64)
 	wdone := make(chan struct{})
-	go func() { // ends when q is closed and drained, or dst fails
+	var dead atomic.Bool // reset: deliver nothing more
+	n.wg.Add(1)
+	go func() { // ends when q is closed and drained, dst fails or the network closes
+		defer n.wg.Done()
 		defer close(wdone)
 		for c := range q {
 			if _, ok := n.passable(from, to); !ok {
@@ -340,7 +437,7 @@ func (n *Network) pump(dst net.Conn, src io.Reader, from, to int) {
 			if d := time.Until(c.due); d > 0 {
 				time.Sleep(d)
 			}
-			if _, ok := n.passable(from, to); !ok { // a black hole may have begun meanwhile
+			if _, ok := n.passable(from, to); !ok || dead.Load() { // a black hole may have begun meanwhile
 				return
 			}
 			if _, err := dst.Write(c.b); err != nil {
@@ -353,10 +450,15 @@ func (n *Network) pump(dst net.Conn, src io.Reader, from, to int) {
 		nr, err := src.Read(buf)
 		if nr > 0 {
 			f, _, _ := n.fault(from, to)
+			hold, rst := f.holdFor()
+			if rst {
+				reset = true
+				break
+			}
 			select {
-			case q <- chunk{b: append([]byte(nil), buf[:nr]...), due: time.Now().Add(f.Delay)}:
+			case q <- chunk{b: append([]byte(nil), buf[:nr]...), due: time.Now().Add(hold)}:
 			case <-wdone:
-				return
+				return false
 			}
 		}
 		if err != nil {
@@ -364,5 +466,10 @@ func (n *Network) pump(dst net.Conn, src io.Reader, from, to int) {
 		}
 	}
 	close(q)
+	if reset {
+		dead.Store(true) // what is queued is lost with the connection
+		return true
+	}
 	<-wdone
+	return false
 }

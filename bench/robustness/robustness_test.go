@@ -64,6 +64,7 @@ const (
 
 var testWorkload = Workload{
 	Keys: 4, Registers: 6, Sequencers: 2, Doomed: 3, Rate: 40, SessionTimeout: sessionTimeout,
+	Setters: 2, Counters: 1, Producers: 1, Consumers: 2, Watchers: 2, Readers: 2, MoreRate: 20,
 }
 
 // keepDir is a directory under tmp/robustness for the ensemble, kept when
@@ -85,7 +86,7 @@ func keepDir(t *testing.T) string {
 			return
 		}
 		if t.Failed() {
-			t.Logf("kept %s (member data and logs, history.txt, seq.txt, clients.txt, history.html)", dir)
+			t.Logf("kept %s (member data and logs, history.txt, seq.txt, clients.txt, more.txt, history.html)", dir)
 			return
 		}
 		os.RemoveAll(dir)
@@ -106,12 +107,15 @@ func forBoth(t *testing.T, f fault) {
 	}
 }
 
-func runFault(t *testing.T, kind Kind, size int, f fault) {
+func runFault(t *testing.T, kind Kind, size int, f fault) { runFaultWith(t, kind, size, nil, f) }
+
+// runFaultWith is runFault with more zoo.cfg lines for every member.
+func runFaultWith(t *testing.T, kind Kind, size int, config []string, f fault) {
 	d := loadDuration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+4*d)
 	defer cancel()
 	dir := keepDir(t)
-	e, err := Start(ctx, Options{Kind: kind, Size: size, TickTime: tickTime, Proxies: true, Binary: paddockBinary, Dir: dir})
+	e, err := Start(ctx, Options{Kind: kind, Size: size, TickTime: tickTime, Proxies: true, Binary: paddockBinary, Dir: dir, Config: config})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +152,7 @@ func runFault(t *testing.T, kind Kind, size int, f fault) {
 	wp50, wp99 := r.Hist.Latency(CAS)
 	t.Logf("%s: %d register operations (%v; sync+read p50 %v p99 %v, cas p50 %v p99 %v), unique ids %s, %d znodes per member; first write %s after healing",
 		kind, len(r.Hist.Ops()), r.Hist.Count(), rp50, rp99, wp50, wp99, CountSeq(r.Seq.Ops()), dumpSize(dumps), seconds(r.FirstWriteAfterHeal()))
+	t.Logf("%s: %s", kind, r.MoreSummary())
 	for _, f := range findings {
 		t.Errorf("%s: %s", kind, f)
 	}
@@ -181,6 +186,10 @@ func keepEvidence(t *testing.T, dir string, r *Run) {
 		fmt.Fprintf(&cl, "==== %s sessions %s\n%s\n", c.Name, hexIDs(c.Sessions()), c.Transcript())
 	}
 	_ = os.WriteFile(filepath.Join(dir, "clients.txt"), []byte(cl.String()), 0o644)
+	var more strings.Builder
+	if err := r.WriteMore(&more); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "more.txt"), []byte(more.String()), 0o644)
+	}
 	lin := CheckLinearizable(r.Hist.Ops(), time.Minute)
 	if err := porcupine.VisualizePath(RegisterModel, lin.Info, filepath.Join(dir, "history.html")); err != nil {
 		t.Logf("porcupine visualization: %v", err)

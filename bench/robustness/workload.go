@@ -24,6 +24,16 @@ type Workload struct {
 	Doomed         int           // sessions cut off by CutDoomed and left to expire
 	Rate           float64       // operations per second per session
 	SessionTimeout time.Duration // of every session
+
+	// The workloads of workloads.go, each session holding an ephemeral
+	// as the others do.
+	Setters   int     // sessions appending to one znode with versioned setData (set)
+	Counters  int     // sessions making multis of two creates (counter)
+	Producers int     // sessions creating queue items
+	Consumers int     // sessions taking queue items with a multi of check, setData and delete
+	Watchers  int     // sessions keeping a data watch on every register key
+	Readers   int     // sessions making plain reads (no sync) of the register keys
+	MoreRate  float64 // operations per second per session of these (0: Rate)
 }
 
 // Root is where a Run keeps its znodes.
@@ -45,6 +55,8 @@ type Run struct {
 
 	keys   []string
 	healed time.Duration // history time of MarkHealed; 0 until then
+	cutAt  time.Duration // history time of CutDoomed; 0 until then
+	more   *more         // the workloads of workloads.go
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -116,6 +128,12 @@ func StartRun(ctx context.Context, e *Ensemble, w Workload) (*Run, error) {
 			}
 		}()
 	}
+	if err := r.startMore(ctx, lctx); err != nil {
+		cancel()
+		r.wg.Wait()
+		r.closeAll()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -181,7 +199,7 @@ func (r *Run) registerLoop(ctx context.Context, i int, c *Client) {
 			op.Return = r.Hist.Now()
 			switch {
 			case err == nil:
-				op.Outcome, op.Value, op.Version = OK, string(data), st.Version
+				op.Outcome, op.Value, op.Version, op.Zxid = OK, string(data), st.Version, st.Mzxid
 				known[key] = st.Version
 			case errors.Is(err, zk.ErrNoNode):
 				op.Outcome, op.Missing = OK, true
@@ -200,7 +218,7 @@ func (r *Run) registerLoop(ctx context.Context, i int, c *Client) {
 				op.Err = err.Error()
 				op.Missing = errors.Is(err, zk.ErrNoNode)
 			} else {
-				op.Version = st.Version
+				op.Version, op.Zxid = st.Version, st.Mzxid
 				known[key] = st.Version
 			}
 		}
@@ -233,6 +251,7 @@ func (r *Run) seqLoop(ctx context.Context, i int, c *Client) {
 // CutDoomed cuts the doomed sessions off: their ephemerals must go when
 // the ensemble expires them.
 func (r *Run) CutDoomed() {
+	r.cutAt = r.Hist.Now()
 	for _, c := range r.Doomed {
 		c.Cut()
 	}
@@ -315,7 +334,7 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 			op.Return = r.Hist.Now()
 			switch {
 			case err == nil:
-				op.Outcome, op.Value, op.Version = OK, string(data), st.Version
+				op.Outcome, op.Value, op.Version, op.Zxid = OK, string(data), st.Version, st.Mzxid
 			case errors.Is(err, zk.ErrNoNode):
 				op.Outcome, op.Missing = OK, true
 			default:
@@ -453,6 +472,8 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 			add("unique ids", "%s", bad)
 		}
 	}
+
+	findings = append(findings, r.verifyMore(ctx)...)
 
 	// Writes served again after healing.
 	if r.healed > 0 {
