@@ -1000,12 +1000,12 @@ func (r *Run) MoreSummary() string {
 			exp = append(exp, fmt.Sprintf("%.2fs", (g-r.cutAt).Seconds()))
 		}
 	}
-	return fmt.Sprintf("set %s; counter %s; queue produce %s, take %s; %d plain reads, %d watch events; doomed gone after %s",
+	return fmt.Sprintf("set %s; counter %s; queue produce %s, take %s; %d plain reads, %d watch events; doomed gone after %s; %s",
 		count(len(m.sets), func(i int) Outcome { return m.sets[i].Outcome }),
 		count(len(m.multis), func(i int) Outcome { return m.multis[i].Outcome }),
 		count(len(m.produced), func(i int) Outcome { return m.produced[i].Outcome }),
 		count(len(m.consumed), func(i int) Outcome { return m.consumed[i].Outcome }),
-		nreads, nevents, strings.Join(exp, ", "))
+		nreads, nevents, strings.Join(exp, ", "), describeLeaders(m.leaders))
 }
 
 // WriteMore writes what the workloads of this file recorded, for a

@@ -187,3 +187,22 @@ func TestNetworkLoss(t *testing.T) {
 		t.Fatalf("after Reset and Heal: %q, %v; want the connection closed and nothing delivered", got, err)
 	}
 }
+
+func TestRacesSetWatches(t *testing.T) {
+	w := &watcher{epochs: []time.Duration{0, 5 * time.Second}}
+	read := func(call, ret int) PlainRead { return PlainRead{Call: ms(call), Return: ms(ret)} }
+	for _, tc := range []struct {
+		armed int
+		p     PlainRead
+		want  bool
+	}{
+		{1000, read(2000, 2010), false}, // no reconnection since the watch was set
+		{1000, read(5100, 5110), true},  // just after the reconnection
+		{1000, read(6500, 6510), false}, // setWatches long answered
+		{5200, read(5300, 5310), false}, // the watch was set on the new connection
+	} {
+		if got := w.racesSetWatches(ms(tc.armed), tc.p); got != tc.want {
+			t.Errorf("watch set at %dms, read %v: %v, want %v", tc.armed, tc.p, got, tc.want)
+		}
+	}
+}
