@@ -102,7 +102,9 @@
 //   - Watches: an event before any read response reflecting its change;
 //     the read after an event newer than the one that set the watch;
 //     live events of one connection in zxid order; no change left
-//     without its event at the end.
+//     without its event at the end. A read made within a second of a
+//     reconnection is let off the first: go-zookeeper sends the requests
+//     it queued while disconnected before its setWatches.
 //   - Plain reads: a session never reads an older version of a key than
 //     before, also after moving to another member.
 //   - Expiry: each doomed session's ephemeral deleted no sooner than 2/3
