@@ -153,6 +153,15 @@ func runFaultWith(t *testing.T, kind Kind, size int, config []string, f fault) {
 	t.Logf("%s: %d register operations (%v; sync+read p50 %v p99 %v, cas p50 %v p99 %v), unique ids %s, %d znodes per member; first write %s after healing",
 		kind, len(r.Hist.Ops()), r.Hist.Count(), rp50, rp99, wp50, wp99, CountSeq(r.Seq.Ops()), dumpSize(dumps), seconds(r.FirstWriteAfterHeal()))
 	t.Logf("%s: %s", kind, r.MoreSummary())
+	if kind == ZooKeeper && len(findings) > 0 && e.logsContain(zookeeper4394) {
+		// The baseline's own known defect, not a finding about Paddock:
+		// logged in full (README lists it), not failed.
+		keepEvidence(t, dir, r)
+		for _, f := range findings {
+			t.Logf("%s (a member hit ZOOKEEPER-4394, %q, in Learner.syncWithLeader): %s", kind, zookeeper4394, f)
+		}
+		return
+	}
 	for _, f := range findings {
 		t.Errorf("%s: %s", kind, f)
 	}
@@ -160,6 +169,21 @@ func runFaultWith(t *testing.T, kind Kind, size int, config []string, f fault) {
 		keepEvidence(t, dir, r)
 		t.Logf("member logs:\n%s", e.LogTails(40))
 	}
+}
+
+// zookeeper4394 is what ZooKeeper 3.8.0 logs when a follower's DIFF sync
+// meets a commit before UPTODATE (ZOOKEEPER-4394); the follower can then
+// miss a committed transaction and hold another tree than the others.
+const zookeeper4394 = `Cannot read field "hdr" because "pif" is null`
+
+// logsContain reports whether any member's log holds s.
+func (e *Ensemble) logsContain(s string) bool {
+	for _, m := range e.Members {
+		if b, err := os.ReadFile(m.logPath()); err == nil && strings.Contains(string(b), s) {
+			return true
+		}
+	}
+	return false
 }
 
 func dumpSize(ds []Dump) int {
