@@ -38,9 +38,8 @@ type SystemProperty struct {
 
 // Why a setting is refused: what it asks for that paddock does not do yet.
 const (
-	needSASL     = "SASL authentication"
-	needTLS      = "TLS"
-	needEnforced = "enforced authentication"
+	needSASL = "SASL authentication"
+	needTLS  = "TLS"
 )
 
 // SystemProperties returns every system property paddock knows, in the
@@ -189,18 +188,50 @@ var systemProperties = []SystemProperty{
 	}},
 
 	// Refused when they ask for something paddock does not do yet.
-	{"zookeeper.sessionRequireClientSASLAuth", "`true` refused (SASL)", refuseBool(needSASL, true)},
-	{"zookeeper.enforce.auth.enabled", "`true` refused", refuseBool(needEnforced, true)},
-	{"zookeeper.enforce.auth.schemes", "any value refused", refuseAny(needEnforced)},
-	{"zookeeper.authProvider.", "the digest and ip providers are built in (no effect); SASL, X509 and any other class refused", authProvider},
-	{"java.security.auth.login.config", "refused (a JAAS file configures SASL)", refuseAny(needSASL)},
-	{"zookeeper.superUser", "refused (SASL)", refuseAny(needSASL)},
-	{"zookeeper.SASLAuthenticationProvider.superPassword", "refused (SASL)", refuseAny(needSASL)},
-	{"zookeeper.sasl.serverconfig", "refused (SASL)", refuseAny(needSASL)},
-	{"zookeeper.security.auth_to_local", "refused (SASL)", refuseAny(needSASL)},
-	{"zookeeper.kerberos.", "refused (SASL)", refuseAny(needSASL)},
-	{"zookeeper.allowSaslFailedClients", "`true` refused (SASL)", refuseBool(needSASL, true)},
-	{"zookeeper.letAnySaslUserDoX", "refused (SASL)", refuseAny(needSASL)},
+	// SASL and enforced authentication (checked together in finishSASL).
+	{"java.security.auth.login.config", "the JAAS file: its `Server` section's `DigestLoginModule` users (`user_NAME=\"password\"`) can authenticate with SASL DIGEST-MD5; a file that does not parse, or another login module (`Krb5LoginModule`: Kerberos not yet), stops the server; also `paddock serve --jaas FILE`", func(p *parser, s setting) {
+		p.cfg.SASL.JAASFile = s.value
+	}},
+	{"zookeeper.sasl.serverconfig", "the JAAS section the server reads (default `Server`)", func(p *parser, s setting) {
+		p.cfg.SASL.Section = s.value
+	}},
+	{"zookeeper.authProvider.", "`SASLAuthenticationProvider`: the `sasl` ACL scheme; digest and ip are built in (no effect); X509 and any other class refused", authProvider},
+	{"zookeeper.superUser", "a SASL principal (after the principal rules below) that passes every ACL; `zookeeper.superUser.*` too, as in ZooKeeper", func(p *parser, s setting) {
+		p.cfg.SASL.SuperUsers = append(p.cfg.SASL.SuperUsers, s.value)
+	}},
+	{"zookeeper.superUser.", "as `zookeeper.superUser`", func(p *parser, s setting) {
+		p.cfg.SASL.SuperUsers = append(p.cfg.SASL.SuperUsers, s.value)
+	}},
+	{"zookeeper.SASLAuthenticationProvider.superPassword", "the DIGEST-MD5 password of the user `super` (replaces the JAAS file's)", func(p *parser, s setting) {
+		p.cfg.SASL.SuperPassword, p.cfg.SASL.HasSuperPassword = s.value, true
+	}},
+	{"zookeeper.kerberos.removeHostFromPrincipal", "`true`: a principal `name/host@REALM` is `name@REALM` in ACLs (only when paddock's principal rule maps it, see README)", func(p *parser, s setting) {
+		p.cfg.SASL.RemoveHost = s.value == "true" // ZooKeeper's "true".equals
+	}},
+	{"zookeeper.kerberos.removeRealmFromPrincipal", "`true`: `name/host@REALM` is `name/host`, as above", func(p *parser, s setting) {
+		p.cfg.SASL.RemoveRealm = s.value == "true"
+	}},
+	{"zookeeper.allowSaslFailedClients", "`true`: a failed SASL exchange is answered OK with no token and the connection stays (not with enforced SASL), as in ZooKeeper", func(p *parser, s setting) {
+		if b, ok := p.propBool(s); ok {
+			p.cfg.SASL.AllowFailed = b
+		}
+	}},
+	{"zookeeper.sessionRequireClientSASLAuth", "`true`: as `enforce.auth.enabled=true` with `enforce.auth.schemes=sasl`", func(p *parser, s setting) {
+		p.requireSASL = &s
+	}},
+	{"zookeeper.enforce.auth.enabled", "`true`: a session that holds no id of `enforce.auth.schemes` is answered SESSIONCLOSEDREQUIRESASLAUTH (-124) to any request but auth and sasl, and its connection closed, as in ZooKeeper 3.8", func(p *parser, s setting) {
+		p.enforceAuth = &s
+	}},
+	{"zookeeper.enforce.auth.schemes", "comma list of the schemes that count (`sasl`, `digest`, `ip`); each must be a registered provider", func(p *parser, s setting) {
+		p.enforceSchemes = &s
+	}},
+	{"zookeeper.security.auth_to_local", "`DEFAULT` accepted; other principal rules refused", func(p *parser, s setting) {
+		if strings.TrimSpace(s.value) != "DEFAULT" {
+			p.refuse(s, "auth_to_local principal rules")
+		}
+	}},
+	{"zookeeper.kerberos.", "other keys refused (Kerberos)", refuseAny("Kerberos (SASL GSSAPI)")},
+	{"zookeeper.letAnySaslUserDoX", "refused", refuseAny("letAnySaslUserDoX")},
 	{"zookeeper.ensembleAuthName", "refused (ensemble authentication)", refuseAny("ensemble authentication")},
 	{"zookeeper.X509AuthenticationProvider.superUser", "refused (TLS)", refuseAny(needTLS)},
 	{"zookeeper.ssl.", "refused (TLS), every key, `ssl.quorum.*` too", refuseAny(needTLS)},
@@ -369,7 +400,7 @@ func authProvider(p *parser, s setting) {
 	case pkg + "DigestAuthenticationProvider", pkg + "IPAuthenticationProvider":
 		p.propWarnf(s, "built into paddock; no effect")
 	case pkg + "SASLAuthenticationProvider":
-		p.refuse(s, needSASL)
+		p.cfg.SASL.Provider = true
 	case pkg + "X509AuthenticationProvider":
 		p.refuse(s, needTLS+" (x509 authentication)")
 	default:

@@ -82,6 +82,13 @@ type Config struct {
 	ReconfigEnabled bool
 	Servers         []Server // server.N lines, in id order
 
+	// SASL is the client port's SASL (DIGEST-MD5) configuration.
+	SASL SASL
+	// EnforceAuth lists the schemes a session must hold an id of before
+	// any request but auth and sasl (enforce.auth.enabled with
+	// enforce.auth.schemes, or sessionRequireClientSASLAuth); nil: off.
+	EnforceAuth []string
+
 	Admin     Admin
 	Metrics   Metrics
 	Autopurge Autopurge
@@ -90,6 +97,25 @@ type Config struct {
 	// Warnings are the things ZooKeeper would accept that we want the
 	// operator to see: unknown keys, keys without effect, duplicates.
 	Warnings []Warning
+}
+
+// SASL is what ZooKeeper's SASL settings ask for (see sasl.go).
+type SASL struct {
+	JAASFile string // java.security.auth.login.config, "" if unset
+	Section  string // zookeeper.sasl.serverconfig; "" means "Server"
+	// Users are the DIGEST-MD5 users of the JAAS file's server section;
+	// nil when there is no JAAS file or no such section: then ZooKeeper
+	// has no SASL server and answers a sasl request OK with no token.
+	Users map[string]string
+	// Provider says authProvider.N names SASLAuthenticationProvider: the
+	// sasl ACL scheme exists (else sasl ACLs are InvalidACL).
+	Provider         bool
+	SuperUsers       []string // zookeeper.superUser and zookeeper.superUser.*
+	SuperPassword    string   // the password of user "super", when HasSuperPassword
+	HasSuperPassword bool
+	RemoveHost       bool // kerberos.removeHostFromPrincipal
+	RemoveRealm      bool // kerberos.removeRealmFromPrincipal
+	AllowFailed      bool // allowSaslFailedClients
 }
 
 // Admin is the AdminServer configuration (admin.*).
@@ -306,6 +332,7 @@ func (p *parser) run(entries []entry, props []Property) (*Config, error) {
 		p.entry(e)
 	}
 	p.applyProps()
+	p.finishSASL()
 	p.finish()
 	// Per file in the order first met, by line.
 	rank := map[string]int{}
@@ -330,7 +357,10 @@ type parser struct {
 	seen map[string]int // key -> line, for duplicates
 
 	minSet, maxSet int // lines of min/maxSessionTimeout, 0 if unset or -1
-	servers        map[uint64]entry
+
+	// The enforced-authentication settings, checked together (finishSASL).
+	requireSASL, enforceAuth, enforceSchemes *setting
+	servers                                  map[uint64]entry
 
 	// The system properties, in the order given (setProp).
 	props  []setting

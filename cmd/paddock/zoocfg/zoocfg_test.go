@@ -175,7 +175,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad jute", "jute.maxbuffer=0", []string{"jute.maxbuffer:"}},
 		{"bad superDigest", "DigestAuthenticationProvider.superDigest=nocolon", []string{"superDigest: want user:base64digest"}},
 		{"bad commandURL", "admin.commandURL=commands", []string{"must start with /"}},
-		{"enforce auth", "enforce.auth.enabled=true", []string{"zoo.cfg:1: enforce.auth.enabled: enforced authentication is not supported by paddock yet"}},
+		{"enforce auth", "enforce.auth.enabled=true", []string{"zoo.cfg:1: enforce.auth.enabled: zookeeper.enforce.auth.enabled is true: zookeeper.enforce.auth.schemes must be configured"}},
 		{"clientPortAddress alone", "clientPortAddress=127.0.0.1", []string{"zoo.cfg:1: clientPortAddress: clientPortAddress is set but clientPort is not set"}},
 		{"clientPortAddress with clientPort 0", "clientPort=0\nclientPortAddress=::1", []string{"zoo.cfg:2: clientPortAddress: clientPortAddress is set but clientPort is not set"}},
 		{"server id", "server.x=a:1:2", []string{`zoo.cfg:1: server.x: server id "x"`}},
