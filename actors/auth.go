@@ -21,7 +21,7 @@ func (ss *session) addAuth(sl *slot) {
 		// the part before the first colon (all of it without one) and the
 		// SHA1 of the whole credential.
 		id := digestOf(string(req.Auth))
-		if !ss.authRoom(id) {
+		if !ss.authRoom(wire.ID{Scheme: "digest", ID: id}) {
 			// Every write carries the session's ids (statemachine checks
 			// ACLs at apply), so they are capped; ZooKeeper keeps a set
 			// (a duplicate is ignored, as here) with no cap.
@@ -56,16 +56,27 @@ const (
 	maxAuthBytes = 64 << 10
 )
 
-// authRoom reports whether digest id may join the session's ids.
-func (ss *session) authRoom(id string) bool {
-	n := len(id)
+// authRoom reports whether id (digest or sasl) may join the session's ids.
+func (ss *session) authRoom(id wire.ID) bool {
+	n := len(id.Scheme) + len(id.ID)
 	for _, x := range ss.auth {
-		if x.Scheme == "digest" && x.ID == id {
+		if x == id {
 			return true // a duplicate is ignored
 		}
 		n += len(x.Scheme) + len(x.ID)
 	}
-	return len(ss.auth)+2 <= maxAuthIDs && n <= maxAuthBytes // +2: digest and maybe super
+	return len(ss.auth)+2 <= maxAuthIDs && n <= maxAuthBytes // +2: the id and maybe super
+}
+
+// topACL is the ACL list of a create or setACL request, nil for others.
+func topACL(body wire.Record) []wire.ACL {
+	switch b := body.(type) {
+	case *wire.CreateRequest:
+		return b.ACL
+	case *wire.SetACLRequest:
+		return b.ACL
+	}
+	return nil
 }
 
 // digestOf is DigestAuthenticationProvider.generateDigest.

@@ -66,6 +66,20 @@ type Config struct {
 	// a leader serves the clients that ask for it read-only (ensemble.go).
 	ReadOnlyMode bool
 
+	// SASL is the client port's SASL DIGEST-MD5 server (sasl.go); nil
+	// without a JAAS server section: a sasl request is then answered OK
+	// with no token, as ZooKeeper answers it without a SASL server.
+	SASL *SASLConfig
+	// SASLScheme says the sasl ACL scheme is registered (ZooKeeper's
+	// authProvider.N=...SASLAuthenticationProvider): without it an ACL
+	// with a sasl id is InvalidACL, as in ZooKeeper.
+	SASLScheme bool
+	// EnforceAuth lists the schemes a session must hold an id of before
+	// any request but auth and sasl is served (enforce.auth.schemes with
+	// enforce.auth.enabled, or ["sasl"] for sessionRequireClientSASLAuth);
+	// nil: not enforced.
+	EnforceAuth []string
+
 	// LogRetention is the number of Raft entries kept in the log behind
 	// a snapshot (zoo.cfg commitLogCount); zero is compactionOverhead. A
 	// member that fell behind by more is sent a snapshot.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/sasl"
 )
 
 var tracer = otel.Tracer("github.com/paddockdb/paddock/actors")
@@ -77,6 +78,7 @@ type session struct {
 	ref     *watcherRef // in Server.watchers from Started on
 	self    *actor.PID
 	auth    []wire.ID
+	saslSrv *sasl.Server // the SASL exchange, from its first sasl request on (sasl.go)
 
 	queue  []*slot
 	next   int // first slot not started
@@ -321,6 +323,12 @@ func (ss *session) pump(ctx actor.Context) {
 
 func (ss *session) start(ctx actor.Context, sl *slot) {
 	r := sl.req
+	if len(ss.s.cfg.EnforceAuth) > 0 && r.op != wire.OpAuth && r.op != wire.OpSASL && !ss.enforced() {
+		// Before anything else, as ZooKeeper's processPacket checks it
+		// with only the request header read.
+		ss.refuseUnauthenticated(sl)
+		return
+	}
 	if r.unknown {
 		// ZooKeeper answers an unknown opcode (notification included)
 		// Unimplemented and then closes the connection.
@@ -407,11 +415,15 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 	case wire.OpAuth:
 		ss.addAuth(sl)
 	case wire.OpSASL:
-		ss.fail(sl, wire.ErrUnimplemented)
+		ss.saslStep(sl)
 	case wire.OpReconfig:
 		ss.fail(sl, wire.ErrReconfigDisabled)
 	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL,
 		wire.OpDelete, wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpCloseSession:
+		if ss.aclSchemeRefused(topACL(r.body)) {
+			ss.fail(sl, wire.ErrInvalidACL)
+			return
+		}
 		txn, code := ss.toTxn(r.op, r.body)
 		if code != wire.Ok {
 			ss.fail(sl, code)

@@ -34,8 +34,8 @@ func DigestID(user, password string) string {
 // ACL allows everything; a "super" id (or a digest id equal to superDigest,
 // when superDigest is not empty) allows everything; otherwise some entry
 // with the permission bit must be world:anyone or match one of the ids of
-// its scheme (digest, sasl, x509: equal ids; ip: address within the
-// entry's address/bits).
+// its scheme (digest, x509: equal ids; sasl: equal ids, or the session's
+// principal is "super"; ip: address within the entry's address/bits).
 func CheckACL(acl []wire.ACL, perm int32, auth []wire.ID, superDigest string) bool {
 	if len(acl) == 0 {
 		return true
@@ -64,8 +64,14 @@ func CheckACL(acl []wire.ACL, perm int32, auth []wire.ID, superDigest string) bo
 				if ipMatches(id.ID, a.ID.ID) {
 					return true
 				}
-			case SchemeDigest, SchemeSASL, SchemeX509:
+			case SchemeDigest, SchemeX509:
 				if id.ID == a.ID.ID {
+					return true
+				}
+			case SchemeSASL:
+				// SASLAuthenticationProvider.matches: the principal
+				// "super" matches every sasl entry.
+				if id.ID == a.ID.ID || id.ID == "super" {
 					return true
 				}
 			}

@@ -35,6 +35,7 @@ type serveOptions struct {
 	dataDir    string
 	clientAddr string
 	logLevel   string
+	jaas       string
 }
 
 // resolved is the configuration serve runs with, before it becomes an
@@ -57,6 +58,10 @@ func resolveConfig(opts serveOptions, getenv func(string) string) (resolved, err
 	props, err := zoocfg.JVMFlags(getenv, confDir)
 	if err != nil {
 		return resolved{}, err
+	}
+	if opts.jaas != "" {
+		// As the JVM flag would give it, after (so over) the others.
+		props = append(props, zoocfg.Property{Name: "java.security.auth.login.config", Value: opts.jaas, File: "--jaas"})
 	}
 	var zk *zoocfg.Config
 	if opts.configPath != "" {
@@ -170,6 +175,9 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		FourLetterWords:        words,
 		ExtendedTypes:          zk.ExtendedTypes,
 		SuperDigest:            zk.SuperDigest,
+		SASL:                   saslConfig(zk.SASL),
+		SASLScheme:             zk.SASL.Provider,
+		EnforceAuth:            zk.EnforceAuth,
 		EnforceQuota:           zk.EnforceQuota,
 		ContainerCheckInterval: zk.Container.CheckInterval,
 		ContainerMaxPerMinute:  zk.Container.MaxPerMinute,
@@ -179,6 +187,23 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		ServerID:               serverID,
 		Logger:                 logger,
 	}, nil
+}
+
+// saslConfig is the SASL server's configuration: nil without users from
+// a JAAS server section (ZooKeeper then has no SASL server).
+func saslConfig(sc zoocfg.SASL) *actors.SASLConfig {
+	if sc.Users == nil {
+		return nil
+	}
+	return &actors.SASLConfig{
+		Users:            sc.Users,
+		SuperPassword:    sc.SuperPassword,
+		HasSuperPassword: sc.HasSuperPassword,
+		SuperUsers:       sc.SuperUsers,
+		RemoveHost:       sc.RemoveHost,
+		RemoveRealm:      sc.RemoveRealm,
+		AllowFailed:      sc.AllowFailed,
+	}
 }
 
 // ensembleOf returns the members of the ensemble zk describes (none for a

@@ -325,6 +325,10 @@ func (c *Conn) run(nc net.Conn) {
 		if err != nil {
 			if errors.Is(err, wire.ErrSessionExpired) {
 				final, finalErr = wire.StateExpired, wire.ErrSessionExpired
+			} else if errors.Is(err, wire.ErrAuthFailed) {
+				c.cfg.logger.Warn("zk: SASL authentication failed", "err", err)
+				c.emit(Event{Type: wire.EventNone, State: wire.StateAuthFailed})
+				final, finalErr = wire.StateAuthFailed, wire.ErrAuthFailed
 			} else {
 				final, finalErr = wire.StateClosed, ErrClosed
 			}
@@ -425,7 +429,7 @@ func (c *Conn) connectLoop(ctx context.Context) (net.Conn, error) {
 		if err == nil {
 			return nc, nil
 		}
-		if errors.Is(err, wire.ErrSessionExpired) {
+		if errors.Is(err, wire.ErrSessionExpired) || errors.Is(err, wire.ErrAuthFailed) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
@@ -489,15 +493,24 @@ func (c *Conn) handshake(ctx context.Context, addr string) (net.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	if resp.TimeOut <= 0 || resp.SessionID == 0 {
+		nc.Close()
+		return nil, wire.ErrSessionExpired
+	}
+	if c.cfg.sasl != nil {
+		if err := c.saslExchange(nc); err != nil {
+			nc.Close()
+			if ctx := dctx.Err(); ctx != nil && !errors.Is(err, wire.ErrAuthFailed) {
+				return nil, ctx
+			}
+			return nil, err
+		}
+	}
 	if !stop() {
 		nc.Close()
 		return nil, dctx.Err()
 	}
 	_ = nc.SetDeadline(time.Time{})
-	if resp.TimeOut <= 0 || resp.SessionID == 0 {
-		nc.Close()
-		return nil, wire.ErrSessionExpired
-	}
 	c.mu.Lock()
 	resumed := c.sessionID != 0
 	c.sessionID = resp.SessionID

@@ -38,8 +38,11 @@ type config struct {
 	logger         *slog.Logger
 	maxPacket      int
 	auths          []authInfo
+	sasl           *saslUser
 	eventBuffer    int
 }
+
+type saslUser struct{ user, password string }
 
 func defaultConfig() config {
 	var d net.Dialer
@@ -75,6 +78,17 @@ func WithMaxPacketSize(n int) Option { return func(c *config) { c.maxPacket = n 
 // established, as AddAuth would.
 func WithAuth(scheme string, auth []byte) Option {
 	return func(c *config) { c.auths = append(c.auths, authInfo{scheme, append([]byte(nil), auth...)}) }
+}
+
+// WithSASL authenticates every connection with SASL DIGEST-MD5 as user
+// (a user_NAME of the server's JAAS Server section), right after the
+// handshake and before any other request, as ZooKeeper's Java client does
+// with a JAAS Client section: the session gains the id ("sasl", user).
+// A failed exchange ends the session with wire.ErrAuthFailed (Connect
+// returns it on the first connection; later, the session's state becomes
+// AuthFailed). Each reconnection authenticates again.
+func WithSASL(user, password string) Option {
+	return func(c *config) { c.sasl = &saslUser{user, password} }
 }
 
 // WithEventBuffer sets the capacity of the Events channel and of each

@@ -41,6 +41,7 @@ type Server struct {
 
 	t     testing.TB
 	extra []string
+	flags []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -53,6 +54,12 @@ type Option func(*Server)
 // WithConfig adds zoo.cfg lines ("key=value").
 func WithConfig(lines ...string) Option {
 	return func(s *Server) { s.extra = append(s.extra, lines...) }
+}
+
+// WithJVMFlags adds JVM flags ("-Dname=value"), as SERVER_JVMFLAGS gives
+// them to zkServer.sh: e.g. -Djava.security.auth.login.config=FILE.
+func WithJVMFlags(flags ...string) Option {
+	return func(s *Server) { s.flags = append(s.flags, flags...) }
 }
 
 // Start runs a standalone ZooKeeper and waits until it serves requests. The
@@ -99,10 +106,10 @@ func (s *Server) start() {
 	if err != nil {
 		s.t.Fatalf("zktest: open log: %v", err)
 	}
-	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dzookeeper.admin.enableServer=false",
-		"-cp", Classpath, "org.apache.zookeeper.server.ZooKeeperServerMain",
-		filepath.Join(s.Dir, "zoo.cfg"))
+	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false"}
+	args = append(args, s.flags...)
+	args = append(args, "-cp", Classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(s.Dir, "zoo.cfg"))
+	cmd := exec.Command("java", args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,186 @@
+package actors
+
+// SASL on the client port, as ZooKeeperServer.processSasl runs it: the
+// sasl request's token goes to the connection's DIGEST-MD5 server
+// (wire/sasl); once complete the session gains the id ("sasl", principal),
+// and ("super", "") when the principal is a zookeeper.superUser. A failed
+// exchange is answered AuthFailed (SessionClosedRequireSasl when SASL is
+// enforced) with an empty SetSASLResponse, and the connection closed;
+// with allowSaslFailedClients (and SASL not enforced) it is answered OK
+// with no token instead and the connection stays. Replies carry zxid 0.
+//
+// Enforced authentication (AuthenticationHelper.enforceAuthentication): a
+// session that holds no id of an enforced scheme is answered
+// SessionClosedRequireSasl, with no body, to any request but auth and
+// sasl, and its connection is closed (the session lives on until it
+// expires, as in ZooKeeper).
+//
+// A session that never sends a sasl request pays nothing: its session
+// holds a nil *sasl.Server, and the enforcement check is one length test
+// of the configuration while enforcement is off.
+
+import (
+	"crypto/rand"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/paddockdb/paddock/statemachine"
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/sasl"
+)
+
+// SASLConfig is the SASL server's configuration: the JAAS server
+// section's DIGEST-MD5 users and ZooKeeper's SASL system properties.
+type SASLConfig struct {
+	Users map[string]string // user -> password (user_NAME="password")
+	// SuperPassword, when HasSuperPassword, is the password of the user
+	// "super" (zookeeper.SASLAuthenticationProvider.superPassword).
+	SuperPassword    string
+	HasSuperPassword bool
+	SuperUsers       []string // principals that gain ("super", ""): zookeeper.superUser(.*)
+	RemoveHost       bool     // zookeeper.kerberos.removeHostFromPrincipal
+	RemoveRealm      bool     // zookeeper.kerberos.removeRealmFromPrincipal
+	AllowFailed      bool     // zookeeper.allowSaslFailedClients
+}
+
+func (c *SASLConfig) password(user string) (string, bool) {
+	if user == "super" && c.HasSuperPassword {
+		return c.SuperPassword, true
+	}
+	p, ok := c.Users[user]
+	return p, ok
+}
+
+func (ss *session) saslStep(sl *slot) {
+	req := sl.req.body.(*wire.SASLPacket)
+	cfg := ss.s.cfg.SASL
+	h := wire.ReplyHeader{Xid: sl.req.xid}
+	var token []byte
+	switch {
+	case cfg == nil:
+		// ZooKeeper without a JAAS server section has no SASL server:
+		// it logs the NullPointerException and answers OK, no token.
+		ss.s.log.Warn("sasl request but no SASL users are configured (no JAAS server section)", "session", sid(ss.id))
+	default:
+		if ss.saslSrv == nil {
+			ss.saslSrv = sasl.NewServer(cfg.password, rand.Reader)
+		}
+		tok, err := ss.saslSrv.Step(req.Token)
+		switch {
+		case err != nil:
+			required := slices.Contains(ss.s.cfg.EnforceAuth, statemachine.SchemeSASL)
+			if cfg.AllowFailed && !required {
+				ss.s.log.Warn("SASL authentication failed; connection kept (allowSaslFailedClients)", "session", sid(ss.id), "err", err)
+				break
+			}
+			h.Err = wire.ErrAuthFailed
+			if required {
+				h.Err = wire.ErrSessionClosedRequireSasl
+			}
+			ss.s.log.Warn("SASL authentication failed, closing connection", "session", sid(ss.id), "err", err)
+		case ss.saslSrv.Complete():
+			id, ok := saslPrincipal(ss.saslSrv.User(), cfg.RemoveHost, cfg.RemoveRealm)
+			if !ok || !ss.authRoom(wire.ID{Scheme: statemachine.SchemeSASL, ID: id}) {
+				h.Err = wire.ErrAuthFailed
+				ss.s.log.Warn("SASL principal refused, closing connection", "session", sid(ss.id), "user", ss.saslSrv.User())
+				break
+			}
+			token = tok
+			ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSASL, ID: id})
+			ss.s.log.Info("adding SASL authorization", "session", sid(ss.id), "id", id)
+			if slices.Contains(cfg.SuperUsers, id) {
+				ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSuper, ID: ""})
+				ss.s.log.Info("SASL id authenticated as super user", "session", sid(ss.id), "id", id)
+			}
+		default:
+			token = tok
+		}
+	}
+	sl.frame = wire.AppendFrame(nil, &h, &wire.SASLPacket{Token: token})
+	ss.hold(len(sl.frame))
+	sl.code, sl.done, sl.zxid = h.Err, true, 0
+	if h.Err != wire.Ok {
+		sl.close = true
+		ss.closing = true
+	}
+}
+
+// enforced reports whether the session may be served under enforced
+// authentication: it holds an id of one of the enforced schemes.
+func (ss *session) enforced() bool {
+	for _, id := range ss.auth {
+		if slices.Contains(ss.s.cfg.EnforceAuth, id.Scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseUnauthenticated answers sl SessionClosedRequireSasl and closes
+// the connection.
+func (ss *session) refuseUnauthenticated(sl *slot) {
+	ss.s.log.Warn("session has not authenticated with an enforced scheme, closing connection",
+		"session", sid(ss.id), "op", sl.req.op.String(), "enforced", ss.s.cfg.EnforceAuth)
+	h := wire.ReplyHeader{Xid: sl.req.xid, Err: wire.ErrSessionClosedRequireSasl}
+	sl.frame = wire.AppendFrame(nil, &h)
+	ss.hold(len(sl.frame))
+	sl.code, sl.done, sl.zxid = h.Err, true, 0
+	sl.close = true
+	ss.closing = true
+}
+
+// kerberosName is ZooKeeper's KerberosName pattern: name[/host]@realm.
+var kerberosName = regexp.MustCompile(`^([^/@]*)(/([^/@]*))?@([^/@]*)$`)
+
+// saslPrincipal is the id SaslServerCallbackHandler.handleAuthorizeCallback
+// gives the authenticated user: the KerberosName's short name (by the
+// DEFAULT rule: the name when it has no realm or its realm is the default
+// one), then "/host" unless removeHostFromPrincipal and "@REALM" unless
+// removeRealmFromPrincipal. Paddock reads no Kerberos configuration, so
+// the default realm is "", as in a ZooKeeper without one; a realm the
+// rule does not map leaves the name as it is (ZooKeeper logs the
+// NoMatchingRule and keeps the client's authorization id: paddock keeps
+// the authenticated name, so a client cannot choose its id). A name with
+// '@' that is not a Kerberos name is refused (ZooKeeper fails the
+// exchange with an IllegalArgumentException).
+func saslPrincipal(user string, removeHost, removeRealm bool) (string, bool) {
+	m := kerberosName.FindStringSubmatch(user)
+	if m == nil {
+		if strings.Contains(user, "@") {
+			return "", false
+		}
+		return user, true
+	}
+	service, hasHost, host, realm := m[1], m[2] != "", m[3], m[4]
+	const defaultRealm = ""
+	if realm != defaultRealm {
+		return user, true // no rule applies
+	}
+	id := service
+	if hasHost && !removeHost {
+		id += "/" + host
+	}
+	if !removeRealm {
+		id += "@" + realm
+	}
+	return id, true
+}
+
+// saslIDValid is SASLAuthenticationProvider.isValid: a KerberosName
+// parses it.
+func saslIDValid(id string) bool {
+	return kerberosName.MatchString(id) || !strings.Contains(id, "@")
+}
+
+// aclSchemeRefused reports whether acl names the sasl scheme while it is
+// not registered, or a sasl id that is not valid: PrepRequestProcessor's
+// fixupACL answers InvalidACL.
+func (ss *session) aclSchemeRefused(acl []wire.ACL) bool {
+	for _, a := range acl {
+		if a.ID.Scheme == statemachine.SchemeSASL && (!ss.s.cfg.SASLScheme || !saslIDValid(a.ID.ID)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,355 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+	"github.com/paddockdb/paddock/wire/sasl"
+	"github.com/paddockdb/paddock/wire/zktest"
+)
+
+// The JAAS file both servers run with in the differential tests.
+const testJAAS = `Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_super="adminsecret"
+    user_bob="bobsecret"
+    user_alice="alicesecret";
+};
+`
+
+var testSASLUsers = map[string]string{"super": "adminsecret", "bob": "bobsecret", "alice": "alicesecret"}
+
+// saslPaddock starts Paddock with testJAAS's users and the sasl scheme;
+// enforce, when true, is sessionRequireClientSASLAuth=true.
+func saslPaddock(t *testing.T, enforce bool) string {
+	s := startServer(t, t.TempDir(), func(c *Config) {
+		c.SASL = &SASLConfig{Users: testSASLUsers, SuperUsers: []string{"alice"}}
+		c.SASLScheme = true
+		if enforce {
+			c.EnforceAuth = []string{"sasl"}
+		}
+	})
+	t.Cleanup(func() { s.Close() })
+	return s.Addr().String()
+}
+
+// saslZooKeeper starts Apache ZooKeeper 3.8 with the same settings, given
+// as its operators give them: the JAAS file in the JVM flags.
+func saslZooKeeper(t *testing.T, enforce bool) string {
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	if err := os.WriteFile(jaas, []byte(testJAAS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := []zktest.Option{
+		zktest.WithJVMFlags("-Djava.security.auth.login.config="+jaas, "-Dzookeeper.superUser=alice"),
+		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"),
+	}
+	if enforce {
+		opts = append(opts, zktest.WithConfig("sessionRequireClientSASLAuth=true"))
+	}
+	return zktest.Start(t, opts...).Addr
+}
+
+// saslReply is one sasl reply as the tests compare it: the code, the
+// zxid, and the token (nil for -1).
+type saslReply struct {
+	code  wire.Code
+	zxid  int64
+	token []byte
+	null  bool
+}
+
+func (c *rawClient) sasl(xid int32, token []byte) saslReply {
+	c.t.Helper()
+	c.send(xid, wire.OpSASL, &wire.SASLPacket{Token: token})
+	h, d := c.read()
+	r := saslReply{code: h.Err, zxid: h.Zxid}
+	var p wire.SASLPacket
+	p.Decode(d)
+	if d.Err() != nil || d.Remaining() != 0 {
+		c.t.Fatalf("sasl reply body: %v, %d bytes left", d.Err(), d.Remaining())
+	}
+	r.token, r.null = p.Token, p.Token == nil
+	return r
+}
+
+// closed reports whether the server closed the connection (after any
+// frames still in flight).
+func (c *rawClient) closed() bool {
+	c.t.Helper()
+	_, err := io.ReadAll(c.nc)
+	return err == nil
+}
+
+// saslLogin runs the DIGEST-MD5 exchange as user; it returns the last reply.
+func saslLogin(t *testing.T, c *rawClient, user, pass string) saslReply {
+	t.Helper()
+	cl := sasl.NewClient(user, pass, rand.Reader)
+	tok, _ := cl.Step(nil)
+	ch := c.sasl(1, tok)
+	if ch.code != wire.Ok || ch.zxid != 0 || !bytes.HasPrefix(ch.token, []byte(`realm="zk-sasl-md5",nonce="`)) || !bytes.HasSuffix(ch.token, []byte(`",charset=utf-8,algorithm=md5-sess`)) {
+		t.Fatalf("challenge: %+v (%q)", ch, ch.token)
+	}
+	resp, err := cl.Step(ch.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.sasl(2, resp)
+	if r.code == wire.Ok {
+		if _, err := cl.Step(r.token); err != nil || !cl.Complete() {
+			t.Fatalf("rspauth %q: %v", r.token, err)
+		}
+	}
+	return r
+}
+
+func whoAmI(t *testing.T, c *rawClient) []string {
+	t.Helper()
+	c.send(10, wire.OpWhoAmI, nil)
+	h, d := c.read()
+	var w wire.WhoAmIResponse
+	w.Decode(d)
+	if h.Err != wire.Ok || d.Err() != nil {
+		t.Fatalf("whoAmI: %v %v", h.Err, d.Err())
+	}
+	var out []string
+	for _, i := range w.ClientInfo {
+		if i.AuthScheme != "ip" {
+			out = append(out, i.AuthScheme+":"+i.User)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// saslScenario is one differential case: what it does on a fresh
+// connection to addr, and what it saw (compared between the servers).
+type saslScenario struct {
+	name string
+	run  func(t *testing.T, addr string) string
+}
+
+var saslScenarios = []saslScenario{
+	{"login", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		r := saslLogin(t, c, "bob", "bobsecret")
+		return fmt.Sprintf("%v zxid=%d rspauth=%v ids=%v", r.code, r.zxid, bytes.HasPrefix(r.token, []byte("rspauth=")), whoAmI(t, c))
+	}},
+	{"super user", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		r := saslLogin(t, c, "alice", "alicesecret")
+		return fmt.Sprintf("%v ids=%v", r.code, whoAmI(t, c))
+	}},
+	{"token after success", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		saslLogin(t, c, "bob", "bobsecret")
+		r := c.sasl(3, []byte{})
+		return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
+	}},
+	{"wrong password", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		r := saslLogin(t, c, "bob", "guess")
+		return fmt.Sprintf("%v zxid=%d null=%v closed=%v", r.code, r.zxid, r.null, c.closed())
+	}},
+	{"unknown user", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		r := saslLogin(t, c, "mallory", "x")
+		return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
+	}},
+	{"token that does not decode", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		c.sasl(1, []byte{})
+		r := c.sasl(2, []byte("\x00\x01 not=\"a digest"))
+		return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
+	}},
+	{"mechanism PLAIN", func(t *testing.T, addr string) string {
+		// The server's mechanism is DIGEST-MD5: a PLAIN token first is
+		// taken as the (ignored) initial response, then fails.
+		c := dialRawAddr(t, addr, 0, nil)
+		r1 := c.sasl(1, []byte("\x00bob\x00bobsecret"))
+		r2 := c.sasl(2, []byte("\x00bob\x00bobsecret"))
+		return fmt.Sprintf("%v challenge=%v / %v closed=%v", r1.code, bytes.HasPrefix(r1.token, []byte("realm=")), r2.code, c.closed())
+	}},
+	{"5000-byte token", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		r := c.sasl(1, bytes.Repeat([]byte("a"), 5000))
+		return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
+	}},
+	{"10 MB token", func(t *testing.T, addr string) string {
+		c := dialRawAddr(t, addr, 0, nil)
+		// Only the frame's length and header: the server refuses the
+		// length before reading the rest.
+		hdr := wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpSASL})[4:]
+		frame := binary.BigEndian.AppendUint32(nil, 10<<20+12)
+		c.nc.Write(append(frame, hdr...))
+		return fmt.Sprintf("closed=%v", c.closed())
+	}},
+	{"sasl ACL", func(t *testing.T, addr string) string {
+		bob := dialRawAddr(t, addr, 0, nil)
+		saslLogin(t, bob, "bob", "bobsecret")
+		path := "/sasl-acl-" + strings.ReplaceAll(t.Name(), "/", "-")
+		bob.send(3, wire.OpCreate, &wire.CreateRequest{Path: path, Data: []byte("x"), ACL: []wire.ACL{{Perms: wire.PermAll, ID: wire.ID{Scheme: "sasl", ID: "bob"}}}})
+		hc, _ := bob.read()
+		bob.send(4, wire.OpCreate, &wire.CreateRequest{Path: path + "-bad", ACL: []wire.ACL{{Perms: wire.PermAll, ID: wire.ID{Scheme: "sasl", ID: "a@b@c"}}}})
+		hbad, _ := bob.read()
+		read := func(c *rawClient) wire.Code {
+			c.send(5, wire.OpGetData, &wire.PathWatchRequest{Path: path})
+			h, _ := c.read()
+			return h.Err
+		}
+		other := dialRawAddr(t, addr, 0, nil)
+		super := dialRawAddr(t, addr, 0, nil)
+		saslLogin(t, super, "alice", "alicesecret")
+		named := dialRawAddr(t, addr, 0, nil)
+		saslLogin(t, named, "super", "adminsecret")
+		return fmt.Sprintf("create=%v bad=%v bob=%v anonymous=%v superUser=%v userNamedSuper=%v", hc.Err, hbad.Err, read(bob), read(other), read(super), read(named))
+	}},
+}
+
+// TestSASLAgainstZooKeeper runs every SASL scenario against Apache
+// ZooKeeper 3.8 and Paddock, both with testJAAS, and requires the same
+// outcomes (guarantee 8 for the bad ones).
+func TestSASLAgainstZooKeeper(t *testing.T) {
+	var zk, pd string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); pd = saslPaddock(t, false) }()
+	zk = saslZooKeeper(t, false)
+	wg.Wait()
+	for _, sc := range saslScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			want := sc.run(t, zk)
+			got := sc.run(t, pd)
+			if got != want {
+				t.Errorf("Paddock:   %s\nZooKeeper: %s", got, want)
+			} else {
+				t.Logf("both: %s", got)
+			}
+		})
+	}
+}
+
+// TestSASLEnforcedAgainstZooKeeper: with sessionRequireClientSASLAuth, a
+// session that has not authenticated is answered SessionClosedRequireSasl
+// to any request (a ping too) and its connection closed; once
+// authenticated it is served; a failed exchange answers
+// SessionClosedRequireSasl.
+func TestSASLEnforcedAgainstZooKeeper(t *testing.T) {
+	run := func(t *testing.T, addr string) string {
+		var out []string
+		for _, op := range []struct {
+			op   wire.OpCode
+			body wire.Record
+		}{{wire.OpGetData, &wire.PathWatchRequest{Path: "/"}}, {wire.OpPing, nil}, {wire.OpCreate, &wire.CreateRequest{Path: "/x", ACL: wire.WorldACL}}} {
+			c := dialRawAddr(t, addr, 0, nil)
+			c.send(1, op.op, op.body)
+			h, d := c.read()
+			out = append(out, fmt.Sprintf("%v: %v zxid=%d body=%d closed=%v", op.op, h.Err, h.Zxid, d.Remaining(), c.closed()))
+		}
+		c := dialRawAddr(t, addr, 0, nil)
+		c.send(1, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("u:p")})
+		h, _ := c.read()
+		r := saslLogin(t, c, "bob", "bobsecret")
+		c.send(5, wire.OpGetData, &wire.PathWatchRequest{Path: "/"})
+		hg, _ := c.read()
+		out = append(out, fmt.Sprintf("auth %v, sasl %v, then getData %v", h.Err, r.code, hg.Err))
+		c = dialRawAddr(t, addr, 0, nil)
+		r = saslLogin(t, c, "bob", "wrong")
+		out = append(out, fmt.Sprintf("wrong password: %v closed=%v", r.code, c.closed()))
+		return strings.Join(out, "\n")
+	}
+	var pd string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); pd = saslPaddock(t, true) }()
+	zk := saslZooKeeper(t, true)
+	wg.Wait()
+	want, got := run(t, zk), run(t, pd)
+	if got != want {
+		t.Errorf("Paddock:\n%s\nZooKeeper:\n%s", got, want)
+	} else {
+		t.Logf("both:\n%s", got)
+	}
+}
+
+// TestSASLNoServerSection: without SASL users ZooKeeper has no SASL
+// server and answers a sasl request OK with no token.
+func TestSASLNoServerSection(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	defer s.Close()
+	c := dialRaw(t, s, 0, nil)
+	if r := c.sasl(1, []byte{}); r.code != wire.Ok || !r.null {
+		t.Fatalf("sasl without users: %+v", r)
+	}
+	// The sasl ACL scheme is not registered: InvalidACL.
+	c.send(2, wire.OpCreate, &wire.CreateRequest{Path: "/s", ACL: []wire.ACL{{Perms: wire.PermAll, ID: wire.ID{Scheme: "sasl", ID: "bob"}}}})
+	if h, _ := c.read(); h.Err != wire.ErrInvalidACL {
+		t.Fatalf("sasl ACL without the provider: %v", h.Err)
+	}
+}
+
+// TestGoClientSASL: our client authenticates with WithSASL, again after a
+// reconnection, and a wrong password fails Connect with AuthFailed.
+func TestGoClientSASL(t *testing.T) {
+	addr := saslPaddock(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, err := client.Connect(ctx, addr, client.WithSASL("bob", "wrong")); !errors.Is(err, wire.ErrAuthFailed) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	var mu sync.Mutex
+	var last net.Conn
+	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, a)
+		mu.Lock()
+		last = nc
+		mu.Unlock()
+		return nc, err
+	}
+	c, err := client.Connect(ctx, addr, client.WithSASL("bob", "bobsecret"), client.WithDialer(dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	check := func() {
+		t.Helper()
+		ids, err := c.WhoAmI(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(ids, wire.ClientInfo{AuthScheme: "sasl", User: "bob"}) {
+			t.Fatalf("ids %v", ids)
+		}
+	}
+	check()
+	// Break the connection: the client reconnects, resumes the session
+	// and must authenticate again (enforced SASL would close it otherwise).
+	mu.Lock()
+	first := last
+	mu.Unlock()
+	first.Close()
+	waitFor(t, "a new connection", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return last != first
+	})
+	if _, err := c.Create(ctx, "/after-reconnect", nil, 0, wire.WorldACL); err != nil {
+		t.Fatal(err)
+	}
+	check()
+}
