@@ -60,6 +60,22 @@ var All = []Driver{
 	{"cclient", RunCClient},
 }
 
+// SASLServerJAAS is the JAAS file the SASL drivers (SASLDrivers) expect
+// the server to run with, together with
+// authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider.
+const SASLServerJAAS = `Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_bob="bobsecret"
+    user_alice="alicesecret";
+};
+`
+
+// SASLDrivers run the clients' SASL DIGEST-MD5 against a server with
+// SASLServerJAAS.
+var SASLDrivers = []Driver{
+	{"kazoo-sasl", RunKazooSASL},
+}
+
 // DriverDir is where the driver sources are: $PADDOCK_CLIENT_DRIVERS, or
 // cmd/paddock/testdata/clients in the source tree this package was built
 // from.
@@ -81,6 +97,12 @@ func DriverDir() (string, error) {
 // RunKazoo runs kazoo_check.py (python3-kazoo) against addr.
 func RunKazoo(ctx context.Context, addr string) (string, error) {
 	return runPython(ctx, "kazoo", "kazoo_check.py", addr, nil, "python3-kazoo", Python)
+}
+
+// RunKazooSASL runs kazoo_sasl_check.py against addr, a server running
+// with SASLServerJAAS.
+func RunKazooSASL(ctx context.Context, addr string) (string, error) {
+	return runPython(ctx, "kazoo-sasl", "kazoo_sasl_check.py", addr, nil, "python3-kazoo", Python)
 }
 
 // RunZkCli runs zkcli_check.py, which drives zkCli.sh, against addr.

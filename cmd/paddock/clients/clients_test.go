@@ -3,6 +3,8 @@ package clients
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +80,34 @@ func deadAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// saslZooKeeper starts ZooKeeper with SASLServerJAAS as its operators
+// give it: in the JVM flags.
+func saslZooKeeper(t *testing.T) *zktest.Server {
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	if err := os.WriteFile(jaas, []byte(SASLServerJAAS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return zktest.Start(t, zktest.WithJVMFlags("-Djava.security.auth.login.config="+jaas),
+		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"))
+}
+
+// TestSASLDriversAgainstZooKeeper proves the SASL drivers against the
+// reference.
+func TestSASLDriversAgainstZooKeeper(t *testing.T) {
+	zk := saslZooKeeper(t)
+	for _, d := range SASLDrivers {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), Timeout+10*time.Second)
+			defer cancel()
+			out, err := d.Run(ctx, zk.Addr)
+			if err != nil {
+				t.Fatalf("%s driver against ZooKeeper %s: %v\n--- driver output ---\n%s--- ZooKeeper log tail ---\n%s",
+					d.Name, zk.Addr, err, out, zk.LogTail())
+			}
+			t.Logf("%s: %s\n%s", d.Name, lastLine(out), out)
+		})
+	}
 }

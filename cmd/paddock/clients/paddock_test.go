@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/cmd/paddock/zoocfg"
 	"github.com/paddockdb/paddock/wire/zktest"
 )
 
@@ -100,4 +101,46 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 		addrs = append(addrs, s.Addr().String())
 	}
 	runDrivers(t, func(i int) string { return addrs[i%len(addrs)] })
+}
+
+// TestSASLDriversAgainstPaddock runs the SASL drivers against Paddock
+// configured from the same JAAS file as TestSASLDriversAgainstZooKeeper's
+// ZooKeeper.
+func TestSASLDriversAgainstPaddock(t *testing.T) {
+	j, err := zoocfg.ParseJAAS("jaas.conf", SASLServerJAAS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _, err := j.DigestUsers("Server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	srv, err := actors.Start(ctx, actors.Config{
+		DataDir:    t.TempDir(),
+		ClientAddr: "127.0.0.1:0",
+		SASL:       &actors.SASLConfig{Users: users},
+		SASLScheme: true,
+	})
+	cancel()
+	if err != nil {
+		t.Fatalf("start paddock: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close paddock: %v", err)
+		}
+	})
+	for _, d := range SASLDrivers {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), Timeout+10*time.Second)
+			defer cancel()
+			out, err := d.Run(ctx, srv.Addr().String())
+			if err != nil {
+				t.Fatalf("%s driver against Paddock: %v\n--- driver output ---\n%s", d.Name, err, out)
+			}
+			t.Logf("%s: %s\n%s", d.Name, lastLine(out), out)
+		})
+	}
 }

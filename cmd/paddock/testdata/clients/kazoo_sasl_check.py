@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""kazoo_sasl_check.py ADDR -- drive a ZooKeeper-protocol server at ADDR
+(host:port) with kazoo's SASL DIGEST-MD5 (pure-sasl), the server running
+with the JAAS Server section of cmd/paddock/clients (SASLServerJAAS: the
+users bob/bobsecret and alice/alicesecret) and
+authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider.
+
+Checks: sasl_options DIGEST-MD5 authenticates and the session passes a
+sasl:bob ACL that an anonymous session does not; the legacy
+auth_data=[("sasl", "user:pw")] does the same; with a wrong password the
+connection closes and the session is LOST (kazoo reports CONNECTED before
+its SASL exchange, so start() itself returns), as against ZooKeeper 3.8. Prints one line per check and a final
+"N passed, M failed" line; exits 0 only when every check passed.
+"""
+
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+
+import checks
+from checks import check, expect
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionClosedError, NoAuthError
+from kazoo.protocol.states import KazooState, KeeperState
+from kazoo.security import ACL, Id, Permissions
+
+WAIT = 15.0
+DEADLINE = 100.0
+
+addr = sys.argv[1]
+root = "/kazoo-sasl-" + uuid.uuid4().hex[:8]
+logging.basicConfig(level=logging.CRITICAL)
+
+
+def watchdog():
+    time.sleep(DEADLINE)
+    checks.log("FAIL watchdog: the run took over %ss" % DEADLINE)
+    checks.summary(1)
+    os._exit(1)
+
+
+threading.Thread(target=watchdog, daemon=True).start()
+
+
+def client(**kw):
+    c = KazooClient(hosts=addr, timeout=WAIT, connection_retry={"max_tries": 1}, **kw)
+    c.start(timeout=WAIT)
+    return c
+
+
+BOB = ACL(Permissions.ALL, Id("sasl", "bob"))
+
+
+@check("sasl_options DIGEST-MD5: a sasl:bob ACL passes, anonymous is refused")
+def _():
+    bob = client(sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
+    try:
+        bob.create(root, b"secret", acl=[BOB])
+        data, _ = bob.get(root)
+        expect(data == b"secret", "read %r" % data)
+        expect(bob.get_acls(root)[0] == [BOB], "acl %r" % (bob.get_acls(root)[0],))
+    finally:
+        bob.stop()
+        bob.close()
+    anon = client()
+    try:
+        try:
+            anon.get(root)
+        except NoAuthError:
+            pass
+        else:
+            raise AssertionError("an anonymous session read a sasl:bob node")
+    finally:
+        anon.stop()
+        anon.close()
+
+
+@check("legacy auth_data sasl user:pw")
+def _():
+    bob = client(auth_data=[("sasl", "bob:bobsecret")])
+    try:
+        data, _ = bob.get(root)
+        expect(data == b"secret", "read %r" % data)
+        bob.delete(root)
+    finally:
+        bob.stop()
+        bob.close()
+
+
+@check("wrong password: the connection closes, the session is LOST, get raises ConnectionClosedError")
+def _():
+    c = KazooClient(hosts=addr, timeout=WAIT, connection_retry={"max_tries": 1},
+                    sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "wrong"})
+    try:
+        c.start(timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        seen = []
+        while time.monotonic() < deadline and c.client_state in (KeeperState.CONNECTED, KeeperState.CONNECTING):
+            if not seen or seen[-1] != c.client_state:
+                seen.append(c.client_state)
+            time.sleep(0.02)
+        expect(c.client_state == KeeperState.CLOSED and c.state == KazooState.LOST,
+               "states %s then %s, state %s; want CLOSED and LOST" % (seen, c.client_state, c.state))
+        try:
+            c.get("/")
+        except ConnectionClosedError:
+            return "states %s then %s, state %s" % (seen, c.client_state, c.state)
+        raise AssertionError("get succeeded: states %s then %s" % (seen, c.client_state))
+    finally:
+        c.stop()
+        c.close()
+
+
+checks.summary()
+sys.exit(checks.exit_code())
