@@ -74,6 +74,7 @@ const SASLServerJAAS = `Server {
 // SASLServerJAAS.
 var SASLDrivers = []Driver{
 	{"kazoo-sasl", RunKazooSASL},
+	{"zkcli-sasl", RunZkCliSASL},
 }
 
 // DriverDir is where the driver sources are: $PADDOCK_CLIENT_DRIVERS, or
@@ -103,6 +104,12 @@ func RunKazoo(ctx context.Context, addr string) (string, error) {
 // with SASLServerJAAS.
 func RunKazooSASL(ctx context.Context, addr string) (string, error) {
 	return runPython(ctx, "kazoo-sasl", "kazoo_sasl_check.py", addr, nil, "python3-kazoo", Python)
+}
+
+// RunZkCliSASL runs zkcli_sasl_check.py against addr, a server running
+// with SASLServerJAAS.
+func RunZkCliSASL(ctx context.Context, addr string) (string, error) {
+	return runPython(ctx, "zkcli-sasl", "zkcli_sasl_check.py", addr, []string{"ZKCLI=" + ZkCli}, "zookeeper", ZkCli)
 }
 
 // RunZkCli runs zkcli_check.py, which drives zkCli.sh, against addr.
