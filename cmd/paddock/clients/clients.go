@@ -75,6 +75,7 @@ const SASLServerJAAS = `Server {
 var SASLDrivers = []Driver{
 	{"kazoo-sasl", RunKazooSASL},
 	{"zkcli-sasl", RunZkCliSASL},
+	{"curator-sasl", RunCuratorSASL},
 }
 
 // DriverDir is where the driver sources are: $PADDOCK_CLIENT_DRIVERS, or
@@ -144,6 +145,29 @@ func runPython(ctx context.Context, name, script, addr string, env []string, pkg
 // RunCurator compiles CuratorCheck.java into a temporary directory and runs
 // it against addr.
 func RunCurator(ctx context.Context, addr string) (string, error) {
+	return runJava(ctx, "curator", "CuratorCheck", addr, nil)
+}
+
+// RunCuratorSASL compiles and runs CuratorSASLCheck.java against addr, a
+// server running with SASLServerJAAS, its JVM given a JAAS Client section
+// for bob with -Djava.security.auth.login.config.
+func RunCuratorSASL(ctx context.Context, addr string) (string, error) {
+	dir, err := os.MkdirTemp("", "curator-sasl-")
+	if err != nil {
+		return "", fmt.Errorf("curator-sasl: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	jaas := filepath.Join(dir, "client.jaas")
+	const client = "Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"bob\"\n  password=\"bobsecret\";\n};\n"
+	if err := os.WriteFile(jaas, []byte(client), 0o600); err != nil {
+		return "", fmt.Errorf("curator-sasl: %w", err)
+	}
+	return runJava(ctx, "curator-sasl", "CuratorSASLCheck", addr, []string{"-Djava.security.auth.login.config=" + jaas})
+}
+
+// runJava compiles class.java (a driver) into a temporary directory and
+// runs it against addr with the extra JVM flags.
+func runJava(ctx context.Context, name, class, addr string, flags []string) (string, error) {
 	for _, t := range []string{Java, Javac} {
 		if err := need(t, "openjdk-17-jdk-headless"); err != nil {
 			return "", err
@@ -151,28 +175,28 @@ func RunCurator(ctx context.Context, addr string) (string, error) {
 	}
 	for _, jar := range strings.Split(CuratorClasspath, string(os.PathListSeparator)) {
 		if _, err := os.Stat(jar); err != nil {
-			return "", fmt.Errorf("curator: %s missing (install libcurator-recipes-java): %w", jar, err)
+			return "", fmt.Errorf("%s: %s missing (install libcurator-recipes-java): %w", name, jar, err)
 		}
 	}
 	dir, err := DriverDir()
 	if err != nil {
 		return "", err
 	}
-	out, err := os.MkdirTemp("", "curator-check-")
+	out, err := os.MkdirTemp("", name+"-check-")
 	if err != nil {
-		return "", fmt.Errorf("curator: %w", err)
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	defer os.RemoveAll(out)
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	if o, _, err := execute(ctx, "curator: javac", nil, Javac, "-nowarn", "-d", out, "-cp", CuratorClasspath,
-		filepath.Join(dir, "CuratorCheck.java")); err != nil {
-		return o, fmt.Errorf("curator: compiling CuratorCheck.java: %w", err)
+	if o, _, err := execute(ctx, name+": javac", nil, Javac, "-nowarn", "-d", out, "-cp", CuratorClasspath,
+		filepath.Join(dir, class+".java")); err != nil {
+		return o, fmt.Errorf("%s: compiling %s.java: %w", name, class, err)
 	}
-	args := append(append([]string{}, javaFlags...),
-		"-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
-		"-cp", out+string(os.PathListSeparator)+CuratorClasspath, "CuratorCheck", addr)
-	return run(ctx, "curator", nil, Java, args...)
+	args := append(append([]string{}, javaFlags...), flags...)
+	args = append(args, "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
+		"-cp", out+string(os.PathListSeparator)+CuratorClasspath, class, addr)
+	return run(ctx, name, nil, Java, args...)
 }
 
 // need checks that tool (a path or a name on PATH) is there.

@@ -28,6 +28,17 @@
 //     (Debian's zookeeper-bin) — create, create2, get, set, ls, ephemerals and
 //     the watch events cli_mt prints, with the C client's numeric error codes.
 //
+// SASLDrivers check SASL DIGEST-MD5 against a server that runs with the
+// JAAS file SASLServerJAAS and the SASLAuthenticationProvider: the sasl ACL
+// scheme, and a wrong password answered as ZooKeeper 3.8 answers it:
+//
+//   - kazoo_sasl_check.py (RunKazooSASL): kazoo's sasl_options and the
+//     legacy auth_data=[("sasl", "user:pw")].
+//   - zkcli_sasl_check.py (RunZkCliSASL): zkCli.sh with a JAAS Client
+//     section in CLIENT_JVMFLAGS.
+//   - CuratorSASLCheck.java (RunCuratorSASL): Curator with a JAAS Client
+//     section, and a Java client with SASL off.
+//
 // Every Run function bounds the driver by Timeout (and the caller's
 // context), kills the driver's whole process group when it is exceeded, and
 // returns the driver's combined output along with an error unless the
