@@ -131,7 +131,7 @@ func TestServeRefusesSecuritySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCLI("serve", "--config", cfg)
-	if code != exitUsage || !strings.Contains(stderr, cfg+":3: sessionRequireClientSASLAuth: SASL authentication is not supported by paddock yet") {
+	if code != exitUsage || !strings.Contains(stderr, cfg+":3: sessionRequireClientSASLAuth: authentication scheme sasl is not available") {
 		t.Errorf("zoo.cfg: exit %d\n%s", code, stderr)
 	}
 	t.Setenv("SERVER_JVMFLAGS", "-Dzookeeper.ssl.keyStore.location=/k.jks")
