@@ -109,7 +109,7 @@ func saslLogin(t *testing.T, c *rawClient, user, pass string) saslReply {
 		t.Fatal(err)
 	}
 	r := c.sasl(2, resp)
-	if r.code == wire.Ok {
+	if r.code == wire.Ok && !r.null { // null: a failure let through (allowSaslFailedClients)
 		if _, err := cl.Step(r.token); err != nil || !cl.Complete() {
 			t.Fatalf("rspauth %q: %v", r.token, err)
 		}
@@ -230,6 +230,16 @@ func TestSASLAgainstZooKeeper(t *testing.T) {
 	go func() { defer wg.Done(); pd = saslPaddock(t, false) }()
 	zk = saslZooKeeper(t, false)
 	wg.Wait()
+	// A session of each server that must not notice the others' bad input.
+	bystanders := []*rawClient{dialRawAddr(t, zk, 0, nil), dialRawAddr(t, pd, 0, nil)}
+	defer func() {
+		for _, c := range bystanders {
+			c.send(99, wire.OpGetData, &wire.PathWatchRequest{Path: "/"})
+			if h, _ := c.read(); h.Err != wire.Ok || h.Xid != 99 {
+				t.Errorf("bystander at %s: %+v", c.nc.RemoteAddr(), h)
+			}
+		}
+	}()
 	for _, sc := range saslScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			want := sc.run(t, zk)
@@ -352,4 +362,78 @@ func TestGoClientSASL(t *testing.T) {
 		t.Fatal(err)
 	}
 	check()
+}
+
+// TestSASLAllowFailedAndSuperPasswordAgainstZooKeeper: with
+// allowSaslFailedClients=true a failed exchange is answered OK with no
+// token and the connection stays (without a sasl id); superPassword
+// replaces the JAAS password of the user "super".
+func TestSASLAllowFailedAndSuperPasswordAgainstZooKeeper(t *testing.T) {
+	run := func(t *testing.T, addr string) string {
+		var out []string
+		for _, u := range []struct{ user, pass string }{{"bob", "wrong"}, {"super", "override"}, {"super", "adminsecret"}} {
+			c := dialRawAddr(t, addr, 0, nil)
+			r := saslLogin(t, c, u.user, u.pass)
+			c.send(7, wire.OpGetData, &wire.PathWatchRequest{Path: "/"})
+			h, _ := c.read()
+			out = append(out, fmt.Sprintf("%s/%s: %v null=%v, then getData %v, ids %v", u.user, u.pass, r.code, r.null, h.Err, whoAmI(t, c)))
+		}
+		return strings.Join(out, "\n")
+	}
+	var pd string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := startServer(t, t.TempDir(), func(c *Config) {
+			c.SASL = &SASLConfig{Users: testSASLUsers, AllowFailed: true, SuperPassword: "override", HasSuperPassword: true}
+			c.SASLScheme = true
+		})
+		t.Cleanup(func() { s.Close() })
+		pd = s.Addr().String()
+	}()
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	if err := os.WriteFile(jaas, []byte(testJAAS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zk := zktest.Start(t, zktest.WithJVMFlags("-Djava.security.auth.login.config="+jaas,
+		"-Dzookeeper.allowSaslFailedClients=true", "-Dzookeeper.SASLAuthenticationProvider.superPassword=override"),
+		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")).Addr
+	wg.Wait()
+	want, got := run(t, zk), run(t, pd)
+	if got != want {
+		t.Errorf("Paddock:\n%s\nZooKeeper:\n%s", got, want)
+	} else {
+		t.Logf("both:\n%s", got)
+	}
+}
+
+func TestSASLPrincipal(t *testing.T) {
+	for _, c := range []struct {
+		user              string
+		removeHost, realm bool
+		want              string
+		ok                bool
+	}{
+		{"bob", false, false, "bob", true},
+		{"bob/host", true, true, "bob/host", true},                   // no '@': a simple name
+		{"bob@EXAMPLE.COM", true, true, "bob@EXAMPLE.COM", true},     // no rule maps another realm
+		{"bob/h@EXAMPLE.COM", true, true, "bob/h@EXAMPLE.COM", true}, // as above
+		{"bob/h@", false, false, "bob/h@", true},                     // the default realm, ""
+		{"bob/h@", true, false, "bob@", true},
+		{"bob/h@", false, true, "bob/h", true},
+		{"bob/h@", true, true, "bob", true},
+		{"a@b@c", false, false, "", false},
+		{"a/b/c@R", false, false, "", false},
+	} {
+		got, ok := saslPrincipal(c.user, c.removeHost, c.realm)
+		if got != c.want || ok != c.ok {
+			t.Errorf("saslPrincipal(%q, host %v, realm %v) = %q, %v; want %q, %v", c.user, c.removeHost, c.realm, got, ok, c.want, c.ok)
+		}
+	}
+	for id, valid := range map[string]bool{"bob": true, "bob/h": true, "bob/h@R": true, "bob@R": true, "a@b@c": false, "a/b/c@R": false, "": true} {
+		if saslIDValid(id) != valid {
+			t.Errorf("saslIDValid(%q) = %v", id, !valid)
+		}
+	}
 }
