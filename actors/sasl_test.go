@@ -296,6 +296,30 @@ func TestSASLEnforcedAgainstZooKeeper(t *testing.T) {
 	}
 }
 
+// TestSASLUnknownUserDivergence pins down a deliberate difference: ZooKeeper
+// 3.8's SaslServerCallbackHandler keeps the last known user name across
+// connections, so an unknown user who sends the password of the user
+// that last tried authenticates (under the unknown name). Paddock refuses
+// an unknown user whatever the password.
+func TestSASLUnknownUserDivergence(t *testing.T) {
+	run := func(t *testing.T, addr string) wire.Code {
+		saslLogin(t, dialRawAddr(t, addr, 0, nil), "bob", "bobsecret")
+		return saslLogin(t, dialRawAddr(t, addr, 0, nil), "eve", "bobsecret").code
+	}
+	var pd string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); pd = saslPaddock(t, false) }()
+	zk := saslZooKeeper(t, false)
+	wg.Wait()
+	if code := run(t, zk); code != wire.Ok {
+		t.Logf("ZooKeeper no longer lets eve in (%v): the divergence is gone", code)
+	}
+	if code := run(t, pd); code != wire.ErrAuthFailed {
+		t.Errorf("Paddock: unknown user with the last user's password: %v, want AuthFailed", code)
+	}
+}
+
 // TestSASLNoServerSection: without SASL users ZooKeeper has no SASL
 // server and answers a sasl request OK with no token.
 func TestSASLNoServerSection(t *testing.T) {
@@ -320,6 +344,9 @@ func TestGoClientSASL(t *testing.T) {
 	defer cancel()
 	if _, err := client.Connect(ctx, addr, client.WithSASL("bob", "wrong")); !errors.Is(err, wire.ErrAuthFailed) {
 		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := client.Connect(ctx, addr, client.WithSASL("eve", "bobsecret")); !errors.Is(err, wire.ErrAuthFailed) {
+		t.Fatalf("unknown user: %v", err)
 	}
 	var mu sync.Mutex
 	var last net.Conn
