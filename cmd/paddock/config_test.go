@@ -330,9 +330,9 @@ func TestResolveConfigJVMFlags(t *testing.T) {
 		want string
 	}{
 		{"SASL required in SERVER_JVMFLAGS", serveOptions{}, map[string]string{"SERVER_JVMFLAGS": "-Dzookeeper.sessionRequireClientSASLAuth=true"},
-			"$SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: SASL authentication is not supported by paddock yet"},
+			"$SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: authentication scheme sasl is not available"},
 		{"enforce.auth in JVMFLAGS", serveOptions{configPath: cfg}, map[string]string{"JVMFLAGS": "-Dzookeeper.enforce.auth.enabled=true"},
-			"$JVMFLAGS: -Dzookeeper.enforce.auth.enabled: enforced authentication is not supported by paddock yet"},
+			"$JVMFLAGS: -Dzookeeper.enforce.auth.enabled: zookeeper.enforce.auth.enabled is true: zookeeper.enforce.auth.schemes must be configured"},
 		{"malformed flag value", serveOptions{}, map[string]string{"SERVER_JVMFLAGS": "-Dzookeeper.maxCnxns=lots"},
 			`$SERVER_JVMFLAGS: -Dzookeeper.maxCnxns: "lots" is not an integer`},
 		{"malformed java.env", serveOptions{}, map[string]string{"ZOOCFGDIR": bad},
