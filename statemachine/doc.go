@@ -127,6 +127,10 @@
 //     pair is ignored where ZooKeeper throws.
 //   - ACL schemes accepted in create/setACL: world:anyone, auth, digest,
 //     ip (IPv4), sasl and x509 (any id); others are InvalidACL, as with a
-//     ZooKeeper that has no such provider.
+//     ZooKeeper that has no such provider. Whether the sasl scheme is
+//     registered, and whether a sasl id is a valid Kerberos name, is
+//     checked by the session before replication (actors). A sasl entry
+//     matches the same principal, or the principal "super", as
+//     SASLAuthenticationProvider.matches does.
 //   - ApproximateDataSize also follows quota stats rewrites.
 package statemachine

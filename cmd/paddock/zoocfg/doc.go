@@ -27,10 +27,20 @@
 // # Decisions (where ZooKeeper and we differ, or ZooKeeper is silent)
 //
 //   - A setting that asks for authentication, authorisation, encryption
-//     or a limit that paddock does not have (SASL, enforced auth, TLS,
-//     skipACL, throttles, ...) is an error naming it, from zoo.cfg and from
-//     the flags alike: paddock does not start rather than run without it.
+//     or a limit that paddock does not have (Kerberos, TLS, skipACL,
+//     throttles, ...) is an error naming it, from zoo.cfg and from the
+//     flags alike: paddock does not start rather than run without it.
 //     Its default or off value is accepted.
+//   - SASL (sasl.go, jaas.go): the JAAS file of
+//     java.security.auth.login.config is read at start, and one that does
+//     not parse, uses ${property} expansion, or gives the server section a
+//     login module other than DigestLoginModule is an error with its file
+//     and line (ZooKeeper would fail later, or run Kerberos). A JAAS file
+//     without the server section is a warning (ZooKeeper starts without a
+//     SASL server then, silently). zookeeper.sasl.serverconfig without a
+//     JAAS file is an error. sessionRequireClientSASLAuth and
+//     enforce.auth.* are checked as AuthenticationHelper checks them,
+//     with strict booleans.
 //   - Unknown keys and properties are warnings, not errors (ZooKeeper
 //     takes them without a word); known ZooKeeper settings without effect
 //     here are warnings that say so.
