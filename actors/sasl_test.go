@@ -33,35 +33,61 @@ const testJAAS = `Server {
 
 var testSASLUsers = map[string]string{"super": "adminsecret", "bob": "bobsecret", "alice": "alicesecret"}
 
-// saslPaddock starts Paddock with testJAAS's users and the sasl scheme;
-// enforce, when true, is sessionRequireClientSASLAuth=true.
-func saslPaddock(t *testing.T, enforce bool) string {
-	s := startServer(t, t.TempDir(), func(c *Config) {
-		c.SASL = &SASLConfig{Users: testSASLUsers, SuperUsers: []string{"alice"}}
-		c.SASLScheme = true
-		if enforce {
-			c.EnforceAuth = []string{"sasl"}
-		}
-	})
-	t.Cleanup(func() { s.Close() })
-	return s.Addr().String()
-}
-
-// saslZooKeeper starts Apache ZooKeeper 3.8 with the same settings, given
-// as its operators give them: the JAAS file in the JVM flags.
-func saslZooKeeper(t *testing.T, enforce bool) string {
+// saslServers starts Paddock and Apache ZooKeeper 3.8 side by side with
+// the same settings, given to ZooKeeper as its operators give them (the
+// JAAS file in the JVM flags): testJAAS's users, the SASL provider, alice
+// as zookeeper.superUser, and enforced SASL when enforce is true. extra
+// changes both: Paddock's Config, and ZooKeeper's -D flags.
+func saslServers(t *testing.T, enforce bool, mod func(*Config), zkFlags ...string) (pd, zk string) {
+	type started struct {
+		s   *Server
+		err error
+	}
+	dir := t.TempDir()
+	ch := make(chan started, 1)
+	go func() { // ends with Start: Paddock starts while ZooKeeper's JVM does
+		s, err := startTestServer(dir, func(c *Config) {
+			c.SASL = &SASLConfig{Users: testSASLUsers, SuperUsers: []string{"alice"}}
+			c.SASLScheme = true
+			if enforce {
+				c.EnforceAuth = []string{"sasl"}
+			}
+			if mod != nil {
+				mod(c)
+			}
+		})
+		ch <- started{s, err}
+	}()
 	jaas := filepath.Join(t.TempDir(), "jaas.conf")
 	if err := os.WriteFile(jaas, []byte(testJAAS), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	flags := append([]string{"-Djava.security.auth.login.config=" + jaas, "-Dzookeeper.superUser=alice"}, zkFlags...)
 	opts := []zktest.Option{
-		zktest.WithJVMFlags("-Djava.security.auth.login.config="+jaas, "-Dzookeeper.superUser=alice"),
+		zktest.WithJVMFlags(flags...),
 		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"),
 	}
 	if enforce {
 		opts = append(opts, zktest.WithConfig("sessionRequireClientSASLAuth=true"))
 	}
-	return zktest.Start(t, opts...).Addr
+	zk = zktest.Start(t, opts...).Addr
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("Start: %v", r.err)
+	}
+	t.Cleanup(func() { r.s.Close() })
+	return r.s.Addr().String(), zk
+}
+
+// sameOutcome runs run against both servers and requires the same result.
+func sameOutcome(t *testing.T, pd, zk string, run func(t *testing.T, addr string) string) {
+	t.Helper()
+	want, got := run(t, zk), run(t, pd)
+	if got != want {
+		t.Errorf("Paddock:\n%s\nZooKeeper:\n%s", got, want)
+	} else {
+		t.Logf("both:\n%s", got)
+	}
 }
 
 // saslReply is one sasl reply as the tests compare it: the code, the
@@ -224,12 +250,7 @@ var saslScenarios = []saslScenario{
 // ZooKeeper 3.8 and Paddock, both with testJAAS, and requires the same
 // outcomes (guarantee 8 for the bad ones).
 func TestSASLAgainstZooKeeper(t *testing.T) {
-	var zk, pd string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); pd = saslPaddock(t, false) }()
-	zk = saslZooKeeper(t, false)
-	wg.Wait()
+	pd, zk := saslServers(t, false, nil)
 	// A session of each server that must not notice the others' bad input.
 	bystanders := []*rawClient{dialRawAddr(t, zk, 0, nil), dialRawAddr(t, pd, 0, nil)}
 	defer func() {
@@ -241,15 +262,7 @@ func TestSASLAgainstZooKeeper(t *testing.T) {
 		}
 	}()
 	for _, sc := range saslScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			want := sc.run(t, zk)
-			got := sc.run(t, pd)
-			if got != want {
-				t.Errorf("Paddock:   %s\nZooKeeper: %s", got, want)
-			} else {
-				t.Logf("both: %s", got)
-			}
-		})
+		t.Run(sc.name, func(t *testing.T) { sameOutcome(t, pd, zk, sc.run) })
 	}
 }
 
@@ -282,18 +295,8 @@ func TestSASLEnforcedAgainstZooKeeper(t *testing.T) {
 		out = append(out, fmt.Sprintf("wrong password: %v closed=%v", r.code, c.closed()))
 		return strings.Join(out, "\n")
 	}
-	var pd string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); pd = saslPaddock(t, true) }()
-	zk := saslZooKeeper(t, true)
-	wg.Wait()
-	want, got := run(t, zk), run(t, pd)
-	if got != want {
-		t.Errorf("Paddock:\n%s\nZooKeeper:\n%s", got, want)
-	} else {
-		t.Logf("both:\n%s", got)
-	}
+	pd, zk := saslServers(t, true, nil)
+	sameOutcome(t, pd, zk, run)
 }
 
 // TestSASLUnknownUserDivergence pins down a deliberate difference: ZooKeeper
@@ -306,12 +309,7 @@ func TestSASLUnknownUserDivergence(t *testing.T) {
 		saslLogin(t, dialRawAddr(t, addr, 0, nil), "bob", "bobsecret")
 		return saslLogin(t, dialRawAddr(t, addr, 0, nil), "eve", "bobsecret").code
 	}
-	var pd string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); pd = saslPaddock(t, false) }()
-	zk := saslZooKeeper(t, false)
-	wg.Wait()
+	pd, zk := saslServers(t, false, nil)
 	if code := run(t, zk); code != wire.Ok {
 		t.Logf("ZooKeeper no longer lets eve in (%v): the divergence is gone", code)
 	}
@@ -339,7 +337,13 @@ func TestSASLNoServerSection(t *testing.T) {
 // TestGoClientSASL: our client authenticates with WithSASL, again after a
 // reconnection, and a wrong password fails Connect with AuthFailed.
 func TestGoClientSASL(t *testing.T) {
-	addr := saslPaddock(t, true)
+	s := startServer(t, t.TempDir(), func(c *Config) {
+		c.SASL = &SASLConfig{Users: testSASLUsers}
+		c.SASLScheme = true
+		c.EnforceAuth = []string{"sasl"}
+	})
+	t.Cleanup(func() { s.Close() })
+	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if _, err := client.Connect(ctx, addr, client.WithSASL("bob", "wrong")); !errors.Is(err, wire.ErrAuthFailed) {
@@ -407,32 +411,10 @@ func TestSASLAllowFailedAndSuperPasswordAgainstZooKeeper(t *testing.T) {
 		}
 		return strings.Join(out, "\n")
 	}
-	var pd string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s := startServer(t, t.TempDir(), func(c *Config) {
-			c.SASL = &SASLConfig{Users: testSASLUsers, AllowFailed: true, SuperPassword: "override", HasSuperPassword: true}
-			c.SASLScheme = true
-		})
-		t.Cleanup(func() { s.Close() })
-		pd = s.Addr().String()
-	}()
-	jaas := filepath.Join(t.TempDir(), "jaas.conf")
-	if err := os.WriteFile(jaas, []byte(testJAAS), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zk := zktest.Start(t, zktest.WithJVMFlags("-Djava.security.auth.login.config="+jaas,
-		"-Dzookeeper.allowSaslFailedClients=true", "-Dzookeeper.SASLAuthenticationProvider.superPassword=override"),
-		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")).Addr
-	wg.Wait()
-	want, got := run(t, zk), run(t, pd)
-	if got != want {
-		t.Errorf("Paddock:\n%s\nZooKeeper:\n%s", got, want)
-	} else {
-		t.Logf("both:\n%s", got)
-	}
+	pd, zk := saslServers(t, false, func(c *Config) {
+		c.SASL.AllowFailed, c.SASL.SuperPassword, c.SASL.HasSuperPassword = true, "override", true
+	}, "-Dzookeeper.allowSaslFailedClients=true", "-Dzookeeper.SASLAuthenticationProvider.superPassword=override")
+	sameOutcome(t, pd, zk, run)
 }
 
 func TestSASLPrincipal(t *testing.T) {

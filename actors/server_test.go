@@ -20,6 +20,16 @@ const testTimeout = 20 * time.Second
 
 func startServer(t testing.TB, dir string, mod func(*Config)) *Server {
 	t.Helper()
+	s, err := startTestServer(dir, mod)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return s
+}
+
+// startTestServer is startServer without the test, for a goroutine of
+// its own.
+func startTestServer(dir string, mod func(*Config)) (*Server, error) {
 	cfg := Config{
 		DataDir:         dir,
 		ClientAddr:      "127.0.0.1:0",
@@ -32,11 +42,7 @@ func startServer(t testing.TB, dir string, mod func(*Config)) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	s, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	return s
+	return Start(ctx, cfg)
 }
 
 func connectZK(t *testing.T, s *Server) *zk.Conn {

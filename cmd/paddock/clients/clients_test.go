@@ -17,8 +17,12 @@ import (
 // drivers share one server (each works under its own root znode) and run in
 // parallel.
 func TestDriversAgainstZooKeeper(t *testing.T) {
-	zk := zktest.Start(t)
-	for _, d := range All {
+	runDriversOn(t, All, zktest.Start(t))
+}
+
+// runDriversOn runs the drivers against zk, in parallel.
+func runDriversOn(t *testing.T, drivers []Driver, zk *zktest.Server) {
+	for _, d := range drivers {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), Timeout+10*time.Second)
@@ -96,18 +100,5 @@ func saslZooKeeper(t *testing.T) *zktest.Server {
 // TestSASLDriversAgainstZooKeeper proves the SASL drivers against the
 // reference.
 func TestSASLDriversAgainstZooKeeper(t *testing.T) {
-	zk := saslZooKeeper(t)
-	for _, d := range SASLDrivers {
-		t.Run(d.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), Timeout+10*time.Second)
-			defer cancel()
-			out, err := d.Run(ctx, zk.Addr)
-			if err != nil {
-				t.Fatalf("%s driver against ZooKeeper %s: %v\n--- driver output ---\n%s--- ZooKeeper log tail ---\n%s",
-					d.Name, zk.Addr, err, out, zk.LogTail())
-			}
-			t.Logf("%s: %s\n%s", d.Name, lastLine(out), out)
-		})
-	}
+	runDriversOn(t, SASLDrivers, saslZooKeeper(t))
 }

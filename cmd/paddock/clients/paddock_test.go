@@ -18,13 +18,17 @@ import (
 // TestDriversAgainstZooKeeper runs them against ZooKeeper: the drivers
 // check exact ZooKeeper values, so a failure here is Paddock's.
 func TestDriversAgainstPaddock(t *testing.T) {
+	addr := startPaddock(t, actors.Config{FourLetterWords: []string{"*"}})
+	runDrivers(t, All, func(int) string { return addr })
+}
+
+// startPaddock starts a Paddock server with cfg (its data directory and
+// client address picked here) and returns its client address.
+func startPaddock(t *testing.T, cfg actors.Config) string {
+	t.Helper()
+	cfg.DataDir, cfg.ClientAddr = t.TempDir(), "127.0.0.1:0"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	srv, err := actors.Start(ctx, actors.Config{
-		DataDir:         t.TempDir(),
-		ClientAddr:      "127.0.0.1:0",
-		FourLetterWords: []string{"*"},
-		MaxClientCnxns:  0,
-	})
+	srv, err := actors.Start(ctx, cfg)
 	cancel()
 	if err != nil {
 		t.Fatalf("start paddock: %v", err)
@@ -35,12 +39,12 @@ func TestDriversAgainstPaddock(t *testing.T) {
 			t.Errorf("close paddock: %v", err)
 		}
 	})
-	runDrivers(t, func(int) string { return srv.Addr().String() })
+	return srv.Addr().String()
 }
 
-// runDrivers runs every driver, in parallel, the i-th against addr(i).
-func runDrivers(t *testing.T, addr func(i int) string) {
-	for i, d := range All {
+// runDrivers runs the drivers, in parallel, the i-th against addr(i).
+func runDrivers(t *testing.T, drivers []Driver, addr func(i int) string) {
+	for i, d := range drivers {
 		addr := addr(i)
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
@@ -100,7 +104,7 @@ func TestDriversAgainstPaddockEnsemble(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		addrs = append(addrs, s.Addr().String())
 	}
-	runDrivers(t, func(i int) string { return addrs[i%len(addrs)] })
+	runDrivers(t, All, func(i int) string { return addrs[i%len(addrs)] })
 }
 
 // TestSASLDriversAgainstPaddock runs the SASL drivers against Paddock
@@ -115,32 +119,6 @@ func TestSASLDriversAgainstPaddock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	srv, err := actors.Start(ctx, actors.Config{
-		DataDir:    t.TempDir(),
-		ClientAddr: "127.0.0.1:0",
-		SASL:       &actors.SASLConfig{Users: users},
-		SASLScheme: true,
-	})
-	cancel()
-	if err != nil {
-		t.Fatalf("start paddock: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close paddock: %v", err)
-		}
-	})
-	for _, d := range SASLDrivers {
-		t.Run(d.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), Timeout+10*time.Second)
-			defer cancel()
-			out, err := d.Run(ctx, srv.Addr().String())
-			if err != nil {
-				t.Fatalf("%s driver against Paddock: %v\n--- driver output ---\n%s", d.Name, err, out)
-			}
-			t.Logf("%s: %s\n%s", d.Name, lastLine(out), out)
-		})
-	}
+	addr := startPaddock(t, actors.Config{SASL: &actors.SASLConfig{Users: users}, SASLScheme: true})
+	runDrivers(t, SASLDrivers, func(int) string { return addr })
 }
