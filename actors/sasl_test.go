@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/client"
@@ -223,6 +224,17 @@ var saslScenarios = []saslScenario{
 		frame := binary.BigEndian.AppendUint32(nil, 10<<20+12)
 		c.nc.Write(append(frame, hdr...))
 		return fmt.Sprintf("closed=%v", c.closed())
+	}},
+	{"sasl before the handshake", func(t *testing.T, addr string) string {
+		nc, err := net.DialTimeout("tcp", addr, testTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(testTimeout))
+		nc.Write(wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpSASL}, &wire.SASLPacket{Token: []byte{}}))
+		b, err := io.ReadAll(nc)
+		return fmt.Sprintf("answer=%d bytes closed=%v", len(b), err == nil)
 	}},
 	{"sasl ACL", func(t *testing.T, addr string) string {
 		bob := dialRawAddr(t, addr, 0, nil)
