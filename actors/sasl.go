@@ -173,6 +173,20 @@ func saslIDValid(id string) bool {
 	return kerberosName.MatchString(id) || !strings.Contains(id, "@")
 }
 
+// withoutSASL is ids without the sasl one: what a write carries when the
+// sasl scheme is not registered, so that an auth ACL does not expand to it
+// (PrepRequestProcessor.fixupACL skips ids without a provider; checkACL
+// does too, and no sasl ACL can exist then).
+func withoutSASL(ids []wire.ID) []wire.ID {
+	out := make([]wire.ID, 0, len(ids))
+	for _, id := range ids {
+		if id.Scheme != statemachine.SchemeSASL {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // aclSchemeRefused reports whether acl names the sasl scheme while it is
 // not registered, or a sasl id that is not valid: PrepRequestProcessor's
 // fixupACL answers InvalidACL.

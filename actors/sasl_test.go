@@ -34,12 +34,19 @@ const testJAAS = `Server {
 
 var testSASLUsers = map[string]string{"super": "adminsecret", "bob": "bobsecret", "alice": "alicesecret"}
 
+// saslSetup is what the two servers of a differential SASL test run with
+// besides testJAAS's users and alice as zookeeper.superUser.
+type saslSetup struct {
+	enforce    bool          // sessionRequireClientSASLAuth=true
+	noProvider bool          // no SASLAuthenticationProvider: no sasl ACL scheme
+	mod        func(*Config) // Paddock's further settings
+	zkFlags    []string      // ZooKeeper's further -D flags, the same ones
+}
+
 // saslServers starts Paddock and Apache ZooKeeper 3.8 side by side with
 // the same settings, given to ZooKeeper as its operators give them (the
-// JAAS file in the JVM flags): testJAAS's users, the SASL provider, alice
-// as zookeeper.superUser, and enforced SASL when enforce is true. extra
-// changes both: Paddock's Config, and ZooKeeper's -D flags.
-func saslServers(t *testing.T, enforce bool, mod func(*Config), zkFlags ...string) (pd, zk string) {
+// JAAS file in the JVM flags).
+func saslServers(t *testing.T, set saslSetup) (pd, zk string) {
 	type started struct {
 		s   *Server
 		err error
@@ -49,12 +56,12 @@ func saslServers(t *testing.T, enforce bool, mod func(*Config), zkFlags ...strin
 	go func() { // ends with Start: Paddock starts while ZooKeeper's JVM does
 		s, err := startTestServer(dir, func(c *Config) {
 			c.SASL = &SASLConfig{Users: testSASLUsers, SuperUsers: []string{"alice"}}
-			c.SASLScheme = true
-			if enforce {
+			c.SASLScheme = !set.noProvider
+			if set.enforce {
 				c.EnforceAuth = []string{"sasl"}
 			}
-			if mod != nil {
-				mod(c)
+			if set.mod != nil {
+				set.mod(c)
 			}
 		})
 		ch <- started{s, err}
@@ -63,12 +70,12 @@ func saslServers(t *testing.T, enforce bool, mod func(*Config), zkFlags ...strin
 	if err := os.WriteFile(jaas, []byte(testJAAS), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	flags := append([]string{"-Djava.security.auth.login.config=" + jaas, "-Dzookeeper.superUser=alice"}, zkFlags...)
-	opts := []zktest.Option{
-		zktest.WithJVMFlags(flags...),
-		zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"),
+	flags := append([]string{"-Djava.security.auth.login.config=" + jaas, "-Dzookeeper.superUser=alice"}, set.zkFlags...)
+	opts := []zktest.Option{zktest.WithJVMFlags(flags...)}
+	if !set.noProvider {
+		opts = append(opts, zktest.WithConfig("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"))
 	}
-	if enforce {
+	if set.enforce {
 		opts = append(opts, zktest.WithConfig("sessionRequireClientSASLAuth=true"))
 	}
 	zk = zktest.Start(t, opts...).Addr
@@ -262,7 +269,7 @@ var saslScenarios = []saslScenario{
 // ZooKeeper 3.8 and Paddock, both with testJAAS, and requires the same
 // outcomes (guarantee 8 for the bad ones).
 func TestSASLAgainstZooKeeper(t *testing.T) {
-	pd, zk := saslServers(t, false, nil)
+	pd, zk := saslServers(t, saslSetup{})
 	// A session of each server that must not notice the others' bad input.
 	bystanders := []*rawClient{dialRawAddr(t, zk, 0, nil), dialRawAddr(t, pd, 0, nil)}
 	defer func() {
@@ -307,7 +314,7 @@ func TestSASLEnforcedAgainstZooKeeper(t *testing.T) {
 		out = append(out, fmt.Sprintf("wrong password: %v closed=%v", r.code, c.closed()))
 		return strings.Join(out, "\n")
 	}
-	pd, zk := saslServers(t, true, nil)
+	pd, zk := saslServers(t, saslSetup{enforce: true})
 	sameOutcome(t, pd, zk, run)
 }
 
@@ -321,13 +328,47 @@ func TestSASLUnknownUserDivergence(t *testing.T) {
 		saslLogin(t, dialRawAddr(t, addr, 0, nil), "bob", "bobsecret")
 		return saslLogin(t, dialRawAddr(t, addr, 0, nil), "eve", "bobsecret").code
 	}
-	pd, zk := saslServers(t, false, nil)
+	pd, zk := saslServers(t, saslSetup{})
 	if code := run(t, zk); code != wire.Ok {
 		t.Logf("ZooKeeper no longer lets eve in (%v): the divergence is gone", code)
 	}
 	if code := run(t, pd); code != wire.ErrAuthFailed {
 		t.Errorf("Paddock: unknown user with the last user's password: %v, want AuthFailed", code)
 	}
+}
+
+// TestSASLWithoutProviderAgainstZooKeeper: with a JAAS file but no
+// SASLAuthenticationProvider a session still authenticates and holds its
+// sasl id, but the sasl scheme does not exist for ACLs: a sasl ACL is
+// InvalidACL, an auth ACL does not expand to the sasl id, and a
+// zookeeper.superUser still passes every ACL.
+func TestSASLWithoutProviderAgainstZooKeeper(t *testing.T) {
+	pd, zk := saslServers(t, saslSetup{noProvider: true})
+	sameOutcome(t, pd, zk, func(t *testing.T, addr string) string {
+		path := "/noprovider-" + strings.ReplaceAll(t.Name(), "/", "-")
+		create := func(c *rawClient, p string, acl wire.ACL) wire.Code {
+			c.send(3, wire.OpCreate, &wire.CreateRequest{Path: p, ACL: []wire.ACL{acl}})
+			h, _ := c.read()
+			return h.Err
+		}
+		bob := dialRawAddr(t, addr, 0, nil)
+		r := saslLogin(t, bob, "bob", "bobsecret")
+		saslACL := create(bob, path+"-sasl", wire.ACL{Perms: wire.PermAll, ID: wire.ID{Scheme: "sasl", ID: "bob"}})
+		authACL := create(bob, path+"-auth", wire.ACL{Perms: wire.PermAll, ID: wire.ID{Scheme: "auth", ID: ""}})
+		bob.send(4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("d:pw")})
+		bob.read()
+		authDigest := create(bob, path+"-auth2", wire.ACL{Perms: wire.PermAll, ID: wire.ID{Scheme: "auth", ID: ""}})
+		bob.send(5, wire.OpGetACL, &wire.PathRequest{Path: path + "-auth2"})
+		h, d := bob.read()
+		var acl wire.GetACLResponse
+		acl.Decode(d)
+		alice := dialRawAddr(t, addr, 0, nil)
+		saslLogin(t, alice, "alice", "alicesecret")
+		alice.send(6, wire.OpGetData, &wire.PathWatchRequest{Path: path + "-auth2"})
+		ha, _ := alice.read()
+		return fmt.Sprintf("login %v ids %v; sasl ACL %v; auth ACL %v; with a digest id too %v, getACL %v %v; superUser reads %v",
+			r.code, whoAmI(t, bob), saslACL, authACL, authDigest, h.Err, acl.ACL, ha.Err)
+	})
 }
 
 // TestSASLNoServerSection: without SASL users ZooKeeper has no SASL
@@ -423,9 +464,12 @@ func TestSASLAllowFailedAndSuperPasswordAgainstZooKeeper(t *testing.T) {
 		}
 		return strings.Join(out, "\n")
 	}
-	pd, zk := saslServers(t, false, func(c *Config) {
-		c.SASL.AllowFailed, c.SASL.SuperPassword, c.SASL.HasSuperPassword = true, "override", true
-	}, "-Dzookeeper.allowSaslFailedClients=true", "-Dzookeeper.SASLAuthenticationProvider.superPassword=override")
+	pd, zk := saslServers(t, saslSetup{
+		mod: func(c *Config) {
+			c.SASL.AllowFailed, c.SASL.SuperPassword, c.SASL.HasSuperPassword = true, "override", true
+		},
+		zkFlags: []string{"-Dzookeeper.allowSaslFailedClients=true", "-Dzookeeper.SASLAuthenticationProvider.superPassword=override"},
+	})
 	sameOutcome(t, pd, zk, run)
 }
 

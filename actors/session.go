@@ -406,8 +406,11 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		info := make([]wire.ClientInfo, 0, len(ss.auth))
 		for _, id := range ss.auth {
 			user := id.ID
-			if id.Scheme == "digest" {
+			switch {
+			case id.Scheme == "digest":
 				user, _, _ = strings.Cut(user, ":")
+			case id.Scheme == statemachine.SchemeSASL && !ss.s.cfg.SASLScheme:
+				user = "" // AuthUtil.getUser: no provider, no user name
 			}
 			info = append(info, wire.ClientInfo{AuthScheme: id.Scheme, User: user})
 		}
@@ -433,6 +436,9 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		// No copy: ss.auth only ever grows by append (appendID), so the
 		// elements this slice covers never change.
 		txn.Auth = ss.auth
+		if ss.saslSrv != nil && !ss.s.cfg.SASLScheme {
+			txn.Auth = withoutSASL(ss.auth)
+		}
 		if n, limit, big := ss.s.txnTooLarge(&txn); big {
 			// Refused before replication (ZooKeeper reads a txn up to
 			// jute.maxbuffer plus jute.maxbuffer.extrasize).
