@@ -89,7 +89,7 @@ func (ss *session) saslStep(sl *slot) {
 			token = tok
 			ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSASL, ID: id})
 			ss.s.log.Info("adding SASL authorization", "session", sid(ss.id), "id", id)
-			if slices.Contains(cfg.SuperUsers, id) {
+			if id != "" && slices.Contains(cfg.SuperUsers, id) { // isSaslSuperUser: never the empty id
 				ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSuper, ID: ""})
 				ss.s.log.Info("SASL id authenticated as super user", "session", sid(ss.id), "id", id)
 			}

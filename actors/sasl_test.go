@@ -371,6 +371,24 @@ func TestSASLWithoutProviderAgainstZooKeeper(t *testing.T) {
 	})
 }
 
+// TestSASLEmptyUserIsNoSuperUser: a JAAS user with an empty name
+// authenticates, but an empty zookeeper.superUser never makes it super
+// (ZooKeeper's isSaslSuperUser refuses the empty id).
+func TestSASLEmptyUserIsNoSuperUser(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *Config) {
+		c.SASL = &SASLConfig{Users: map[string]string{"": "pw"}, SuperUsers: []string{""}}
+		c.SASLScheme = true
+	})
+	defer s.Close()
+	c := dialRaw(t, s, 0, nil)
+	if r := saslLogin(t, c, "", "pw"); r.code != wire.Ok {
+		t.Fatalf("login: %v", r.code)
+	}
+	if ids := whoAmI(t, c); !slices.Equal(ids, []string{"sasl:"}) {
+		t.Fatalf("ids %v, want only sasl:", ids)
+	}
+}
+
 // TestSASLNoServerSection: without SASL users ZooKeeper has no SASL
 // server and answers a sasl request OK with no token.
 func TestSASLNoServerSection(t *testing.T) {

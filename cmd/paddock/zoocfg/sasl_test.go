@@ -75,6 +75,7 @@ func TestSASLSettingErrors(t *testing.T) {
 		{"enforce.auth.enabled=true\nenforce.auth.schemes= , ", "enforce.auth.schemes must be configured"},
 		{"sasl.serverconfig=Server", "zookeeper.sasl.serverconfig is set but no JAAS file"},
 		{"allowSaslFailedClients=maybe", `"maybe" is not a boolean`},
+		{"kerberos.removeRealmFromPrincipal=TRUE", `"TRUE": want true or false (ZooKeeper reads only the lower-case "true" as true)`},
 		{"letAnySaslUserDoX=bob", "letAnySaslUserDoX is not supported by paddock yet"},
 	} {
 		_, err := parseWith(t, c.cfg+"\n", nil)

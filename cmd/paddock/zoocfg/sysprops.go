@@ -206,10 +206,10 @@ var systemProperties = []SystemProperty{
 		p.cfg.SASL.SuperPassword, p.cfg.SASL.HasSuperPassword = s.value, true
 	}},
 	{"zookeeper.kerberos.removeHostFromPrincipal", "`true`: a principal `name/host@REALM` is `name@REALM` in ACLs (only when paddock's principal rule maps it, see README)", func(p *parser, s setting) {
-		p.cfg.SASL.RemoveHost = s.value == "true" // ZooKeeper's "true".equals
+		p.cfg.SASL.RemoveHost = p.exactBool(s)
 	}},
 	{"zookeeper.kerberos.removeRealmFromPrincipal", "`true`: `name/host@REALM` is `name/host`, as above", func(p *parser, s setting) {
-		p.cfg.SASL.RemoveRealm = s.value == "true"
+		p.cfg.SASL.RemoveRealm = p.exactBool(s)
 	}},
 	{"zookeeper.allowSaslFailedClients", "`true`: a failed SASL exchange is answered OK with no token and the connection stays (not with enforced SASL), as in ZooKeeper", func(p *parser, s setting) {
 		if b, ok := p.propBool(s); ok {
@@ -431,6 +431,16 @@ func (p *parser) propBool(s setting) (bool, bool) {
 	}
 	p.propErrorf(s, "%q is not a boolean, choose true or false", s.value)
 	return false, false
+}
+
+// exactBool reads a property ZooKeeper compares with "true".equals: any
+// other spelling would be false there, so only "true" and "false" are
+// taken.
+func (p *parser) exactBool(s setting) bool {
+	if s.value != "true" && s.value != "false" {
+		p.propErrorf(s, "%q: want true or false (ZooKeeper reads only the lower-case \"true\" as true)", s.value)
+	}
+	return s.value == "true"
 }
 
 func (p *parser) propInt(s setting) (int, bool) {
