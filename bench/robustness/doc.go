@@ -108,7 +108,8 @@
 //   - Plain reads: a session never reads an older version of a key than
 //     before, also after moving to another member.
 //   - Expiry: each doomed session's ephemeral deleted no sooner than 2/3
-//     of its timeout after the cut and no later than timeout + tick +
+//     of its timeout less 500 ms after the cut (the client's ping ticker
+//     runs late on a loaded machine) and no later than timeout + tick +
 //     500 ms after the cut or the last change of leader (srvr polled
 //     every 100 ms), as the observer's exists watch saw it.
 //
