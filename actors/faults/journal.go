@@ -1,0 +1,231 @@
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// The journal of directory operations not yet durable (lose only). A
+// create, mkdir, rename or remove takes effect on the real files at once
+// (the process must see it), and is recorded here until an fsync of the
+// directory that holds the new name; what it replaced or removed is moved
+// aside (into the state directory's aside/, on the same file system) until
+// then. Recover, at the next start, undoes what is still recorded, newest
+// first: what a power loss would have left. The journal itself is written
+// by rename after every change; it only has to outlive the process, not
+// the machine.
+
+const (
+	opCreate = "create" // Path was created
+	opMkdir  = "mkdir"  // directory Path was created
+	opRename = "rename" // Path was renamed to To; Backup holds what To was
+	opRemove = "remove" // Path was removed; Backup holds it
+)
+
+type jop struct {
+	Op     string `json:"op"`
+	Path   string `json:"path"`
+	To     string `json:"to,omitempty"`
+	Backup string `json:"backup,omitempty"`
+}
+
+// dir is the directory whose fsync makes the operation durable.
+func (o jop) dir() string {
+	if o.Op == opRename {
+		return filepath.Dir(o.To)
+	}
+	return filepath.Dir(o.Path)
+}
+
+type journal struct {
+	path  string // the journal file
+	aside string // where removed and replaced files wait
+	ops   []jop
+	seq   int
+}
+
+const (
+	journalName = "journal"
+	asideName   = "aside"
+)
+
+// openJournal starts an empty journal in stateDir; Recover must have
+// emptied the previous one.
+func openJournal(stateDir string) (*journal, error) {
+	j := &journal{path: filepath.Join(stateDir, journalName), aside: filepath.Join(stateDir, asideName)}
+	ops, err := readJournal(j.path)
+	if err != nil {
+		return nil, err
+	}
+	if len(ops) > 0 {
+		return nil, fmt.Errorf("paddock/faults: %s holds %d operations: Recover it first", j.path, len(ops))
+	}
+	if err := os.MkdirAll(j.aside, 0o755); err != nil {
+		return nil, err
+	}
+	return j, j.save()
+}
+
+func readJournal(path string) ([]jop, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ops []jop
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var o jop
+		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
+			return nil, fmt.Errorf("paddock/faults: %s:%d: %w", path, line, err)
+		}
+		switch o.Op {
+		case opCreate, opMkdir, opRemove, opRename:
+		default:
+			return nil, fmt.Errorf("paddock/faults: %s:%d: unknown operation %q", path, line, o.Op)
+		}
+		ops = append(ops, o)
+	}
+	return ops, sc.Err()
+}
+
+func (j *journal) save() error {
+	var b bytes.Buffer
+	for _, o := range j.ops {
+		line, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	tmp := j.path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, j.path)
+}
+
+func (j *journal) add(o jop) error {
+	j.ops = append(j.ops, o)
+	return j.save()
+}
+
+func (j *journal) backupName() string {
+	j.seq++
+	return filepath.Join(j.aside, strconv.Itoa(j.seq))
+}
+
+// moveAside removes name by moving it aside.
+func (j *journal) moveAside(name string) error {
+	b := j.backupName()
+	if err := os.Rename(name, b); err != nil {
+		return err
+	}
+	return j.add(jop{Op: opRemove, Path: name, Backup: b})
+}
+
+// rename renames, moving aside what newname was.
+func (j *journal) rename(oldname, newname string) error {
+	if oldname == newname {
+		return os.Rename(oldname, newname) // nothing changes
+	}
+	o := jop{Op: opRename, Path: oldname, To: newname}
+	if fi, err := os.Lstat(newname); err == nil && !fi.IsDir() {
+		o.Backup = j.backupName()
+		if err := os.Rename(newname, o.Backup); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(oldname, newname); err != nil {
+		if o.Backup != "" {
+			_ = os.Rename(o.Backup, newname)
+		}
+		return err
+	}
+	return j.add(o)
+}
+
+// durable forgets the operations that an fsync of dir made durable.
+func (j *journal) durable(dir string) error {
+	kept := j.ops[:0]
+	changed := false
+	for _, o := range j.ops {
+		if o.dir() != dir {
+			kept = append(kept, o)
+			continue
+		}
+		changed = true
+		if o.Backup != "" {
+			if err := os.RemoveAll(o.Backup); err != nil {
+				return err
+			}
+		}
+	}
+	j.ops = kept
+	if !changed {
+		return nil
+	}
+	return j.save()
+}
+
+// Recover undoes, newest first, the directory operations that stateDir's
+// journal still holds (a power loss took them), empties the journal and
+// returns a line for each operation undone.
+func Recover(stateDir string) ([]string, error) {
+	path := filepath.Join(stateDir, journalName)
+	ops, err := readJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	var undone []string
+	var errs []error
+	for i := len(ops) - 1; i >= 0; i-- {
+		o := ops[i]
+		var err error
+		switch o.Op {
+		case opCreate:
+			err = os.Remove(o.Path)
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+		case opMkdir:
+			err = os.RemoveAll(o.Path)
+		case opRemove:
+			err = os.Rename(o.Backup, o.Path)
+		case opRename:
+			err = os.Rename(o.To, o.Path)
+			if err == nil && o.Backup != "" {
+				err = os.Rename(o.Backup, o.To)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("undo %s %s: %w", o.Op, o.Path, err))
+			continue
+		}
+		line := o.Op + " " + o.Path
+		if o.To != "" {
+			line += " -> " + o.To
+		}
+		undone = append(undone, line)
+	}
+	if err := os.RemoveAll(filepath.Join(stateDir, asideName)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return undone, errors.Join(errs...)
+}
