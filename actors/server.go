@@ -384,12 +384,9 @@ func (s *Server) startShard(ctx context.Context) error {
 	}
 	// The storage fault layer of the fault suite: nil unless the binary
 	// was built with the faults tag and $PADDOCK_FAULTS is set (faults).
-	ffs, err := faults.Setup(faults.Dirs{WAL: walDir, NodeHost: nhDir})
-	if err != nil {
+	if on, err := faults.Setup(&nhc); err != nil {
 		return fmt.Errorf("paddock/actors: storage fault layer: %w", err)
-	}
-	if ffs != nil {
-		nhc.Expert.FS = ffs
+	} else if on {
 		s.log.Warn("storage fault layer active: this binary is built for the fault suite", "env", faults.EnvVar)
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)

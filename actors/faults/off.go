@@ -4,16 +4,16 @@ package faults
 
 import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
-	"github.com/lni/vfs"
+	"github.com/lni/dragonboat/v4/config"
 )
 
 // Built reports whether the binary carries the fault layer (the faults
 // build tag).
 const Built = false
 
-// Setup returns nil: without the faults build tag there are no faults,
-// whatever the environment says.
-func Setup(Dirs) (vfs.FS, error) { return nil, nil }
+// Setup changes nothing and returns false: without the faults build tag
+// there are no faults, whatever the environment says.
+func Setup(*config.NodeHostConfig) (bool, error) { return false, nil }
 
 // Hit does nothing without the faults build tag.
 func Hit(Point) {}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
-	"github.com/lni/vfs"
+	"github.com/lni/dragonboat/v4/config"
 )
 
 // Built reports whether the binary carries the fault layer (the faults
@@ -23,15 +23,26 @@ var active atomic.Pointer[controlFile]
 
 // Setup starts the fault layer if $PADDOCK_FAULTS names a state directory:
 // it reads the control file there, undoes (with lose-unsynced) what the
-// last death of the process took, and returns the file layer for
-// Dragonboat. Without $PADDOCK_FAULTS it returns nil: no faults.
-func Setup(dirs Dirs) (vfs.FS, error) {
+// last death of the process took, and puts the file layer under nhc's
+// LogDB and snapshots. Without $PADDOCK_FAULTS it changes nothing and
+// returns false.
+func Setup(nhc *config.NodeHostConfig) (bool, error) {
 	stateDir := os.Getenv(EnvVar)
 	if stateDir == "" {
-		return nil, nil
+		return false, nil
 	}
+	fs, err := openLayer(stateDir, Dirs{WAL: nhc.WALDir, NodeHost: nhc.NodeHostDir})
+	if err != nil {
+		return false, err
+	}
+	nhc.Expert.FS = fs
+	nhc.Expert.LogDBFactory = logDBFactory{fs}
+	return true, nil
+}
+
+func openLayer(stateDir string, dirs Dirs) (*FS, error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("paddock/faults: %w", err)
+		return nil, err
 	}
 	ctl, err := openControl(filepath.Join(stateDir, ControlName), warn)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
 		// The storage fault layer sits under Dragonboat's LogDB and
 		// snapshots (its vfs.FS) and wraps the state machine.
-		"actors/faults": {"github.com/lni/vfs", "github.com/lni/dragonboat/v4/statemachine"},
+		"actors/faults": {"github.com/lni/vfs", "github.com/lni/dragonboat/v4"},
 		// bench drives the raw protocol itself so the client is never the
 		// bottleneck (bench/doc.go).
 		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},

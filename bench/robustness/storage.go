@@ -1,0 +1,198 @@
+package robustness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Storage faults (storage_test.go): the members' data on disk, the
+// storage fault layer of a Paddock built with -tags faults (its control
+// file, actors/faults), and processes that end by themselves.
+
+// faultsEnv is actors/faults.EnvVar: the harness writes the control file
+// as text and imports nothing of the server.
+const faultsEnv = "PADDOCK_FAULTS"
+
+// FaultsDir is the member's fault-layer state directory (control file,
+// journal), beside its data.
+func (m *Member) FaultsDir() string { return filepath.Join(m.Dir, "faults") }
+
+// DataDir is the member's dataDir.
+func (m *Member) DataDir() string { return filepath.Join(m.Dir, "data") }
+
+// SetFaults replaces the member's control file (by rename, so the
+// process reads it whole); a running member takes it within milliseconds.
+func (m *Member) SetFaults(control string) error {
+	tmp := filepath.Join(m.FaultsDir(), "control.tmp")
+	if err := os.WriteFile(tmp, []byte(control), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(m.FaultsDir(), "control"))
+}
+
+// WaitExit waits up to d for the member's process to end by itself (a
+// crash point, a fail-stop) and returns how it ended. A member still
+// running after d is an error; it is left running.
+func (m *Member) WaitExit(ctx context.Context, d time.Duration) (string, error) {
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	m.mu.Unlock()
+	if cmd == nil {
+		return "", fmt.Errorf("robustness: member %d is not running", m.ID)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return "", fmt.Errorf("robustness: %s member %d still running %v later", m.e.Opts.Kind, m.ID, d)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	m.mu.Lock()
+	if m.cmd == cmd {
+		m.cmd, m.stopped = nil, false
+	}
+	m.mu.Unlock()
+	if m.e.Net != nil {
+		m.e.Net.memberDown(m.ID)
+	}
+	return cmd.ProcessState.String(), nil
+}
+
+// WipeData replaces the data directory of a stopped member with an empty
+// one that holds only its myid: a member replaced by a new machine.
+func (m *Member) WipeData() error {
+	if m.Running() {
+		return fmt.Errorf("robustness: member %d is running", m.ID)
+	}
+	myid, err := os.ReadFile(filepath.Join(m.DataDir(), "myid"))
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(m.DataDir()); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.DataDir(), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(m.DataDir(), "myid"), myid, 0o644)
+}
+
+// NewestLog is the member's newest Raft/transaction log file: for Paddock
+// the most recently written non-empty pebble WAL file (Dragonboat's Raft
+// entries and state), for ZooKeeper the version-2/log.<zxid> of the
+// highest zxid.
+func (m *Member) NewestLog() (string, error) {
+	if m.e.Opts.Kind == ZooKeeper {
+		return newestZK(m.DataDir(), "log.")
+	}
+	return newestFile(filepath.Join(m.DataDir(), "wal"), func(p string) bool { return strings.HasSuffix(p, ".log") })
+}
+
+// NewestSnapshot is the member's newest snapshot file: for Paddock the
+// Dragonboat snapshot file (.gbsnap) of the highest index, for ZooKeeper
+// version-2/snapshot.<zxid> of the highest zxid.
+func (m *Member) NewestSnapshot() (string, error) {
+	if m.e.Opts.Kind == ZooKeeper {
+		return newestZK(m.DataDir(), "snapshot.")
+	}
+	var snaps []string
+	err := filepath.WalkDir(filepath.Join(m.DataDir(), "nodehost"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".gbsnap") {
+			snaps = append(snaps, p)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(snaps) == 0 {
+		return "", errors.New("robustness: no snapshot file")
+	}
+	// snapshot-<16 hex digits of the index>.gbsnap: the names sort by index.
+	slices.SortFunc(snaps, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
+	return snaps[len(snaps)-1], nil
+}
+
+func newestZK(dataDir, prefix string) (string, error) {
+	dir := filepath.Join(dataDir, "version-2")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	best, bestZxid := "", int64(-1)
+	for _, e := range ents {
+		hex, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		var z int64
+		if _, err := fmt.Sscanf(hex, "%x", &z); err == nil && z > bestZxid {
+			best, bestZxid = filepath.Join(dir, e.Name()), z
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("robustness: no %s* file in %s", prefix, dir)
+	}
+	return best, nil
+}
+
+func newestFile(root string, match func(string) bool) (string, error) {
+	best, bestTime := "", time.Time{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !match(p) {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Size() > 0 && fi.ModTime().After(bestTime) {
+			best, bestTime = p, fi.ModTime()
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if best == "" {
+		return "", fmt.Errorf("robustness: no log file under %s", root)
+	}
+	return best, nil
+}
+
+// CorruptByte flips every bit of one byte of the file, at a random offset
+// among its written bytes (before the trailing zeros of a preallocated
+// log), and returns the offset.
+func CorruptByte(path string, rng *rand.Rand) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	end := len(b)
+	for end > 0 && b[end-1] == 0 {
+		end--
+	}
+	if end == 0 {
+		return 0, fmt.Errorf("robustness: %s holds no data", path)
+	}
+	off := rng.IntN(end)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte{b[off] ^ 0xff}, int64(off)); err != nil {
+		return 0, err
+	}
+	return int64(off), f.Sync()
+}
