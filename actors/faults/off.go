@@ -3,8 +3,8 @@
 package faults
 
 import (
-	sm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/lni/dragonboat/v4/config"
+	sm "github.com/lni/dragonboat/v4/statemachine"
 )
 
 // Built reports whether the binary carries the fault layer (the faults
