@@ -431,3 +431,50 @@ func TestRecoverRefusesABadJournal(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot directory's file removed (its directory never synced), then
+// the whole directory removed and its parent synced: the power loss must
+// leave the directory gone, not fail to put the file back into it
+// (Dragonboat's snapshot clean-up does this).
+func TestDurableRemoveSettlesWhatWasBelow(t *testing.T) {
+	l := newLayer(t, true, "lose-unsynced=true\n")
+	parent := filepath.Join(l.nh, "snapshot-1-3")
+	snap := filepath.Join(parent, "snapshot-0000000000000068")
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	msg := filepath.Join(snap, "dragonboat.snapshot.message")
+	if err := os.WriteFile(msg, []byte("m"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.fs.Remove(msg); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.fs.RemoveAll(snap); err != nil {
+		t.Fatal(err)
+	}
+	syncDir(t, l.fs, parent)
+	if undone := recoverLayer(t, l); len(undone) != 0 || exists(snap) {
+		t.Fatalf("undone %v; the directory's removal was durable", undone)
+	}
+
+	// A directory renamed durably: what was not durable inside it is
+	// undone at its new name.
+	l2 := newLayer(t, true, "lose-unsynced=true\n")
+	tmp, final := filepath.Join(l2.nh, "snapshot-1-3", "x.generating"), filepath.Join(l2.nh, "snapshot-1-3", "x")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := l2.fs.Create(filepath.Join(tmp, "late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := l2.fs.Rename(tmp, final); err != nil {
+		t.Fatal(err)
+	}
+	syncDir(t, l2.fs, filepath.Dir(final))
+	if undone := recoverLayer(t, l2); len(undone) != 1 || exists(filepath.Join(final, "late")) || !exists(final) {
+		t.Fatalf("undone %v: want the create undone inside the renamed directory, the directory kept", undone)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // The journal of directory operations not yet durable (lose only). A
@@ -158,9 +159,13 @@ func (j *journal) rename(oldname, newname string) error {
 	return j.add(o)
 }
 
-// durable forgets the operations that an fsync of dir made durable.
+// durable forgets the operations that an fsync of dir made durable. A
+// durable remove of a directory also settles the earlier operations below
+// it (that subtree is gone for good), and a durable rename of one moves
+// the earlier operations below it to the new name (undoing them happens
+// there now).
 func (j *journal) durable(dir string) error {
-	kept := j.ops[:0]
+	var kept []jop
 	changed := false
 	for _, o := range j.ops {
 		if o.dir() != dir {
@@ -168,9 +173,26 @@ func (j *journal) durable(dir string) error {
 			continue
 		}
 		changed = true
-		if o.Backup != "" {
-			if err := os.RemoveAll(o.Backup); err != nil {
-				return err
+		if err := dropBackup(o); err != nil {
+			return err
+		}
+		switch o.Op {
+		case opRemove:
+			var still []jop
+			for _, e := range kept {
+				if within(e.Path, o.Path) || e.To != "" && within(e.To, o.Path) {
+					if err := dropBackup(e); err != nil {
+						return err
+					}
+					continue
+				}
+				still = append(still, e)
+			}
+			kept = still
+		case opRename:
+			for i := range kept {
+				kept[i].Path = moved(kept[i].Path, o.Path, o.To)
+				kept[i].To = moved(kept[i].To, o.Path, o.To)
 			}
 		}
 	}
@@ -179,6 +201,21 @@ func (j *journal) durable(dir string) error {
 		return nil
 	}
 	return j.save()
+}
+
+func dropBackup(o jop) error {
+	if o.Backup == "" {
+		return nil
+	}
+	return os.RemoveAll(o.Backup)
+}
+
+// moved is p after a rename of from to to.
+func moved(p, from, to string) string {
+	if p == "" || !within(p, from) {
+		return p
+	}
+	return to + strings.TrimPrefix(p, from)
 }
 
 // Recover undoes, newest first, the directory operations that stateDir's
