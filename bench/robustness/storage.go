@@ -38,9 +38,12 @@ func (m *Member) SetFaults(control string) error {
 	return os.Rename(tmp, filepath.Join(m.FaultsDir(), "control"))
 }
 
+// ErrStillRunning is WaitExit's error for a member that did not end.
+var ErrStillRunning = errors.New("robustness: member still running")
+
 // WaitExit waits up to d for the member's process to end by itself (a
 // crash point, a fail-stop) and returns how it ended. A member still
-// running after d is an error; it is left running.
+// running after d is ErrStillRunning; it is left running.
 func (m *Member) WaitExit(ctx context.Context, d time.Duration) (string, error) {
 	m.mu.Lock()
 	cmd, done := m.cmd, m.done
@@ -53,7 +56,7 @@ func (m *Member) WaitExit(ctx context.Context, d time.Duration) (string, error) 
 	select {
 	case <-done:
 	case <-t.C:
-		return "", fmt.Errorf("robustness: %s member %d still running %v later", m.e.Opts.Kind, m.ID, d)
+		return "", fmt.Errorf("%s member %d, %v later: %w", m.e.Opts.Kind, m.ID, d, ErrStillRunning)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -107,7 +110,8 @@ func (m *Member) NewestSnapshot() (string, error) {
 	}
 	var snaps []string
 	err := filepath.WalkDir(filepath.Join(m.DataDir(), "nodehost"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".gbsnap") {
+		// Not one being written (.generating) or received (.receiving).
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".gbsnap") && !strings.Contains(p, ".generating") && !strings.Contains(p, ".receiving") {
 			snaps = append(snaps, p)
 		}
 		return err
@@ -195,4 +199,51 @@ func CorruptByte(path string, rng *rand.Rand) (int64, error) {
 		return 0, err
 	}
 	return int64(off), f.Sync()
+}
+
+// StartOrStop starts the member and watches it for watch: it either keeps
+// running (stopped "") or ends, during start-up or within watch, and then
+// stopped is the reason its log gives (FailureLine).
+func (m *Member) StartOrStop(ctx context.Context, watch time.Duration) (stopped string, err error) {
+	if err := m.Start(ctx); err != nil {
+		if m.Running() {
+			return "", err // did not answer in time: not a refusal
+		}
+		return m.FailureLine(), nil
+	}
+	if _, err := m.WaitExit(ctx, watch); errors.Is(err, ErrStillRunning) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	return m.FailureLine(), nil
+}
+
+// FailureLine is the line of the member's log since its last start that
+// says why it stopped: Paddock's first "panic: " line (Go's, Dragonboat's
+// fail-stops) or else its first ERROR record; ZooKeeper's first exception
+// line or else its first ERROR; "" without one.
+func (m *Member) FailureLine() string {
+	b, _ := os.ReadFile(m.logPath())
+	log := string(b)
+	if i := strings.LastIndex(log, "==== robustness: start "); i >= 0 {
+		log = log[i:]
+	}
+	first, errLine := "", ""
+	for _, line := range strings.Split(log, "\n") {
+		cause := strings.HasPrefix(line, "panic: ")
+		if m.e.Opts.Kind == ZooKeeper {
+			cause = strings.HasPrefix(line, "java.") && strings.Contains(line, "Exception")
+		}
+		if cause && first == "" {
+			first = line
+		}
+		if errLine == "" && (strings.Contains(line, "level=ERROR") || strings.Contains(line, "] ERROR ")) {
+			errLine = line
+		}
+	}
+	if first != "" {
+		return first
+	}
+	return errLine
 }
