@@ -62,8 +62,20 @@
 //
 // ENOSPC fails Create, Link and every write of an armed class without
 // writing anything. EIO fails the fsync of a file or directory of an armed
-// class and, as Linux does after a failed writeback, drops that file's
-// pending data: a later fsync succeeds with the data gone.
+// class; with lose-unsynced it also drops that file's pending data, as
+// Linux does after a failed writeback: a later fsync succeeds with the
+// data gone.
+//
+// # Why a LogDB factory too
+//
+// Dragonboat's default LogDB refuses a file layer that is not one of its
+// own test types, and treats a NodeHost whose layer is its *ErrorFS as a
+// test that swallows LogDB failures instead of crashing. Setup therefore
+// gives the NodeHost the plain layer and pebble the same layer behind an
+// ErrorFS that injects nothing, through a LogDB factory that builds
+// Dragonboat's own default LogDB (reached by go:linkname, logdb.go): the
+// same code and on-disk format as production, and production's reaction
+// to a failing disk.
 package faults
 
 // EnvVar names the state directory; unset, the layer is off.
