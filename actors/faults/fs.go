@@ -492,11 +492,14 @@ func (h *file) Read(p []byte) (int, error) {
 // extents.
 func (h *file) ReadAt(p []byte, off int64) (int, error) {
 	h.fs.mu.Lock()
-	defer h.fs.mu.Unlock()
 	n := h.n
 	if !n.dirty {
+		// Nothing pending: a plain read, without holding the layer's lock
+		// (pebble reads its tables concurrently).
+		h.fs.mu.Unlock()
 		return h.f.ReadAt(p, off)
 	}
+	defer h.fs.mu.Unlock()
 	if off >= n.size {
 		return 0, io.EOF
 	}
