@@ -78,8 +78,6 @@ func onDisk(t *testing.T, p string) string {
 	return string(b)
 }
 
-func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
-
 func write(t *testing.T, f vfs.File, s string) {
 	t.Helper()
 	if _, err := f.Write([]byte(s)); err != nil {
@@ -500,5 +498,41 @@ func TestSyncingFileSyncsThroughTheLayer(t *testing.T) {
 	sf.Close()
 	if got := onDisk(t, p); got != "record" {
 		t.Fatalf("after a Sync through pebble's syncing wrapper the file holds %q, want %q", got, "record")
+	}
+}
+
+// The process may die between writing the journal and doing what it
+// records, or between a durable fsync and deleting what was kept aside:
+// Recover must then leave the files as they are (a removal never done, a
+// rename half done) and find nothing missing.
+func TestRecoverAfterADeathMidOperation(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "faults")
+	if err := os.MkdirAll(filepath.Join(state, asideName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept, cur, tmp := filepath.Join(dir, "000217.sst"), filepath.Join(dir, "CURRENT"), filepath.Join(dir, "CURRENT.tmp")
+	for p, s := range map[string]string{kept: "table", cur: "old", tmp: "new"} {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The rename got as far as moving CURRENT aside.
+	half := filepath.Join(state, asideName, "2")
+	if err := os.Rename(cur, half); err != nil {
+		t.Fatal(err)
+	}
+	j := &journal{path: filepath.Join(state, journalName), aside: filepath.Join(state, asideName), ops: []jop{
+		{Op: opRemove, Path: kept, Backup: filepath.Join(state, asideName, "1")}, // journalled, never moved
+		{Op: opRename, Path: tmp, To: cur, Backup: half},
+	}}
+	if err := j.save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recover(state); err != nil {
+		t.Fatal(err)
+	}
+	if onDisk(t, kept) != "table" || onDisk(t, cur) != "old" || onDisk(t, tmp) != "new" {
+		t.Fatal("Recover after a death mid-operation did not leave the files as they were before it")
 	}
 }

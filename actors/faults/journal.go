@@ -20,7 +20,11 @@ import (
 // then. Recover, at the next start, undoes what is still recorded, newest
 // first: what a power loss would have left. The journal itself is written
 // by rename after every change; it only has to outlive the process, not
-// the machine.
+// the machine. The process may die at any point (a crash point, SIGKILL),
+// so a remove or a rename is journalled before it is done and Recover
+// undoes whatever part of it was done, and what a directory's fsync made
+// unneeded is deleted from aside/ only once the journal no longer holds
+// it.
 
 const (
 	opCreate = "create" // Path was created
@@ -129,34 +133,52 @@ func (j *journal) backupName() string {
 	return filepath.Join(j.aside, strconv.Itoa(j.seq))
 }
 
-// moveAside removes name by moving it aside.
+// moveAside removes name by moving it aside. The journal is written
+// first: a death between the two leaves an operation whose undo finds
+// nothing to undo (Recover).
 func (j *journal) moveAside(name string) error {
-	b := j.backupName()
-	if err := os.Rename(name, b); err != nil {
+	o := jop{Op: opRemove, Path: name, Backup: j.backupName()}
+	if err := j.add(o); err != nil {
 		return err
 	}
-	return j.add(jop{Op: opRemove, Path: name, Backup: b})
+	if err := os.Rename(name, o.Backup); err != nil {
+		j.ops = j.ops[:len(j.ops)-1]
+		return errors.Join(err, j.save())
+	}
+	return nil
 }
 
-// rename renames, moving aside what newname was.
+// rename renames, moving aside what newname was; the journal is written
+// first, as in moveAside.
 func (j *journal) rename(oldname, newname string) error {
 	if oldname == newname {
 		return os.Rename(oldname, newname) // nothing changes
 	}
 	o := jop{Op: opRename, Path: oldname, To: newname}
-	if fi, err := os.Lstat(newname); err == nil && !fi.IsDir() {
+	fi, err := os.Lstat(newname)
+	replaces := err == nil && !fi.IsDir()
+	if replaces {
 		o.Backup = j.backupName()
+	}
+	if err := j.add(o); err != nil {
+		return err
+	}
+	undo := func(err error) error {
+		j.ops = j.ops[:len(j.ops)-1]
+		return errors.Join(err, j.save())
+	}
+	if replaces {
 		if err := os.Rename(newname, o.Backup); err != nil {
-			return err
+			return undo(err)
 		}
 	}
 	if err := os.Rename(oldname, newname); err != nil {
-		if o.Backup != "" {
+		if replaces {
 			_ = os.Rename(o.Backup, newname)
 		}
-		return err
+		return undo(err)
 	}
-	return j.add(o)
+	return nil
 }
 
 // durable forgets the operations that an fsync of dir made durable. A
@@ -166,24 +188,19 @@ func (j *journal) rename(oldname, newname string) error {
 // there now).
 func (j *journal) durable(dir string) error {
 	var kept []jop
-	changed := false
+	var drop []string // backups no longer needed, deleted once the journal says so
 	for _, o := range j.ops {
 		if o.dir() != dir {
 			kept = append(kept, o)
 			continue
 		}
-		changed = true
-		if err := dropBackup(o); err != nil {
-			return err
-		}
+		drop = append(drop, o.Backup)
 		switch o.Op {
 		case opRemove:
 			var still []jop
 			for _, e := range kept {
 				if within(e.Path, o.Path) || e.To != "" && within(e.To, o.Path) {
-					if err := dropBackup(e); err != nil {
-						return err
-					}
+					drop = append(drop, e.Backup)
 					continue
 				}
 				still = append(still, e)
@@ -196,18 +213,21 @@ func (j *journal) durable(dir string) error {
 			}
 		}
 	}
+	if len(drop) == 0 {
+		return nil
+	}
 	j.ops = kept
-	if !changed {
-		return nil
+	if err := j.save(); err != nil {
+		return err
 	}
-	return j.save()
-}
-
-func dropBackup(o jop) error {
-	if o.Backup == "" {
-		return nil
+	for _, b := range drop {
+		if b != "" {
+			if err := os.RemoveAll(b); err != nil {
+				return err
+			}
+		}
 	}
-	return os.RemoveAll(o.Backup)
+	return nil
 }
 
 // moved is p after a rename of from to to.
@@ -241,10 +261,18 @@ func Recover(stateDir string) ([]string, error) {
 		case opMkdir:
 			err = os.RemoveAll(o.Path)
 		case opRemove:
-			err = os.Rename(o.Backup, o.Path)
+			// The process may have died after journalling the remove and
+			// before doing it: then there is nothing to put back.
+			if exists(o.Backup) {
+				err = os.Rename(o.Backup, o.Path)
+			}
 		case opRename:
-			err = os.Rename(o.To, o.Path)
-			if err == nil && o.Backup != "" {
+			// Likewise, any prefix of: what To was moved aside, Path
+			// renamed to To.
+			if !exists(o.Path) && exists(o.To) {
+				err = os.Rename(o.To, o.Path)
+			}
+			if err == nil && o.Backup != "" && exists(o.Backup) {
 				err = os.Rename(o.Backup, o.To)
 			}
 		}
@@ -258,11 +286,20 @@ func Recover(stateDir string) ([]string, error) {
 		}
 		undone = append(undone, line)
 	}
+	if len(errs) > 0 {
+		// Kept as they are, for whoever finds out why (the start fails).
+		return undone, fmt.Errorf("paddock/faults: %s and %s kept: %w", path, filepath.Join(stateDir, asideName), errors.Join(errs...))
+	}
 	if err := os.RemoveAll(filepath.Join(stateDir, asideName)); err != nil {
-		errs = append(errs, err)
+		return undone, err
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
+		return undone, err
 	}
-	return undone, errors.Join(errs...)
+	return undone, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

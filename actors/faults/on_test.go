@@ -19,19 +19,11 @@ import (
 // binary again) arms one and reaches it; it must die by SIGKILL at the
 // armed hit and not before.
 
-const childEnv = "PADDOCK_FAULTS_TEST_CHILD"
+func init() { children["crash"] = crashChild }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		child()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// child starts the layer from $PADDOCK_FAULTS and reaches apply-after
+// crashChild starts the layer from $PADDOCK_FAULTS and reaches apply-after
 // three times, saying so after each.
-func child() {
+func crashChild() {
 	root := os.Getenv(EnvVar)
 	nhc := config.NodeHostConfig{NodeHostDir: filepath.Join(root, "nh"), WALDir: filepath.Join(root, "wal")}
 	on, err := Setup(&nhc)
@@ -54,7 +46,7 @@ func runChild(t *testing.T, control string) (string, error) {
 		writeControl(t, dir, control)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", EnvVar+"="+dir)
+	cmd.Env = append(os.Environ(), childEnv+"=crash", EnvVar+"="+dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

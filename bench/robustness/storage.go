@@ -71,6 +71,25 @@ func (m *Member) WaitExit(ctx context.Context, d time.Duration) (string, error) 
 	return cmd.ProcessState.String(), nil
 }
 
+// Exited reports, without waiting, whether the member's process has ended
+// by itself; an ended one is reaped as WaitExit does.
+func (m *Member) Exited() bool {
+	m.mu.Lock()
+	done := m.done
+	running := m.cmd != nil
+	m.mu.Unlock()
+	if !running {
+		return false
+	}
+	select {
+	case <-done:
+	default:
+		return false
+	}
+	_, err := m.WaitExit(context.Background(), time.Second)
+	return err == nil
+}
+
 // WipeData replaces the data directory of a stopped member with an empty
 // one that holds only its myid: a member replaced by a new machine.
 func (m *Member) WipeData() error {

@@ -40,6 +40,80 @@ func crashAt(ctx context.Context, m *Member, base, point string) error {
 	return nil
 }
 
+// controlRead is what a member of the faults build logs when it has read
+// a new control file (actors/faults).
+const controlRead = "paddock/faults: control file read: "
+
+// crashAny arms point on every running member, waits until one of them
+// has killed itself there (the reply point needs a member with clients
+// writing, and clients move away from a member that dies), sets every
+// control back to base and returns the members that ended.
+func crashAny(ctx context.Context, r *Run, base, point string) ([]*Member, error) {
+	for _, m := range r.E.Members {
+		if m.Running() {
+			if err := m.SetFaults(base + "crash=" + point + "\n"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var ended []*Member
+	for len(ended) == 0 {
+		for _, m := range r.E.Members {
+			if m.Exited() {
+				ended = append(ended, m)
+			}
+		}
+		if len(ended) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no member reached crash point %s within 20s", point)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// Disarm the others; one may reach the point before it has read the
+	// new control file, so wait for each to say it read it, or to end.
+	for _, m := range r.E.Members {
+		if slices.Contains(ended, m) || !m.Running() {
+			continue
+		}
+		reads := strings.Count(m.LogTail(1<<20), controlRead)
+		if err := m.SetFaults(base); err != nil {
+			return nil, err
+		}
+		for strings.Count(m.LogTail(1<<20), controlRead) == reads {
+			if m.Exited() {
+				ended = append(ended, m)
+				break
+			}
+			if time.Now().After(deadline.Add(10 * time.Second)) {
+				return nil, fmt.Errorf("member %d did not read its control file", m.ID)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	for _, m := range ended {
+		if err := m.SetFaults(base); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range ended {
+		if !strings.Contains(m.LogTail(40), "crash point "+point+" reached") {
+			return nil, fmt.Errorf("member %d ended without reaching crash point %s:\n%s", m.ID, point, m.LogTail(20))
+		}
+	}
+	return ended, nil
+}
+
 // waitSnapshot waits until m has a snapshot file.
 func waitSnapshot(ctx context.Context, m *Member) (string, error) {
 	for {
@@ -55,7 +129,8 @@ func waitSnapshot(ctx context.Context, m *Member) (string, error) {
 }
 
 // TestStorageCrashPoints: a member kills itself at each named crash point
-// in turn (the leader and a follower alternately), under load, and is
+// in turn (the leader and a follower alternately; for the reply point,
+// whichever member's clients write first), under load, and is
 // restarted on its data. The fault layer keeps unsynced writes in memory,
 // so each crash is also a power loss of that member (log-save-before
 // loses the entries written and not yet fsynced). The recover points are
@@ -97,6 +172,17 @@ func TestStorageCrashPoints(t *testing.T) {
 				}
 				if err := m.SetFaults(base); err != nil {
 					return err
+				}
+			} else if p == "reply" {
+				ended, err := crashAny(ctx, r, base, p)
+				if err != nil {
+					return err
+				}
+				m = ended[0]
+				for _, e := range ended[1:] {
+					if err := e.Start(ctx); err != nil {
+						return err
+					}
 				}
 			} else if err := crashAt(ctx, m, base, p); err != nil {
 				return err
