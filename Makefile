@@ -10,7 +10,9 @@ build:
 	CGO_ENABLED=0 $(GO) build -o paddock ./cmd/paddock
 
 # The one test command: installs what tests need, then vets, runs every
-# test with the race detector, and runs each fuzz target briefly.
+# test with the race detector (and the storage fault layer's once more
+# with the faults build tag that compiles its hooks in), and runs each
+# fuzz target briefly.
 test: deps vet unit fuzz
 
 deps:
@@ -19,9 +21,11 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags faults ./actors/... ./cmd/...
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(GO) test -race -count=1 -tags faults ./actors/faults
 
 # Each fuzz target runs for FUZZTIME (go test allows one target per run).
 fuzz:

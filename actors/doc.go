@@ -40,6 +40,13 @@
 //   - tracing: a span per request, a raft.propose child per write, and
 //     watch.event spans linked to the write that fired them (tracing.go).
 //
+// The fault suite's storage faults (actors/faults) reach in at three
+// places: startShard gives the NodeHost faults.Setup's file layer and
+// LogDB, the state machine is handed to Dragonboat through
+// faults.WrapStateMachine, and a write's result passes faults.Hit(Reply).
+// Without the faults build tag these are empty and the environment is
+// never read.
+//
 // Invariants: nothing blocks in Receive; onApply never waits (it sends, and
 // serves parked reads from the tree it holds under the write lock); the router is
 // the only writer of the watermark; a session actor never releases a

@@ -23,6 +23,7 @@ import (
 	chantransport "github.com/lni/dragonboat/v4/plugin/chan"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
+	"github.com/paddockdb/paddock/actors/faults"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
 )
@@ -381,6 +382,13 @@ func (s *Server) startShard(ctx context.Context) error {
 		nhc.Expert.TransportFactory = &localTransport{}
 		rc.ReplicaID, rc.ElectionRTT, rc.HeartbeatRTT = 1, 10, 1
 	}
+	// The storage fault layer of the fault suite: nil unless the binary
+	// was built with the faults tag and $PADDOCK_FAULTS is set (faults).
+	if on, err := faults.Setup(&nhc); err != nil {
+		return fmt.Errorf("paddock/actors: storage fault layer: %w", err)
+	} else if on {
+		s.log.Warn("storage fault layer active: this binary is built for the fault suite", "env", faults.EnvVar)
+	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return fmt.Errorf("paddock/actors: start NodeHost: %w", err)
@@ -405,7 +413,7 @@ func (s *Server) startShard(ctx context.Context) error {
 			s.meta.apply.tree = t // used only inside onApply, under the write lock (readgate.go)
 		})
 		s.meta.replica.OnRecover(s.onRecover)
-		return s.meta.replica
+		return faults.WrapStateMachine(s.meta.replica) // crash points (faults build tag only)
 	}
 	if err := nh.StartConcurrentReplica(members, false, create, rc); err != nil {
 		nh.Close()

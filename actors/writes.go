@@ -7,6 +7,7 @@ package actors
 import (
 	"math"
 
+	"github.com/paddockdb/paddock/actors/faults"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
 	"go.opentelemetry.io/otel/attribute"
@@ -31,6 +32,7 @@ func (ss *session) writeDone(m *writeResult) {
 		sl.propose.End()
 		sl.propose = nil
 	}
+	faults.Hit(faults.Reply) // a crash point (faults build tag only)
 	ss.finishWrite(sl, m.res)
 }
 

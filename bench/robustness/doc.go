@@ -62,6 +62,23 @@
 // address to the proxy of the link back (Network.rewriteInitial), or half
 // of the election traffic would go around the proxies.
 //
+// # Storage faults
+//
+// storage_test.go runs the storage fault classes. TestMain builds, beside
+// tmp/paddock, tmp/paddock-faults with the faults build tag: Options.Faults
+// starts its members with $PADDOCK_FAULTS set to the member's FaultsDir,
+// whose control file (Member.SetFaults, written by rename) arms crash
+// points, disk full, fsync errors and the power-loss model of
+// actors/faults (its package doc has the keys). Member.WaitExit waits for
+// a member that ends by itself (a crash point, a fail-stop), StartOrStop
+// starts one and tells whether it stays up or stops and why
+// (FailureLine: Paddock's panic line, ZooKeeper's exception), WipeData
+// replaces a data directory by an empty one that keeps myid, NewestLog,
+// NewestSnapshot and CorruptByte flip one byte of the newest log or
+// snapshot file of either kind. A member that stops for good, for a
+// documented reason, is left out of Run.Verify (Run.Excluded, reported as
+// the "excluded" check) and the others are checked.
+//
 // # Workloads and histories
 //
 // A Run starts register sessions (sync+getData and versioned setData on a

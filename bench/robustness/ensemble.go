@@ -57,6 +57,12 @@ type Options struct {
 	StartTimeout time.Duration
 	// Config holds more zoo.cfg lines ("key=value") for every member.
 	Config []string
+	// Faults starts the Paddock members with the storage fault layer
+	// (Binary must be built with -tags faults; see actors/faults):
+	// $PADDOCK_FAULTS is the member's FaultsDir, whose control file
+	// starts as FaultControl.
+	Faults       bool
+	FaultControl string
 }
 
 func (o *Options) defaults() error {
@@ -208,6 +214,14 @@ func (m *Member) writeFiles() error {
 	if err := os.WriteFile(m.configPath(), []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
+	if o.Faults {
+		if err := os.MkdirAll(m.FaultsDir(), 0o755); err != nil {
+			return err
+		}
+		if err := m.SetFaults(o.FaultControl); err != nil {
+			return err
+		}
+	}
 	if m.e.Net == nil {
 		return nil
 	}
@@ -346,6 +360,9 @@ func (m *Member) Start(ctx context.Context) error {
 	argv := m.command()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if m.e.Opts.Faults && m.e.Opts.Kind == Paddock {
+		cmd.Env = append(os.Environ(), faultsEnv+"="+m.FaultsDir())
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()

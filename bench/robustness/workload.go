@@ -53,6 +53,12 @@ type Run struct {
 	Live   []*Client // register sessions, then sequencers
 	Doomed []*Client
 
+	// Excluded are members the test found stopped for good (a member that
+	// refuses to start on corrupted data), with why: Verify checks the
+	// others and reports each exclusion as a finding of its own check,
+	// "excluded", which the test may accept.
+	Excluded map[int]string
+
 	keys   []string
 	healed time.Duration // history time of MarkHealed; 0 until then
 	cutAt  time.Duration // history time of CutDoomed; 0 until then
@@ -304,7 +310,15 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 	add := func(check, format string, a ...any) {
 		findings = append(findings, Finding{Check: check, Evidence: fmt.Sprintf(format, a...)})
 	}
-	checkers := make([]*Client, len(r.E.Members))
+	var members []*Member
+	for _, m := range r.E.Members {
+		if why, ok := r.Excluded[m.ID]; ok {
+			add("excluded", "member %d is not checked: %s", m.ID, why)
+			continue
+		}
+		members = append(members, m)
+	}
+	checkers := make([]*Client, len(members))
 	defer func() {
 		for _, c := range checkers {
 			if c != nil {
@@ -312,7 +326,7 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 			}
 		}
 	}()
-	for i, m := range r.E.Members {
+	for i, m := range members {
 		c, err := Dial(ctx, []string{m.ClientAddr}, 1, fmt.Sprintf("check%d", m.ID), r.W.SessionTimeout)
 		if err != nil {
 			add("members serve", "member %d: %v", m.ID, err)
@@ -338,7 +352,7 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 			case errors.Is(err, zk.ErrNoNode):
 				op.Outcome, op.Missing = OK, true
 			default:
-				add("final reads", "member %d: %s: %v", r.E.Members[i].ID, key, err)
+				add("final reads", "member %d: %s: %v", members[i].ID, key, err)
 				continue
 			}
 			r.Hist.Add(op)
@@ -371,12 +385,12 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 		for i, c := range checkers {
 			owners, err := ephemeralOwners(c.Conn)
 			if err != nil {
-				left = append(left, fmt.Sprintf("member %d: %v", r.E.Members[i].ID, err))
+				left = append(left, fmt.Sprintf("member %d: %v", members[i].ID, err))
 				continue
 			}
 			for name, owner := range owners {
 				if who, ok := gone[owner]; ok {
-					left = append(left, fmt.Sprintf("member %d: %s/eph/%s of %s's session 0x%x", r.E.Members[i].ID, Root, name, who, owner))
+					left = append(left, fmt.Sprintf("member %d: %s/eph/%s of %s's session 0x%x", members[i].ID, Root, name, who, owner))
 				}
 			}
 		}
@@ -395,15 +409,15 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 	for i, c := range checkers {
 		d, err := DumpMember(ctx, c.Conn)
 		if err != nil {
-			add("identical state", "dump of member %d: %v", r.E.Members[i].ID, err)
+			add("identical state", "dump of member %d: %v", members[i].ID, err)
 			return findings, dumps
 		}
 		dumps = append(dumps, d)
 	}
 	for i := 1; i < len(dumps); i++ {
-		if diff := Diff(dumps[0], dumps[i], fmt.Sprintf("member %d", r.E.Members[0].ID), fmt.Sprintf("member %d", r.E.Members[i].ID), 20); len(diff) > 0 {
+		if diff := Diff(dumps[0], dumps[i], fmt.Sprintf("member %d", members[0].ID), fmt.Sprintf("member %d", members[i].ID), 20); len(diff) > 0 {
 			add("identical state", "member %d and member %d differ (%d znodes and %d):\n  %s",
-				r.E.Members[0].ID, r.E.Members[i].ID, len(dumps[0]), len(dumps[i]), strings.Join(diff, "\n  "))
+				members[0].ID, members[i].ID, len(dumps[0]), len(dumps[i]), strings.Join(diff, "\n  "))
 		}
 	}
 
@@ -426,9 +440,9 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 			z, ok := d[Root+"/eph/"+c.Name]
 			switch {
 			case !ok:
-				add("live sessions keep their ephemerals", "member %d: %s/eph/%s of live session 0x%x is gone", r.E.Members[mi].ID, Root, c.Name, cur)
+				add("live sessions keep their ephemerals", "member %d: %s/eph/%s of live session 0x%x is gone", members[mi].ID, Root, c.Name, cur)
 			case z.EphemeralOwner != cur:
-				add("live sessions keep their ephemerals", "member %d: %s/eph/%s is owned by 0x%x, the client's session is 0x%x", r.E.Members[mi].ID, Root, c.Name, z.EphemeralOwner, cur)
+				add("live sessions keep their ephemerals", "member %d: %s/eph/%s is owned by 0x%x, the client's session is 0x%x", members[mi].ID, Root, c.Name, z.EphemeralOwner, cur)
 			}
 		}
 		for p, z := range d {
@@ -436,7 +450,7 @@ func (r *Run) Verify(ctx context.Context, checkTimeout time.Duration) (findings 
 				continue
 			}
 			if _, ok := live[z.EphemeralOwner]; !ok {
-				add("no ephemeral of an expired session", "member %d: %s is owned by 0x%x, not a live session", r.E.Members[mi].ID, p, z.EphemeralOwner)
+				add("no ephemeral of an expired session", "member %d: %s is owned by 0x%x, not a live session", members[mi].ID, p, z.EphemeralOwner)
 			}
 		}
 	}
