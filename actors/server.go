@@ -393,6 +393,11 @@ func (s *Server) startShard(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("paddock/actors: start NodeHost: %w", err)
 	}
+	if nh == nil {
+		// NewNodeHost recovers a panic whose value is not an error into
+		// a nil NodeHost and a nil error.
+		return errors.New("paddock/actors: start NodeHost: dragonboat failed without an error (see its log above)")
+	}
 	s.nh = nh
 	if !nh.HasNodeInfo(MetaShard, rc.ReplicaID) {
 		// First start: bootstrap the shard with its initial members.
