@@ -385,23 +385,31 @@ func (d *bdec) need(n int) bool {
 }
 
 // refill moves the unread bytes to the front of the window (growing it
-// for a large value) and reads until n bytes are there.
+// for a large value) and reads until n bytes are there. The window grows
+// by doubling as bytes arrive, not to n at once: a corrupt length in a
+// stream costs at most twice the bytes the stream really holds.
 func (d *bdec) refill(n int) bool {
 	rest := len(d.b) - d.i
 	buf := d.b[:cap(d.b)]
-	if n > len(buf) {
-		buf = make([]byte, max(n, 2*len(buf)))
-	}
 	copy(buf, d.b[d.i:])
-	got, err := io.ReadAtLeast(d.r, buf[rest:], n-rest)
-	d.b, d.i = buf[:rest+got], 0
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	have := rest
+	for have < n {
+		if have == len(buf) {
+			grown := make([]byte, min(n, max(2*len(buf), 4096)))
+			copy(grown, buf[:have])
+			buf = grown
 		}
-		d.err = err
-		return false
+		got, err := io.ReadAtLeast(d.r, buf[have:], min(n, len(buf))-have)
+		have += got
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			d.b, d.i, d.err = buf[:have], 0, err
+			return false
+		}
 	}
+	d.b, d.i = buf[:have], 0
 	return true
 }
 

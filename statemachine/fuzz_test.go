@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -72,4 +73,23 @@ func FuzzValidatePath(f *testing.F) {
 			t.Fatalf("created %q, which ValidatePath refuses", p)
 		}
 	})
+}
+
+// A corrupt length in a snapshot stream (here the first string's, 1 GiB
+// declared, 10 bytes there) fails as ErrCorrupt after reading what the
+// stream holds, without reserving the declared size first: a member that
+// is sent a damaged snapshot refuses it instead of running out of memory.
+func TestLoadCorruptLengthAllocatesWhatArrives(t *testing.T) {
+	in := append([]byte{0xdb, 0x40, 0, 0, 0}, "0123456789"...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err := NewTree().Load(bytes.NewReader(in))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Load: %v, want ErrCorrupt", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Fatalf("Load of 15 bytes allocated %d MiB", got>>20)
+	}
 }
