@@ -18,8 +18,11 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"wire/client":  {mod + "wire"},
 		"wire/conform": {mod + "wire"},
 		"statemachine": {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
-		"actors": {mod + "wire", mod + "statemachine", "github.com/lni/dragonboat/v4",
+		"actors": {mod + "wire", mod + "statemachine", mod + "actors/raftnet", "github.com/lni/dragonboat/v4",
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
+		// The Raft transport speaks TCP under Dragonboat's generic layer
+		// (actors/raftnet/doc.go).
+		"actors/raftnet": {"github.com/lni/dragonboat/v4"},
 		// bench drives the raw protocol itself so the client is never the
 		// bottleneck (bench/doc.go).
 		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},
