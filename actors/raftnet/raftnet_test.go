@@ -620,6 +620,40 @@ func TestSourceAddressSpelling(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameBatch(t, recB.nextBatch(t), unknown)
+
+	// A snapshot whose membership spells replica 1 otherwise: Dragonboat
+	// would record those addresses on installing it.
+	for _, addr := range []string{other, "no port"} {
+		n := lg.count()
+		sc, err := a.GetSnapshotConnection(context.Background(), addrB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := testChunk(0, 1, payload(10))
+		ch.Membership.Addresses = map[uint64]string{1: addr}
+		if err := sc.SendChunk(ch); err != nil {
+			t.Fatal(err)
+		}
+		lg.waitFor(t, n, "ERROR", "refusing a snapshot", addr)
+		<-sc.(*chunkConn).link.gone
+		sc.Close()
+		if len(recB.chunks) != 0 {
+			t.Fatalf("membership %q: the chunk was delivered", addr)
+		}
+	}
+	sc, err := a.GetSnapshotConnection(context.Background(), addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := testChunk(0, 1, payload(10))
+	ch.Membership.Addresses = map[uint64]string{1: addrA, 2: addrB}
+	if err := sc.SendChunk(ch); err != nil {
+		t.Fatal(err)
+	}
+	sc.Close()
+	if len(recB.chunks) != 1 {
+		t.Fatal("a snapshot with the right spellings was not delivered")
+	}
 }
 
 // raftnetGoroutines lists the goroutines running the transport's code.

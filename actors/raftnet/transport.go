@@ -272,6 +272,10 @@ func (t *transport) serve(nc net.Conn) {
 			t.ended(nc, "frame", err)
 			return
 		}
+		if err := src.checkMembership(&c); err != nil {
+			t.log.Error("refusing a snapshot; closing the snapshot connection", "remote", nc.RemoteAddr().String(), "err", err)
+			return
+		}
 		if !t.onChunk(c) {
 			t.log.Warn("snapshot chunk refused; closing the snapshot connection", "remote", nc.RemoteAddr().String(),
 				"shard", c.ShardID, "replica", c.ReplicaID, "from", c.From, "chunk", c.ChunkId, "chunks", c.ChunkCount)
@@ -298,11 +302,13 @@ func (t *transport) ended(nc net.Conn, at string, err error) {
 	}
 }
 
-// sourceCheck refuses, on one accepted connection, the message batches
-// that Dragonboat's address registry would panic on: a SourceAddress that
-// is not a valid address, or one spelled otherwise than this member's
-// configuration spells the sending replica (Factory.Peers). It logs the
-// first refusal of each connection.
+// sourceCheck refuses, on one accepted connection, what Dragonboat's
+// address registry would panic on: a message batch whose SourceAddress is
+// not a valid address, or is spelled otherwise than this member's
+// configuration spells the sending replica (Factory.Peers); a snapshot
+// whose membership spells a replica's address otherwise (Dragonboat
+// records the membership's addresses when it installs the snapshot). It
+// logs the first refused batch of each connection.
 type sourceCheck struct {
 	t      *transport
 	remote string
@@ -335,6 +341,23 @@ func (s *sourceCheck) check(b *pb.MessageBatch) error {
 		if want, ok := s.t.cfg.Peers[raftio.NodeInfo{ShardID: m.ShardID, ReplicaID: m.From}]; ok && want != b.SourceAddress {
 			return fmt.Errorf("paddock/raftnet: replica %d of shard %d calls itself %q, but this member is configured with %q for it: every member must spell a peer's address the same way",
 				m.From, m.ShardID, b.SourceAddress, want)
+		}
+	}
+	return nil
+}
+
+// checkMembership checks the addresses of a snapshot chunk's membership
+// as check does a batch's source.
+func (s *sourceCheck) checkMembership(c *pb.Chunk) error {
+	for _, set := range []map[uint64]string{c.Membership.Addresses, c.Membership.NonVotings, c.Membership.Witnesses} {
+		for id, addr := range set {
+			if !s.t.cfg.Validate(addr) {
+				return fmt.Errorf("paddock/raftnet: the snapshot's membership has %q for replica %d of shard %d, not host:port", addr, id, c.ShardID)
+			}
+			if want, ok := s.t.cfg.Peers[raftio.NodeInfo{ShardID: c.ShardID, ReplicaID: id}]; ok && want != addr {
+				return fmt.Errorf("paddock/raftnet: the snapshot's membership has %q for replica %d of shard %d, but this member is configured with %q for it: every member must spell a peer's address the same way",
+					addr, id, c.ShardID, want)
+			}
 		}
 	}
 	return nil
