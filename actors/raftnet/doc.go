@@ -42,6 +42,13 @@
 // end once it has handed every chunk to the ChunkHandler, so Close on the
 // sending side returns after the receiver has taken the last chunk.
 //
+// The quorum port trusts its peers as Dragonboat's own transport does:
+// the checks keep corruption and stray connections (a port scan, another
+// protocol) from costing more than their connection, and a payload never
+// reaches Dragonboat's decoder before its structure is known to be sound,
+// since that decoder indexes out of range on some malformed input. A
+// peer that can reach the port can send any Raft message it likes.
+//
 // Goroutines: the accept loop, one per accepted connection and one reader
 // per dialled connection, all counted by the transport; Close stops the
 // listener, closes every connection and waits for every one of them.
