@@ -14,14 +14,13 @@ import (
 
 // The hello: magic, version, kind (doc.go).
 const (
-	helloLen         = 6
-	protocolVersion  = 1
-	kindMessages     = 1
-	kindChunks       = 2
-	frameHeaderLen   = 8 // length, CRC-32C
-	frameReadStep    = 1 << 20
-	keptBufferCap    = 1 << 20 // a connection keeps a payload buffer up to this size between frames
-	firstMessageSize = 4 << 10 // a dialled connection's first frame buffer
+	helloLen        = 6
+	protocolVersion = 1
+	kindMessages    = 1
+	kindChunks      = 2
+	frameHeaderLen  = 8 // length, CRC-32C
+	frameReadStep   = 1 << 20
+	keptBufferCap   = 1 << 20 // a connection keeps a payload buffer up to this size between frames
 )
 
 var magic = [4]byte{'P', 'D', 'K', 'R'}
