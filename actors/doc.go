@@ -24,7 +24,8 @@
 //     up (ReadIndex) for sync and handshakes, read-only mode, and the
 //     resync after a snapshot install; the member channel on the election
 //     port carrying session touches from followers to the leader
-//     (members.go);
+//     (members.go); the Raft transport on the quorum port is package
+//     raftnet's;
 //   - the watch router and per-path watch actors (registrations are
 //     watcher ids, a path actor lives while its path has registrations);
 //   - the session tracker (expiry by proposing OpCloseSession, on the

@@ -10,6 +10,7 @@ import (
 	"github.com/lni/dragonboat/v4/config"
 	"github.com/lni/dragonboat/v4/raftio"
 
+	"github.com/paddockdb/paddock/actors/raftnet"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
 )
@@ -22,9 +23,17 @@ import (
 // supported yet: zoo.cfg with one is refused). Ports:
 //
 //   - the quorum port (server.N's first port, 2888 by convention) carries
-//     Dragonboat's TCP Raft transport: RaftAddress is host:quorumPort,
-//     dialled by name on every connect, so a member whose IP address
-//     changes under the same hostname is reached at the new one;
+//     the Raft traffic on Paddock's own transport (package raftnet, under
+//     Dragonboat's generic layer): RaftAddress is host:quorumPort, dialled
+//     by name on every connect, so a member whose IP address changes
+//     under the same hostname is reached at the new one. Its connections
+//     notice at once when a peer closes them (a member restarted), and a
+//     send on one that did dials again instead of failing: Dragonboat's
+//     own TCP transport lost that send and then held the link for its
+//     circuit breaker's back-off (500 ms), which showed as a second-long
+//     failover. It also refuses, with an error naming both spellings, the
+//     messages of a member whose zoo.cfg spells its own address otherwise
+//     than this member's does (Dragonboat panics on that);
 //   - the election port (the second, 3888) carries Paddock's member
 //     channel (members.go): session liveness from followers to the leader.
 //     There is no separate leader election: Raft elects.
@@ -70,6 +79,11 @@ func (s *Server) ensembleConfig(nhc *config.NodeHostConfig, rc *config.Config) {
 	self, _ := s.cfg.member(s.cfg.ServerID)
 	nhc.RaftAddress = self.QuorumAddr
 	nhc.RTTMillisecond = raftTick(s.cfg.TickTime)
+	peers := make(map[raftio.NodeInfo]string, len(s.cfg.Members))
+	for _, m := range s.cfg.Members {
+		peers[raftio.NodeInfo{ShardID: MetaShard, ReplicaID: m.ID}] = m.QuorumAddr
+	}
+	nhc.Expert.TransportFactory = &raftnet.Factory{Logger: s.cfg.Logger, Peers: peers}
 	rc.ReplicaID = s.cfg.ServerID
 	rc.HeartbeatRTT = 2
 	rc.ElectionRTT = 10

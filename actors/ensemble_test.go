@@ -900,3 +900,125 @@ func TestMemberChannelRefusesBadInput(t *testing.T) {
 		t.Fatalf("after bad member-channel input: %v", err)
 	}
 }
+
+// The quorum port takes only Paddock's Raft transport: garbage, another
+// protocol's hello, a bad checksum or an oversize length closes that
+// connection, and the ensemble goes on (actors/raftnet tests every case).
+func TestEnsembleQuorumPortRefusesBadInput(t *testing.T) {
+	e := startEnsemble(t, 3, 500*time.Millisecond)
+	leader := e.waitLeader()
+	hello := []byte("PDKR\x01\x01")
+	for name, in := range map[string][]byte{
+		"garbage":             []byte("GET / HTTP/1.1\r\n\r\n"),
+		"member channel":      appendHello(nil, 2),
+		"other version":       []byte("PDKR\x09\x01"),
+		"oversize frame":      append(hello, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0),
+		"bad checksum":        append(hello, 0, 0, 0, 3, 0, 0, 0, 0, 1, 2, 3),
+		"Dragonboat's header": append([]byte{0xAE, 0x7D, 0, 100}, make([]byte, 16)...),
+	} {
+		for i := range e.members {
+			nc, err := net.DialTimeout("tcp", e.members[i].QuorumAddr, testTimeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = nc.SetDeadline(time.Now().Add(testTimeout))
+			if _, err := nc.Write(in); err != nil {
+				t.Fatalf("%s: write: %v", name, err)
+			}
+			var b [1]byte
+			if n, err := nc.Read(b[:]); n > 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("%s: member %d did not close the connection: %d bytes, %v", name, i+1, n, err)
+			}
+			nc.Close()
+		}
+	}
+	c := e.dial(leader)
+	if _, err := c.Create("/still", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("after bad quorum-port input: %v", err)
+	}
+}
+
+// linesHandler keeps the text of every record logged through it.
+type linesHandler struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *linesHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *linesHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *linesHandler) WithGroup(string) slog.Handler            { return h }
+func (h *linesHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+	h.mu.Lock()
+	h.lines = append(h.lines, b.String())
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *linesHandler) find(parts ...string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.lines {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(l, p)
+		}
+		if all {
+			return l
+		}
+	}
+	return ""
+}
+
+// Members that spell a peer's address differently (member 1's zoo.cfg
+// names member 2 localhost, member 2's own 127.0.0.1): Dragonboat's
+// registry panics on the first message member 2 sends member 1 ("inconsistent
+// target"). Member 1 refuses those messages instead, with an error that
+// names both spellings, and the ensemble elects and writes without it
+// hearing member 2.
+func TestEnsembleMisspelledPeer(t *testing.T) {
+	var members []Member
+	for i := 1; i <= 3; i++ {
+		members = append(members, Member{ID: uint64(i), QuorumAddr: freePort(t), ElectionAddr: freePort(t)})
+	}
+	_, port, _ := net.SplitHostPort(members[1].QuorumAddr)
+	misspelled := "localhost:" + port
+	logs := &linesHandler{}
+	e := &testEnsemble{t: t, tick: 500 * time.Millisecond, members: members, servers: make([]*Server, 3)}
+	e.mod = func(c *Config) {
+		if c.ServerID != 1 {
+			return
+		}
+		c.Members = append([]Member(nil), members...)
+		c.Members[1].QuorumAddr = misspelled
+		c.Logger = slog.New(logs)
+	}
+	for i := range 3 {
+		e.clients = append(e.clients, freePort(t))
+		e.dirs = append(e.dirs, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+	}
+	t.Cleanup(func() {
+		for _, s := range e.servers {
+			if s != nil {
+				s.Close()
+			}
+		}
+	})
+	// Members 1 and 2 alone: each asks the other for its vote.
+	e.restart(0)
+	e.restart(1)
+	eventually(t, "member 1 refuses member 2's messages", func() error {
+		if l := logs.find("refusing the messages", misspelled, members[1].QuorumAddr); l != "" {
+			t.Log(l)
+			return nil
+		}
+		return errors.New("no refusal logged")
+	})
+	e.restart(2)
+	c := e.dial(2)
+	if _, err := c.Create("/spelled", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write with a quorum of members 2 and 3: %v", err)
+	}
+}

@@ -18,11 +18,14 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"wire/client":  {mod + "wire"},
 		"wire/conform": {mod + "wire"},
 		"statemachine": {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
-		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", "github.com/lni/dragonboat/v4",
+		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", "github.com/lni/dragonboat/v4",
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
 		// The storage fault layer sits under Dragonboat's LogDB and
 		// snapshots (its vfs.FS) and wraps the state machine.
 		"actors/faults": {"github.com/lni/vfs", "github.com/lni/dragonboat/v4"},
+		// The Raft transport speaks TCP under Dragonboat's generic layer
+		// (actors/raftnet/doc.go).
+		"actors/raftnet": {"github.com/lni/dragonboat/v4"},
 		// bench drives the raw protocol itself so the client is never the
 		// bottleneck (bench/doc.go).
 		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},
