@@ -42,7 +42,7 @@ clean:
 # Benchmarks (bench/README.md). bench-compare starts Apache ZooKeeper 3.8
 # (Debian's package) and a Paddock built here, both standalone with fsync
 # on, and sweeps read ratios on both, interleaved point by point.
-.PHONY: bench-compare bench-micro bench-failover soak robustness
+.PHONY: bench-compare bench-micro bench-failover soak robustness robustness-soak
 BENCH_COMPARE_OUT   ?= bench/results/compare
 BENCH_COMPARE_FLAGS ?= -duration 10s -warmup 10s -point-warmup 2s -ratios 0,50,90,99,100 \
 	-sessions 8 -inflight 64 -keys 1000 -value-size 100 -zk-heap 1g
@@ -70,10 +70,16 @@ bench-failover:
 	CGO_ENABLED=0 $(GO) build -o bin/paddock-failover ./cmd/paddock
 	bin/paddock-failover bench failover -rounds $(FAILOVER_ROUNDS)
 
-# The fault suite (bench/robustness) with a longer load around each fault,
-# ROBUSTNESS_COUNT times; `make test` runs it once with the short default.
-# Needs root (each member runs in its own mount namespace).
-ROBUSTNESS_DURATION ?= 60s
-ROBUSTNESS_COUNT    ?= 3
+# The fault suite (bench/robustness) as a nightly sweep: every fault class
+# ROBUSTNESS_COUNT times (20 histories per class) with a longer load
+# around each fault; `make test` runs it once with the short default.
+# robustness-soak runs every class once with a long load (the fault again
+# every 30 s of it). Both need root (each member runs in its own mount
+# namespace).
+ROBUSTNESS_DURATION ?= 20s
+ROBUSTNESS_COUNT    ?= 20
+SOAK_DURATION       ?= 10m
 robustness:
-	ROBUSTNESS_DURATION=$(ROBUSTNESS_DURATION) $(GO) test -count=$(ROBUSTNESS_COUNT) -v -timeout 180m ./bench/robustness
+	ROBUSTNESS_DURATION=$(ROBUSTNESS_DURATION) $(GO) test -count=$(ROBUSTNESS_COUNT) -v -timeout 600m ./bench/robustness
+robustness-soak:
+	ROBUSTNESS_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout 600m ./bench/robustness
