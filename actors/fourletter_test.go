@@ -25,7 +25,13 @@ import (
 // dialZK connects go-zookeeper to addr and waits for the session.
 func dialZK(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogInfo(false))
+	return dialZKTimeout(t, addr, 4*time.Second)
+}
+
+// dialZKTimeout is dialZK with a session timeout.
+func dialZKTimeout(t *testing.T, addr string, timeout time.Duration) *zk.Conn {
+	t.Helper()
+	c, ev, err := zk.Connect([]string{addr}, timeout, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +57,9 @@ func dialZK(t *testing.T, addr string) *zk.Conn {
 // from two sessions. Every call returns only after the server answered,
 // so the registrations are in place. It returns a map from each session
 // id (as "0x..") to a stable name.
-func fourLetterWorkload(t *testing.T, addr string) map[string]string {
+func fourLetterWorkload(t *testing.T, addr string, timeout time.Duration) map[string]string {
 	t.Helper()
-	c1, c2 := dialZK(t, addr), dialZK(t, addr)
+	c1, c2 := dialZKTimeout(t, addr, timeout), dialZKTimeout(t, addr, timeout)
 	acl := zk.WorldACL(zk.PermAll)
 	must := func(err error) {
 		t.Helper()
@@ -209,12 +215,15 @@ var mntrPaddockOnly = map[string]string{
 }
 
 func TestFourLetterMatchesZooKeeper(t *testing.T) {
-	z := zktest.Start(t)
-	s := startServer(t, t.TempDir(), nil)
+	// Sessions of 60 s on both: their clients ping after 20 s idle, so
+	// no ping lands in the counters cons and srst compare, however slowly
+	// a loaded machine runs the test.
+	z := zktest.Start(t, zktest.WithConfig("maxSessionTimeout=60000"))
+	s := startServer(t, t.TempDir(), func(c *Config) { c.MaxSessionTimeout = time.Minute })
 	defer s.Close()
 	zp, pp := zkPeer(t, z), paddockPeer(t, s)
-	zp.sids = fourLetterWorkload(t, z.Addr)
-	pp.sids = fourLetterWorkload(t, s.Addr().String())
+	zp.sids = fourLetterWorkload(t, z.Addr, time.Minute)
+	pp.sids = fourLetterWorkload(t, s.Addr().String(), time.Minute)
 	peers := []*fourLetterPeer{zp, pp}
 	ask := func(w string) (zOut, pOut string) { return zp.ask(w), pp.ask(w) }
 
