@@ -128,7 +128,9 @@
 //     of its timeout less 500 ms after the cut (the client's ping ticker
 //     runs late on a loaded machine) and no later than timeout + tick +
 //     500 ms after the cut or the last change of leader (srvr polled
-//     every 100 ms), as the observer's exists watch saw it.
+//     every 100 ms, and for Paddock the members' logged timeout resets,
+//     which catch a leadership too brief for the polls), as the
+//     observer's exists watch saw it.
 //
 // A failing test keeps its directory under tmp/robustness (member data
 // and logs, history.txt, seq.txt, clients.txt and porcupine's
