@@ -183,12 +183,28 @@ func (m *more) add(f func()) {
 	m.mu.Unlock()
 }
 
-func (r *Run) morePace() *time.Ticker {
+func (r *Run) morePace(ctx context.Context) *pacer {
 	rate := r.W.MoreRate
 	if rate <= 0 {
 		rate = r.W.Rate
 	}
-	return time.NewTicker(time.Duration(float64(time.Second) / rate))
+	return &pacer{ctx: ctx, Ticker: time.NewTicker(time.Duration(float64(time.Second) / rate))}
+}
+
+// pacer paces a workload loop: Next waits for the next tick and reports
+// false once ctx is done.
+type pacer struct {
+	ctx context.Context
+	*time.Ticker
+}
+
+func (p *pacer) Next() bool {
+	select {
+	case <-p.ctx.Done():
+		return false
+	case <-p.C:
+		return true
+	}
 }
 
 // startMore creates the znodes and sessions of this file's workloads and
@@ -259,14 +275,9 @@ func (r *Run) startMore(ctx, lctx context.Context) error {
 }
 
 func (r *Run) setLoop(ctx context.Context, i int, c *Client) {
-	tick := r.morePace()
-	defer tick.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	pace := r.morePace(ctx)
+	defer pace.Stop()
+	for n := 1; pace.Next(); n++ {
 		data, st, err := c.Conn.Get(setPath)
 		if err != nil {
 			continue
@@ -296,15 +307,10 @@ func multiOutcome(res []zk.MultiResponse, err error) (Outcome, string) {
 }
 
 func (r *Run) counterLoop(ctx context.Context, i int, c *Client) {
-	tick := r.morePace()
-	defer tick.Stop()
+	pace := r.morePace(ctx)
+	defer pace.Stop()
 	acl := zk.WorldACL(zk.PermAll)
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	for n := 1; pace.Next(); n++ {
 		op := MultiOp{Client: i, ID: fmt.Sprintf("m%d-%d", i, n), Call: r.Hist.Now()}
 		res, err := c.Conn.Multi(
 			&zk.CreateRequest{Path: cntPath + "/" + op.ID + "-a", Acl: acl},
@@ -316,14 +322,9 @@ func (r *Run) counterLoop(ctx context.Context, i int, c *Client) {
 }
 
 func (r *Run) produceLoop(ctx context.Context, i int, c *Client) {
-	tick := r.morePace()
-	defer tick.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	pace := r.morePace(ctx)
+	defer pace.Stop()
+	for n := 1; pace.Next(); n++ {
 		op := ProduceOp{Client: i, ID: fmt.Sprintf("p%d-%d", i, n), Call: r.Hist.Now()}
 		name, err := c.Conn.Create(qPath+"/item-", []byte(op.ID), zk.FlagSequence, zk.WorldACL(zk.PermAll))
 		op.Return, op.Outcome = r.Hist.Now(), OutcomeOf(err)
@@ -337,15 +338,10 @@ func (r *Run) produceLoop(ctx context.Context, i int, c *Client) {
 }
 
 func (r *Run) consumeLoop(ctx context.Context, i int, c *Client) {
-	tick := r.morePace()
-	defer tick.Stop()
+	pace := r.morePace(ctx)
+	defer pace.Stop()
 	rng := rand.New(rand.NewPCG(uint64(i), 11))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	for pace.Next() {
 		kids, _, err := c.Conn.Children(qPath)
 		if err != nil || len(kids) == 0 {
 			continue
@@ -370,15 +366,10 @@ func (r *Run) consumeLoop(ctx context.Context, i int, c *Client) {
 }
 
 func (r *Run) readLoop(ctx context.Context, i int, c *Client) {
-	tick := r.morePace()
-	defer tick.Stop()
+	pace := r.morePace(ctx)
+	defer pace.Stop()
 	rng := rand.New(rand.NewPCG(uint64(i), 13))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	for pace.Next() {
 		r.plainRead(i, c, r.keys[rng.IntN(len(r.keys))], false)
 	}
 }
@@ -443,15 +434,10 @@ func (r *Run) watchHook(i int, c *Client) {
 func (r *Run) watchLoop(ctx context.Context, i int, c *Client) {
 	var w *watcher
 	r.more.add(func() { w = r.more.watchers[i] })
-	tick := r.morePace()
-	defer tick.Stop()
+	pace := r.morePace(ctx)
+	defer pace.Stop()
 	rng := rand.New(rand.NewPCG(uint64(i), 17))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	for pace.Next() {
 		// Set the watches that are not set (first, or fired).
 		for _, key := range r.keys {
 			w.mu.Lock()
