@@ -24,8 +24,10 @@
 //     up (ReadIndex) for sync and handshakes, read-only mode, and the
 //     resync after a snapshot install; the member channel on the election
 //     port carrying session touches from followers to the leader
-//     (members.go); the Raft transport on the quorum port is package
-//     raftnet's;
+//     (members.go); the start of a member on an empty data directory:
+//     bootstrap a new ensemble, or rejoin one as a new replica of its
+//     server id (join.go); the Raft transport on the quorum port is
+//     package raftnet's;
 //   - the watch router and per-path watch actors (registrations are
 //     watcher ids, a path actor lives while its path has registrations);
 //   - the session tracker (expiry by proposing OpCloseSession, on the
@@ -38,6 +40,9 @@
 //     tree that does not depend on the machine's hostname, so that a data
 //     directory outlives its machine's name; one of the layout before is
 //     taken over where it is (hostdir.go);
+//   - refusing a Raft log whose replay would drop records after a
+//     corrupted one, before Dragonboat opens it (checkWAL in server.go;
+//     the scan is package walcheck's);
 //   - tracing: a span per request, a raft.propose child per write, and
 //     watch.event spans linked to the write that fired them (tracing.go).
 //

@@ -18,9 +18,11 @@ import (
 // Ensembles: how a zoo.cfg ensemble maps onto Dragonboat, and who leads.
 //
 // Every participant (server.N) runs one NodeHost with a replica of the
-// meta shard. The replica id is the ZooKeeper server id, and the initial
-// members of the shard are the zoo.cfg participants (observers are not
-// supported yet: zoo.cfg with one is refused). Ports:
+// meta shard. The replica id carries the ZooKeeper server id (it is the
+// server id itself until a member rejoins on an empty data directory,
+// join.go), and the initial members of the shard are the zoo.cfg
+// participants (observers are not supported yet: zoo.cfg with one is
+// refused). Ports:
 //
 //   - the quorum port (server.N's first port, 2888 by convention) carries
 //     the Raft traffic on Paddock's own transport (package raftnet, under
@@ -75,19 +77,23 @@ func raftTick(tick time.Duration) uint64 {
 }
 
 // ensembleConfig sets the NodeHost and replica configuration of a member.
-func (s *Server) ensembleConfig(nhc *config.NodeHostConfig, rc *config.Config) {
+func (s *Server) ensembleConfig(nhc *config.NodeHostConfig, rc *config.Config) error {
 	self, _ := s.cfg.member(s.cfg.ServerID)
 	nhc.RaftAddress = self.QuorumAddr
 	nhc.RTTMillisecond = raftTick(s.cfg.TickTime)
-	peers := make(map[raftio.NodeInfo]string, len(s.cfg.Members))
-	for _, m := range s.cfg.Members {
-		peers[raftio.NodeInfo{ShardID: MetaShard, ReplicaID: m.ID}] = m.QuorumAddr
+	nhc.Expert.TransportFactory = &raftnet.Factory{Logger: s.cfg.Logger, Peer: func(shardID, replicaID uint64) (string, bool) {
+		m, ok := s.cfg.member(serverOf(replicaID))
+		return m.QuorumAddr, ok && shardID == MetaShard
+	}}
+	id, err := readReplicaID(s.cfg.DataDir, s.cfg.ServerID)
+	if err != nil {
+		return err
 	}
-	nhc.Expert.TransportFactory = &raftnet.Factory{Logger: s.cfg.Logger, Peers: peers}
-	rc.ReplicaID = s.cfg.ServerID
+	rc.ReplicaID = id
 	rc.HeartbeatRTT = 2
 	rc.ElectionRTT = 10
 	rc.PreVote = true
+	return nil
 }
 
 // leadership is the meta shard's leader as Dragonboat last reported it.
@@ -106,16 +112,18 @@ func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
 	if info.ShardID != MetaShard {
 		return
 	}
+	// The leader's server id: its replica id carries it (join.go).
+	leader := serverOf(info.LeaderID)
 	l := &s.meta.lead
 	l.mu.Lock()
-	if info.LeaderID == l.leader {
+	if leader == l.leader {
 		l.term = info.Term
 		l.mu.Unlock()
 		return
 	}
 	was := l.leader
-	l.leader, l.term = info.LeaderID, info.Term
-	if info.LeaderID == 0 {
+	l.leader, l.term = leader, info.Term
+	if leader == 0 {
 		l.lostAt = time.Now()
 	} else {
 		l.lostAt = time.Time{}
@@ -123,10 +131,10 @@ func (s *Server) LeaderUpdated(info raftio.LeaderInfo) {
 	close(l.changed)
 	l.changed = make(chan struct{})
 	l.mu.Unlock()
-	s.log.Info("leader changed", "leader", info.LeaderID, "previous", was, "term", info.Term, "self", s.cfg.ServerID)
-	s.root.Send(s.meta.proposer, &leaderChanged{leader: info.LeaderID})
-	if info.LeaderID == s.cfg.ServerID || was == s.cfg.ServerID {
-		s.root.Send(s.tracker, &trackerLead{leading: info.LeaderID == s.cfg.ServerID})
+	s.log.Info("leader changed", "leader", leader, "replica", info.LeaderID, "previous", was, "term", info.Term, "self", s.cfg.ServerID)
+	s.root.Send(s.meta.proposer, &leaderChanged{leader: leader})
+	if leader == s.cfg.ServerID || was == s.cfg.ServerID {
+		s.root.Send(s.tracker, &trackerLead{leading: leader == s.cfg.ServerID})
 	}
 }
 

@@ -1006,9 +1006,22 @@ func TestEnsembleMisspelledPeer(t *testing.T) {
 			}
 		}
 	})
-	// Members 1 and 2 alone: each asks the other for its vote.
-	e.restart(0)
-	e.restart(1)
+	// Members 1 and 2 alone: each asks the other for its vote. They start
+	// together, as a new member waits for another to answer before it
+	// bootstraps.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.servers[i], errs[i] = e.start(i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "member 1 refuses member 2's messages", func() error {
 		if l := logs.find("refusing the messages", misspelled, members[1].QuorumAddr); l != "" {
 			t.Log(l)

@@ -37,15 +37,21 @@ import (
 // connection is the hello: "PDKM", version 2, the sender's server id
 // (uint64). Then touch frames: type 1, the applied zxid (int64), a count
 // (uint32), and per session its id (int64) and age in ms (uint32). The
-// leader's acks are frames of one byte, type 2. A frame from a server id
-// that is not a member, a bad hello or an oversize frame closes the
-// connection with a warning.
+// leader's acks are frames of one byte, type 2. A member on an empty data
+// directory asks instead, with a frame of one byte, type 3, whether the
+// ensemble has run (join.go); the answer is type 4: a state byte, the
+// leader's server id (uint64), a replica id (uint64) and a reason (the
+// rest of the frame), and the asker closes the connection. A frame from a
+// server id that is not a member, a bad hello or an oversize frame closes
+// the connection with a warning.
 
 const (
 	memberMagic        = "PDKM"
 	memberVersion      = 2
 	memberTouch        = 1
 	memberAck          = 2
+	memberJoinAsk      = 3
+	memberJoinAnswer   = 4
 	maxMemberFrame     = 16 << 20
 	memberTouchEntryB  = 12
 	memberHelloLen     = 4 + 1 + 8
@@ -67,6 +73,18 @@ type memberChannel struct {
 	mu        sync.Mutex
 	followers map[uint64]follower // leader's view; keyed by server id
 	conns     map[net.Conn]struct{}
+
+	// replacing serialises the leader's replacements of members that
+	// rejoin on an empty data directory (join.go).
+	replacing sync.Mutex
+}
+
+// lastHeard returns when the leader last had touches from server.
+func (mc *memberChannel) lastHeard(server uint64) (time.Time, bool) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	f, ok := mc.followers[server]
+	return f.heard, ok
 }
 
 // startMembers listens on this member's election address and starts the
@@ -184,6 +202,16 @@ func (mc *memberChannel) serve(c net.Conn) {
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				mc.s.log.Debug("member channel: peer gone", "server", id, "err", err)
+			}
+			return
+		}
+		if len(f) == 1 && f[0] == memberJoinAsk {
+			ctx, cancel := mc.s.stopContext(mc.s.initBound())
+			a := mc.s.answerJoin(ctx, id)
+			cancel()
+			_ = c.SetWriteDeadline(time.Now().Add(mc.s.cfg.TickTime))
+			if _, err := c.Write(appendJoinAnswer(nil, a)); err != nil {
+				mc.s.log.Debug("member channel: join answer", "server", id, "err", err)
 			}
 			return
 		}

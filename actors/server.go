@@ -24,6 +24,7 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/paddockdb/paddock/actors/faults"
+	"github.com/paddockdb/paddock/actors/walcheck"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
 )
@@ -197,6 +198,9 @@ type Server struct {
 	started time.Time
 
 	nh *dragonboat.NodeHost
+	// running is nh once the meta shard's replica has started: the member
+	// channel, which listens before that, reads it (join.go).
+	running atomic.Pointer[dragonboat.NodeHost]
 	// meta is the meta shard's state (shard.go); the only shard until
 	// subtrees are sharded.
 	meta shard
@@ -297,26 +301,34 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.tracker = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newTracker(s) }))
 	s.meta.proposer = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newProposer(s) }))
 
+	// A member's channel listens before its replica starts: a member on
+	// an empty data directory asks the others whether the ensemble has
+	// run before it starts its own (join.go).
+	if cfg.ensemble() {
+		if err := s.startMembers(); err != nil {
+			s.stopActors()
+			return nil, err
+		}
+	}
+	stopMembers := func() {
+		if s.members != nil {
+			close(s.stop)
+			s.members.close()
+			s.wg.Wait()
+		}
+	}
 	if err := s.startShard(ctx); err != nil {
+		stopMembers()
 		s.stopActors()
 		return nil, err
 	}
 
 	ln, err := net.Listen("tcp", cfg.ClientAddr)
 	if err != nil {
+		stopMembers()
 		s.nh.Close()
 		s.stopActors()
 		return nil, fmt.Errorf("paddock/actors: listen %s: %w", cfg.ClientAddr, err)
-	}
-	if cfg.ensemble() {
-		if err := s.startMembers(); err != nil {
-			ln.Close()
-			close(s.stop)
-			s.wg.Wait()
-			s.nh.Close()
-			s.stopActors()
-			return nil, err
-		}
 	}
 	s.ln = ln
 	s.wg.Add(3)
@@ -325,6 +337,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	go s.snapshotLoop()
 	s.log.Info("serving", "addr", ln.Addr().String(), "dataDir", cfg.DataDir, "members", len(cfg.Members))
 	return s, nil
+}
+
+// checkWAL refuses a Raft log whose replay would silently drop records
+// that follow a corrupted one (walcheck), saying what the operator can do.
+func (s *Server) checkWAL(walDir string) error {
+	err := walcheck.Check(walDir)
+	var c *walcheck.Corruption
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &c):
+		return fmt.Errorf("paddock/actors: checking the Raft log: %w", err)
+	case s.cfg.ensemble():
+		return fmt.Errorf("paddock/actors: refusing to start: %w. Move this member's data directory aside (dataDir, and dataLogDir if it is set) and start it again: on an empty data directory it rejoins the ensemble as a new replica and is sent the data by the leader", err)
+	default:
+		return fmt.Errorf("paddock/actors: refusing to start: %w. Restore the data directory from a backup", err)
+	}
 }
 
 func (s *Server) startShard(ctx context.Context) error {
@@ -350,6 +379,9 @@ func (s *Server) startShard(ctx context.Context) error {
 		s.log.Warn("moved aside what a refused start of an older paddock left under this hostname; it holds no data and may be removed",
 			"moved_to", rep.aside)
 	}
+	if err := s.checkWAL(walDir); err != nil {
+		return err
+	}
 	nhc := config.NodeHostConfig{
 		NodeHostDir:       nhDir,
 		WALDir:            walDir,
@@ -369,7 +401,9 @@ func (s *Server) startShard(ctx context.Context) error {
 	}
 	members := map[uint64]dragonboat.Target{}
 	if s.cfg.ensemble() {
-		s.ensembleConfig(&nhc, &rc)
+		if err := s.ensembleConfig(&nhc, &rc); err != nil {
+			return err
+		}
 	} else {
 		addr, err := raftAddress(s.cfg.DataDir)
 		if err != nil {
@@ -399,11 +433,29 @@ func (s *Server) startShard(ctx context.Context) error {
 		return errors.New("paddock/actors: start NodeHost: dragonboat failed without an error (see its log above)")
 	}
 	s.nh = nh
+	join := false
 	if !nh.HasNodeInfo(MetaShard, rc.ReplicaID) {
-		// First start: bootstrap the shard with its initial members.
+		// First start, or a data directory emptied: in an ensemble, ask
+		// the others whether to bootstrap the shard or to rejoin it as
+		// a new replica (join.go).
 		if s.cfg.ensemble() {
-			for _, m := range s.cfg.Members {
-				members[m.ID] = m.QuorumAddr
+			if rc.ReplicaID, join, err = s.decideStart(ctx); err != nil {
+				nh.Close()
+				return err
+			}
+			if join {
+				if err := writeReplicaID(s.cfg.DataDir, rc.ReplicaID); err != nil {
+					nh.Close()
+					return err
+				}
+			} else {
+				if err := os.Remove(filepath.Join(s.cfg.DataDir, replicaFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					nh.Close()
+					return fmt.Errorf("paddock/actors: %w", err)
+				}
+				for _, m := range s.cfg.Members {
+					members[m.ID] = m.QuorumAddr
+				}
 			}
 		} else {
 			members[1] = nhc.RaftAddress
@@ -420,10 +472,11 @@ func (s *Server) startShard(ctx context.Context) error {
 		s.meta.replica.OnRecover(s.onRecover)
 		return faults.WrapStateMachine(s.meta.replica) // crash points (faults build tag only)
 	}
-	if err := nh.StartConcurrentReplica(members, false, create, rc); err != nil {
+	if err := nh.StartConcurrentReplica(members, join, create, rc); err != nil {
 		nh.Close()
 		return fmt.Errorf("paddock/actors: start meta shard: %w", err)
 	}
+	s.running.Store(nh)
 	if s.cfg.ensemble() {
 		// A member serves its clients once a quorum has a leader; the
 		// others may not be up yet, so start-up does not wait for one.

@@ -588,8 +588,8 @@ func TestSourceAddressSpelling(t *testing.T) {
 	_, port, _ := net.SplitHostPort(addrA)
 	other := "localhost:" + port
 	a, _ := start(t, addrA, Factory{}, lg)
-	peers := map[raftio.NodeInfo]string{{ShardID: 1, ReplicaID: 1}: addrA}
-	_, recB := start(t, addrB, Factory{Peers: peers}, lg)
+	peer := func(shardID, replicaID uint64) (string, bool) { return addrA, shardID == 1 && replicaID == 1 }
+	_, recB := start(t, addrB, Factory{Peer: peer}, lg)
 	c, err := a.GetConnection(context.Background(), addrB)
 	if err != nil {
 		t.Fatal(err)
@@ -611,7 +611,7 @@ func TestSourceAddressSpelling(t *testing.T) {
 			t.Fatalf("a second refusal on the same connection was logged: %s", l)
 		}
 	}
-	// A batch with no replica known to Peers passes.
+	// A batch with no replica known to Peer passes.
 	unknown := testBatch(other, 3, 1)
 	for i := range unknown.Requests {
 		unknown.Requests[i].From = 9

@@ -38,12 +38,13 @@ type Factory struct {
 	// Logger receives the warnings about bad peers and bad input; nil:
 	// slog.Default().
 	Logger *slog.Logger
-	// Peers is the address this member was configured with for each
-	// replica (a peer's RaftAddress, spelled as in this member's
-	// configuration). A message batch from a replica whose SourceAddress
-	// is spelled otherwise is refused with an error naming both, where
-	// Dragonboat would panic ("inconsistent target"). nil: no check.
-	Peers map[raftio.NodeInfo]string
+	// Peer returns the address this member was configured with for a
+	// replica of a shard (a peer's RaftAddress, spelled as in this
+	// member's configuration), and false for a replica it has none for.
+	// A message batch from a replica whose SourceAddress is spelled
+	// otherwise is refused with an error naming both, where Dragonboat
+	// would panic ("inconsistent target"). nil: no check.
+	Peer func(shardID, replicaID uint64) (string, bool)
 	// DialTimeout bounds each dial (default DefaultDialTimeout).
 	DialTimeout time.Duration
 	// IOTimeout bounds every step of a write, a hello and every step of
@@ -54,6 +55,13 @@ type Factory struct {
 }
 
 var _ config.TransportFactory = (*Factory)(nil)
+
+func (f *Factory) peer(shardID, replicaID uint64) (string, bool) {
+	if f.Peer == nil {
+		return "", false
+	}
+	return f.Peer(shardID, replicaID)
+}
 
 // Create implements config.TransportFactory: the transport listens on
 // nhc's ListenAddress, or its RaftAddress when that is empty.
@@ -306,7 +314,7 @@ func (t *transport) ended(nc net.Conn, at string, err error) {
 // sourceCheck refuses, on one accepted connection, what Dragonboat's
 // address registry would panic on: a message batch whose SourceAddress is
 // not a valid address, or is spelled otherwise than this member's
-// configuration spells the sending replica (Factory.Peers); a snapshot
+// configuration spells the sending replica (Factory.Peer); a snapshot
 // whose membership spells a replica's address otherwise (Dragonboat
 // records the membership's addresses when it installs the snapshot). It
 // logs the first refused batch of each connection.
@@ -339,7 +347,7 @@ func (s *sourceCheck) check(b *pb.MessageBatch) error {
 		if m.From == 0 {
 			continue
 		}
-		if want, ok := s.t.cfg.Peers[raftio.NodeInfo{ShardID: m.ShardID, ReplicaID: m.From}]; ok && want != b.SourceAddress {
+		if want, ok := s.t.cfg.peer(m.ShardID, m.From); ok && want != b.SourceAddress {
 			return fmt.Errorf("paddock/raftnet: replica %d of shard %d calls itself %q, but this member is configured with %q for it: every member must spell a peer's address the same way",
 				m.From, m.ShardID, b.SourceAddress, want)
 		}
@@ -355,7 +363,7 @@ func (s *sourceCheck) checkMembership(c *pb.Chunk) error {
 			if !s.t.cfg.Validate(addr) {
 				return fmt.Errorf("paddock/raftnet: the snapshot's membership has %q for replica %d of shard %d, not host:port", addr, id, c.ShardID)
 			}
-			if want, ok := s.t.cfg.Peers[raftio.NodeInfo{ShardID: c.ShardID, ReplicaID: id}]; ok && want != addr {
+			if want, ok := s.t.cfg.peer(c.ShardID, id); ok && want != addr {
 				return fmt.Errorf("paddock/raftnet: the snapshot's membership has %q for replica %d of shard %d, but this member is configured with %q for it: every member must spell a peer's address the same way",
 					addr, id, c.ShardID, want)
 			}

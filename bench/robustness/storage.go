@@ -92,7 +92,15 @@ func (m *Member) Exited() bool {
 
 // WipeData replaces the data directory of a stopped member with an empty
 // one that holds only its myid: a member replaced by a new machine.
-func (m *Member) WipeData() error {
+func (m *Member) WipeData() error { return m.emptyData("") }
+
+// MoveDataAside is what an operator does with a member that refuses its
+// data: the data directory is renamed to <dir>.aside (kept, as a failing
+// history keeps its data directories) and an empty one holding only its
+// myid takes its place.
+func (m *Member) MoveDataAside() error { return m.emptyData(m.DataDir() + ".aside") }
+
+func (m *Member) emptyData(aside string) error {
 	if m.Running() {
 		return fmt.Errorf("robustness: member %d is running", m.ID)
 	}
@@ -100,7 +108,15 @@ func (m *Member) WipeData() error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(m.DataDir()); err != nil {
+	if aside == "" {
+		err = os.RemoveAll(m.DataDir())
+	} else {
+		if err := os.RemoveAll(aside); err != nil {
+			return err
+		}
+		err = os.Rename(m.DataDir(), aside)
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.DataDir(), 0o755); err != nil {

@@ -242,21 +242,12 @@ func TestStoragePowerLoss(t *testing.T) {
 	}
 }
 
-// emptyDirStops is why Paddock stops a member whose data directory was
-// replaced by an empty one: it starts as a fresh replica with the same
-// Raft replica id, and the leader, which remembers that replica's match
-// index from before, sends a commit index beyond its empty log, which
-// Dragonboat refuses (raft: "invalid commitTo index N, lastIndex() 3").
-// A new leader (which does not remember) would instead catch it up from a
-// snapshot; both are accepted, see README "Storage faults".
-const emptyDirStops = "invalid commitTo index"
-
 // TestStorageEmptyDataDir: a follower's data directory is replaced by an
 // empty one holding only its myid (a new machine in its place), and it
 // starts again. ZooKeeper's member rejoins and syncs from the leader.
-// Paddock's either catches up or stops with Dragonboat's refusal; a
-// member that stops is left out of the final checks (the ensemble must
-// go on serving, with every check holding on the other two).
+// Paddock's must too: the leader replaces its replica with a new
+// incarnation of its server id (actors/join.go), which is sent the data;
+// Verify then checks it with the others. It may not stop.
 func TestStorageEmptyDataDir(t *testing.T) {
 	forBothWith(t, Options{Config: storageConfig}, func(ctx context.Context, t *testing.T, r *Run, _ time.Duration) error {
 		if len(r.Excluded) > 0 {
@@ -277,7 +268,10 @@ func TestStorageEmptyDataDir(t *testing.T) {
 			return err
 		}
 		r.MarkHealed()
-		return refusedOrServes(t, r, f, stopped, map[Kind][]string{Paddock: {emptyDirStops}})
+		if r.E.Opts.Kind == Paddock && stopped == "" && !strings.Contains(f.LogTail(1<<20), "rejoins as a new replica") {
+			return fmt.Errorf("member %d serves without having rejoined as a new replica:\n%s", f.ID, f.LogTail(20))
+		}
+		return refusedOrServes(t, r, f, stopped, nil)
 	})
 }
 
@@ -303,28 +297,31 @@ func refusedOrServes(t *testing.T, r *Run, m *Member, stopped string, reasons ma
 
 // Why each kind stops a member whose newest log or snapshot has a flipped
 // byte, when it does (README "Storage faults"):
-//   - Paddock, log: pebble (Dragonboat's LogDB) ends the replay of its last
-//     WAL at the first record whose checksum fails, as it does for a torn
-//     write, and drops the rest, though it was fsynced. If that dropped a
-//     snapshot record whose file is gone by then, the member fails to load
-//     ("recover failed: open …gbsnap: no such file or directory"); if it
-//     dropped entries the member had acknowledged, the leader that
-//     remembers them sends a commit index past the member's shorter log,
-//     which Dragonboat refuses ("invalid commitTo index"); otherwise it
-//     starts with a shorter log and catches up from the leader.
+//   - Paddock, log: pebble (Dragonboat's LogDB) would end the replay of its
+//     last WAL at the first chunk whose checksum fails, as it does for a
+//     torn write, and drop the rest, though it was fsynced. Paddock scans
+//     that WAL first (actors/walcheck) and refuses to start when valid
+//     chunks follow the bad one ("refusing to start: write-ahead log … is
+//     corrupt"). A flip in the last record looks like a torn write and is
+//     dropped alone: if the member had acknowledged it, the leader, which
+//     remembers that, sends a commit index past the shorter log, which
+//     Dragonboat refuses ("invalid commitTo index"); if it was a snapshot
+//     record whose file is gone, loading fails ("recover failed");
+//     otherwise the member catches up from the leader.
 //   - Paddock, snapshot: Dragonboat's snapshot blocks carry checksums;
 //     loading the snapshot panics ("corrupted block").
 //   - ZooKeeper, log: "CRC check failed" while loading the database; a
 //     corrupted snapshot is skipped for an older one and the log replayed.
 var corruptionStops = map[string]map[Kind][]string{
-	"log":      {Paddock: {"recover failed", emptyDirStops}, ZooKeeper: {"CRC check failed"}},
+	"log":      {Paddock: {"refusing to start: write-ahead log", "invalid commitTo index", "recover failed"}, ZooKeeper: {"CRC check failed"}},
 	"snapshot": {Paddock: {"corrupted block"}, ZooKeeper: {"CRC check failed"}},
 }
 
 // TestStorageCorruption: one byte of a follower's newest log file, or of
 // its newest snapshot, is flipped while it is down; it starts again. It
 // must serve the same data as the others or stop; it never serves data
-// that differs.
+// that differs. One that stops has its data directory moved aside and is
+// started again: it must rejoin and serve the same data.
 func TestStorageCorruption(t *testing.T) {
 	for _, what := range []string{"log", "snapshot"} {
 		t.Run(what, func(t *testing.T) {
@@ -365,7 +362,23 @@ func TestStorageCorruption(t *testing.T) {
 					return err
 				}
 				r.MarkHealed()
-				return refusedOrServes(t, r, f, stopped, corruptionStops[what])
+				if err := refusedOrServes(t, r, f, stopped, corruptionStops[what]); err != nil || stopped == "" {
+					return err
+				}
+				// The operator's remedy for a refused start: the data
+				// directory moved aside; on an empty one the member
+				// rejoins, is sent the data, and Verify checks it.
+				r.E.Note("member %d: data directory moved aside", f.ID)
+				if err := f.MoveDataAside(); err != nil {
+					return err
+				}
+				if stopped, err = f.StartOrStop(ctx, 3*time.Second); err != nil {
+					return err
+				} else if stopped != "" {
+					return fmt.Errorf("%s member %d stopped on an empty data directory: %s", r.E.Opts.Kind, f.ID, stopped)
+				}
+				delete(r.Excluded, f.ID)
+				return nil
 			})
 		})
 	}
