@@ -18,7 +18,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"wire/client":  {mod + "wire"},
 		"wire/conform": {mod + "wire"},
 		"statemachine": {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
-		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", "github.com/lni/dragonboat/v4",
+		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", mod + "actors/walcheck", "github.com/lni/dragonboat/v4",
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
 		// The storage fault layer sits under Dragonboat's LogDB and
 		// snapshots (its vfs.FS) and wraps the state machine.
@@ -26,6 +26,11 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// The Raft transport speaks TCP under Dragonboat's generic layer
 		// (actors/raftnet/doc.go).
 		"actors/raftnet": {"github.com/lni/dragonboat/v4"},
+		// The WAL scan reads pebble's format itself, before pebble opens
+		// the files (actors/walcheck/walcheck.go).
+		"actors/walcheck": nil,
+		// Recipes stand on the Go client alone.
+		"recipes": {mod + "wire"},
 		// bench drives the raw protocol itself so the client is never the
 		// bottleneck (bench/doc.go).
 		"bench": {mod + "wire", "github.com/HdrHistogram/hdrhistogram-go"},
