@@ -24,6 +24,10 @@ import (
 //	try PATH         acquire without waiting; prints "locked" or "busy"
 //	held             prints "held true" or "held false"
 //	unlock           release; prints "unlocked"
+//	rlock PATH       (Curator) lock PATH's InterProcessReadWriteLock for reading
+//	wlock PATH       (Curator) lock it for writing
+//	revocable PATH   (Curator) lock, revocably: prints "revoked" when asked
+//	revoke NODE      (Curator) Revoker.attemptRevoke; prints "revoke sent"
 //	semtry PATH N    (Curator) InterProcessSemaphoreV2(PATH, N), acquire
 //	                 without waiting; prints "leased" or "busy"
 //	semrelease       returns the lease taken last; prints "released"
@@ -42,6 +46,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
 import org.apache.curator.retry.RetryNTimes;
@@ -67,6 +73,13 @@ public class CuratorLocks {
             Step step;
             switch (w[0]) {
             case "lock": step = () -> { mutex[0] = new InterProcessMutex(client, w[1]); mutex[0].acquire(); say("locked"); }; break;
+            case "rlock": step = () -> { mutex[0] = new InterProcessReadWriteLock(client, w[1]).readLock(); mutex[0].acquire(); say("locked"); }; break;
+            case "wlock": step = () -> { mutex[0] = new InterProcessReadWriteLock(client, w[1]).writeLock(); mutex[0].acquire(); say("locked"); }; break;
+            case "revocable": step = () -> {
+                InterProcessMutex m = new InterProcessMutex(client, w[1]);
+                m.makeRevocable(x -> say("revoked"));
+                mutex[0] = m; m.acquire(); say("locked"); }; break;
+            case "revoke": step = () -> { Revoker.attemptRevoke(client, w[1]); say("revoke sent"); }; break;
             case "try": step = () -> { mutex[0] = new InterProcessMutex(client, w[1]); say(mutex[0].acquire(0, TimeUnit.MILLISECONDS) ? "locked" : "busy"); }; break;
             case "unlock": step = () -> { mutex[0].release(); say("unlocked"); }; break;
             case "semtry": step = () -> { lease[0] = new InterProcessSemaphoreV2(client, w[1], Integer.parseInt(w[2])).acquire(0, TimeUnit.MILLISECONDS); say(lease[0] != null ? "leased" : "busy"); }; break;
@@ -296,6 +309,8 @@ func TestInteropCurator(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		p := startPeer(t, "curator", append(java, s.Addr)...)
 		t.Run("mutex", func(t *testing.T) { p.t = t; testMutexInterop(t, s, p, "/interop/curator/mutex", "-lock-") })
+		t.Run("rwlock", func(t *testing.T) { p.t = t; testRWInterop(t, s, p, "/interop/curator/rw") })
+		t.Run("revoke", func(t *testing.T) { p.t = t; testRevokeInterop(t, s, p, "/interop/curator/revoke") })
 		t.Run("semaphore", func(t *testing.T) { p.t = t; testSemaphoreInterop(t, s, p, "/interop/curator/sem") })
 	})
 }
@@ -344,4 +359,69 @@ func testSemaphoreInterop(t *testing.T, s *server, p *peer, path string) {
 	}
 	p.do("semrelease", "released")
 	waitContenders(t, c, path+"/leases", 0)
+}
+
+// testRWInterop: a Go RWLock and Curator's InterProcessReadWriteLock on
+// one path: a Curator writer excludes a Go reader, readers share, a Go
+// reader excludes a Curator writer.
+func testRWInterop(t *testing.T, s *server, p *peer, path string) {
+	ctx := testCtx(t)
+	c := s.Connect(t)
+	rw := NewRWLock(c, path)
+	r := rw.ReadLock()
+
+	p.do("wlock "+path, "locked")
+	if ok, err := r.TryLock(ctx); ok || err != nil {
+		t.Fatalf("Go read TryLock while Curator writes: %v %v", ok, err)
+	}
+	done := async(func() error { return r.Lock(ctx) })
+	nodes := waitContenders(t, c, path, 2)
+	t.Logf("contenders: %s (curator), %s (Go)", nodes[0].Name, nodes[1].Name)
+	if !strings.Contains(nodes[0].Name, "-"+writeLockName) || !strings.HasSuffix(nodes[1].Name[:len(nodes[1].Name)-seqDigits], "-"+readLockName) {
+		t.Fatalf("contenders %s, %s: want Curator's writer then a Go reader", nodes[0].Name, nodes[1].Name)
+	}
+	notDone(t, "Go read Lock while Curator writes", done)
+	p.do("unlock", "unlocked")
+	wait(t, "Go read Lock after Curator's write unlock", done)
+
+	p.do("rlock "+path, "locked") // shared with the Go reader
+	p.do("unlock", "unlocked")
+
+	p.send("wlock " + path)
+	waitContenders(t, c, path, 2)
+	p.do("held", "held false")
+	if err := r.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("locked")
+	if ok, err := rw.WriteLock().TryLock(ctx); ok || err != nil {
+		t.Fatalf("Go write TryLock while Curator writes: %v %v", ok, err)
+	}
+	p.do("unlock", "unlocked")
+	waitContenders(t, c, path, 0)
+}
+
+// testRevokeInterop: Go asks a Curator holder to release (Revoke), and
+// Curator's Revoker asks a Go holder.
+func testRevokeInterop(t *testing.T, s *server, p *peer, path string) {
+	ctx := testCtx(t)
+	c := s.Connect(t)
+	m := NewMutex(c, path)
+
+	p.do("revocable "+path, "locked")
+	done := async(func() error { return m.Lock(ctx) })
+	nodes := waitContenders(t, c, path, 2)
+	if err := Revoke(ctx, c, path+"/"+nodes[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("revoked")
+	notDone(t, "Go Lock before Curator releases", done)
+	p.do("unlock", "unlocked")
+	wait(t, "Go Lock after Curator released", done)
+
+	p.do("revoke "+m.Node(), "revoke sent")
+	closed(t, "Revoked after Curator's Revoker", m.Revoked())
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -161,7 +161,7 @@ func TestMutex(t *testing.T) {
 }
 
 func testMutexContention(t *testing.T, s *server) {
-	const sessions, workers, rounds = 3, 3, 5
+	const sessions, workers, rounds = 3, 4, 8
 	const p = "/mutex/contention"
 	var holders, max, total atomic.Int32
 	var wg sync.WaitGroup

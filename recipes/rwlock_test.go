@@ -13,6 +13,7 @@ func TestRWLock(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		t.Run("order", func(t *testing.T) { testRWOrder(t, s) })
 		t.Run("contention", func(t *testing.T) { testRWContention(t, s) })
+		t.Run("restart", func(t *testing.T) { testRWRestart(t, s) })
 		t.Run("expiry", func(t *testing.T) { testRWExpiry(t, s) })
 	})
 }
@@ -144,5 +145,38 @@ func testRWExpiry(t *testing.T, s *server) {
 	}
 	if err := r.Unlock(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testRWRestart: a writer holds through a server restart; readers queued
+// behind it wait through it and get the lock together when it releases.
+func testRWRestart(t *testing.T, s *server) {
+	const p = "/rw/restart"
+	ctx := testCtx(t)
+	wc, rc := s.Connect(t), s.Connect(t)
+	w := NewRWLock(wc, p).WriteLock()
+	r1, r2 := NewRWLock(rc, p).ReadLock(), NewRWLock(rc, p).ReadLock()
+	if err := w.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d1 := async(func() error { return r1.Lock(ctx) })
+	d2 := async(func() error { return r2.Lock(ctx) })
+	waitContenders(t, rc, p, 3)
+	s.Restart()
+	if _, err := w.Contenders(ctx); err != nil {
+		t.Fatalf("after a restart: %v", err)
+	}
+	open(t, "the writer's Lost after a restart", w.Lost())
+	notDone(t, "a reader's Lock while the writer holds", d1)
+	notDone(t, "a reader's Lock while the writer holds", d2)
+	if err := w.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, "reader 1", d1)
+	wait(t, "reader 2", d2) // both hold at once
+	for _, r := range []*Mutex{r1, r2} {
+		if err := r.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

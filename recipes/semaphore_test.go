@@ -14,6 +14,7 @@ func TestSemaphore(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		t.Run("contention", func(t *testing.T) { testSemContention(t, s) })
 		t.Run("cancel", func(t *testing.T) { testSemCancel(t, s) })
+		t.Run("restart", func(t *testing.T) { testSemRestart(t, s) })
 		t.Run("expiry", func(t *testing.T) { testSemExpiry(t, s) })
 	})
 }
@@ -118,6 +119,32 @@ func testSemExpiry(t *testing.T, s *server) {
 	}
 	open(t, "the new lease's Lost", got.Load().Lost())
 	if err := got.Load().Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testSemRestart: a lease is held through a server restart; an acquirer
+// waits through it and gets the permit when the lease is released.
+func testSemRestart(t *testing.T, s *server) {
+	const p = "/sem/restart"
+	ctx := testCtx(t)
+	hc, wc := s.Connect(t), s.Connect(t)
+	l, err := NewSemaphore(hc, p, 1).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *Lease
+	done := async(func() (err error) { got, err = NewSemaphore(wc, p, 1).Acquire(ctx); return err })
+	waitContenders(t, hc, p+"/leases", 2)
+	s.Restart()
+	waitContenders(t, hc, p+"/leases", 2)
+	open(t, "the lease's Lost after a restart", l.Lost())
+	notDone(t, "the waiter's Acquire", done)
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, "the waiter's Acquire", done)
+	if err := got.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
