@@ -1,0 +1,265 @@
+package recipes
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+)
+
+// This file holds the helpers every recipe built on sequential nodes
+// shares: the sequence suffix, sorting children by it, and the protected
+// create (Curator's technique: a unique id in the node's name, so that a
+// create whose reply was lost is recovered by finding the node again).
+
+// seqDigits is the width of the sequence suffix ZooKeeper appends to a
+// sequential node's name (%010d of the parent's cversion).
+const seqDigits = 10
+
+// protectedPrefix starts the name of every protected node, as in
+// Curator's CreateBuilderImpl: "_c_" + guid + "-" + the node's own name.
+const protectedPrefix = "_c_"
+
+// parseSeq returns the sequence number at the end of a sequential node's
+// name: its last ten characters, if they are all digits.
+func parseSeq(name string) (int64, bool) {
+	if len(name) < seqDigits {
+		return 0, false
+	}
+	tail := name[len(name)-seqDigits:]
+	for i := 0; i < len(tail); i++ {
+		if tail[i] < '0' || tail[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(tail, 10, 64)
+	return n, err == nil
+}
+
+// seqNode is a child with a sequence suffix.
+type seqNode struct {
+	Name string
+	Seq  int64
+}
+
+// sortBySeq keeps the children whose names end in a sequence number and
+// sorts them by it, whatever precedes it: Curator's "_c_<guid>-lock-",
+// kazoo's "<hex>__lock__" and Curator's "__READ__"/"__WRIT__" nodes sort
+// together. Children of one parent never share a sequence number; names
+// break ties anyway, so that the order is total.
+func sortBySeq(children []string) []seqNode {
+	out := make([]seqNode, 0, len(children))
+	for _, name := range children {
+		if seq, ok := parseSeq(name); ok {
+			out = append(out, seqNode{name, seq})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// indexOf returns the index of the node named name in nodes, or -1.
+func indexOf(nodes []seqNode, name string) int {
+	for i, n := range nodes {
+		if n.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// newGUID returns a random (version 4) UUID in its canonical text form,
+// the id Curator puts in a protected node's name.
+func newGUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("recipes: crypto/rand: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// findProtected returns the child whose name starts with the protected
+// prefix of guid ("_c_" + guid), if one does.
+func findProtected(children []string, guid string) (string, bool) {
+	p := protectedPrefix + guid
+	for _, name := range children {
+		if strings.HasPrefix(name, p) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// isConnLoss reports whether err is a connection loss: the request may or
+// may not have been applied, and the session may still be alive.
+func isConnLoss(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
+
+// The client's Create, Children and Set read their response record as
+// they return, even when they return early because ctx ended while the
+// reply is still being decoded into that record: a data race (found by
+// -race in these tests). The recipes therefore create and set through Do,
+// reading the record only once the call is done, and list children with
+// Children2, which reads it only on success.
+
+// createNode is Conn.Create without that race.
+func createNode(ctx context.Context, c *client.Conn, path string, data []byte, mode wire.CreateMode) (string, error) {
+	var resp wire.CreateResponse
+	req := &wire.CreateRequest{Path: path, Data: data, ACL: wire.WorldACL, Flags: mode}
+	if err := c.Do(ctx, wire.OpCreate, req, &resp).Wait(ctx); err != nil {
+		return "", err
+	}
+	return resp.Path, nil
+}
+
+// setData is Conn.Set without that race.
+func setData(ctx context.Context, c *client.Conn, path string, data []byte, version int32) error {
+	var resp wire.StatResponse
+	return c.Do(ctx, wire.OpSetData, &wire.SetDataRequest{Path: path, Data: data, Version: version}, &resp).Wait(ctx)
+}
+
+// listChildren is Conn.Children without that race.
+func listChildren(ctx context.Context, c *client.Conn, path string) ([]string, error) {
+	names, _, err := c.Children2(ctx, path)
+	return names, err
+}
+
+// ensurePath creates path and its missing ancestors as persistent nodes,
+// waiting through connection loss (within ctx).
+func ensurePath(ctx context.Context, c *client.Conn, path string) error {
+	if path == "" || path == "/" {
+		return nil
+	}
+	for i := 1; i <= len(path); i++ {
+		if i < len(path) && path[i] != '/' {
+			continue
+		}
+		for {
+			_, err := createNode(ctx, c, path[:i], nil, wire.ModePersistent)
+			if err == nil || errors.Is(err, wire.ErrNodeExists) {
+				break
+			}
+			if isConnLoss(err) && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// protectedCreate creates one protected node, dir/_c_<guid>-<base>,
+// recovering a create whose reply was lost: after any failed attempt it
+// first looks for a child of dir carrying guid, and uses it if there is
+// one. The client answers a session's requests in order, so the listing
+// that follows a failed create sees that create's effect if it had any.
+type protectedCreate struct {
+	c    *client.Conn
+	dir  string
+	base string // the node's name after the guid, e.g. "lock-"
+	data []byte
+	mode wire.CreateMode
+	guid string
+
+	// tried is set once a create was sent: from then on the node may
+	// exist and is looked for before creating again.
+	tried bool
+}
+
+func newProtectedCreate(c *client.Conn, dir, base string, data []byte, mode wire.CreateMode) *protectedCreate {
+	return &protectedCreate{c: c, dir: dir, base: base, data: data, mode: mode, guid: newGUID()}
+}
+
+// name is the node's name before its sequence suffix.
+func (p *protectedCreate) name() string { return protectedPrefix + p.guid + "-" + p.base }
+
+// find looks for the node among dir's children and returns its path.
+func (p *protectedCreate) find(ctx context.Context) (string, bool, error) {
+	children, err := listChildren(ctx, p.c, p.dir)
+	if errors.Is(err, wire.ErrNoNode) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	name, ok := findProtected(children, p.guid)
+	if !ok {
+		return "", false, nil
+	}
+	return p.dir + "/" + name, true, nil
+}
+
+// create returns the node's path, creating it (and dir) if needed. It
+// waits through connection loss within ctx.
+func (p *protectedCreate) create(ctx context.Context) (string, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		if p.tried {
+			path, ok, err := p.find(ctx)
+			if isConnLoss(err) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return path, nil
+			}
+		}
+		p.tried = true
+		path, err := createNode(ctx, p.c, p.dir+"/"+p.name(), p.data, p.mode)
+		switch {
+		case err == nil:
+			return path, nil
+		case errors.Is(err, wire.ErrNoNode):
+			if err := ensurePath(ctx, p.c, p.dir); err != nil {
+				return "", err
+			}
+		case isConnLoss(err):
+		default:
+			return "", err
+		}
+	}
+}
+
+// remove deletes the node if it exists (found by its guid when its path
+// is not known), waiting through connection loss within ctx.
+func (p *protectedCreate) remove(ctx context.Context, path string) error {
+	for {
+		if path == "" {
+			if !p.tried {
+				return nil
+			}
+			found, ok, err := p.find(ctx)
+			if isConnLoss(err) && ctx.Err() == nil {
+				continue
+			}
+			if err != nil || !ok {
+				return err
+			}
+			path = found
+		}
+		err := p.c.Delete(ctx, path, client.AnyVersion)
+		if err == nil || errors.Is(err, wire.ErrNoNode) {
+			return nil
+		}
+		if isConnLoss(err) && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
