@@ -32,8 +32,11 @@ func (c *Conn) Create(ctx context.Context, path string, data []byte, mode wire.C
 		return "", err
 	}
 	var resp wire.CreateResponse
-	err := c.call(ctx, wire.OpCreate, &wire.CreateRequest{Path: path, Data: data, ACL: aclOrWorld(acl), Flags: mode}, &resp, nil)
-	return resp.Path, err
+	if err := c.call(ctx, wire.OpCreate, &wire.CreateRequest{Path: path, Data: data, ACL: aclOrWorld(acl), Flags: mode}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return "", err
+	}
+	return resp.Path, nil
 }
 
 // Create2 is Create returning the new znode's Stat (opcode create2).
@@ -50,8 +53,11 @@ func (c *Conn) Create2(ctx context.Context, path string, data []byte, mode wire.
 		op = wire.OpCreateContainer
 	}
 	var resp wire.Create2Response
-	err := c.call(ctx, op, &wire.CreateRequest{Path: path, Data: data, ACL: aclOrWorld(acl), Flags: mode}, &resp, nil)
-	return resp.Path, resp.Stat, err
+	if err := c.call(ctx, op, &wire.CreateRequest{Path: path, Data: data, ACL: aclOrWorld(acl), Flags: mode}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return "", wire.Stat{}, err
+	}
+	return resp.Path, resp.Stat, nil
 }
 
 // CreateContainer creates a container znode: the server deletes it some
@@ -73,8 +79,11 @@ func (c *Conn) CreateTTL(ctx context.Context, path string, data []byte, mode wir
 	}
 	var resp wire.Create2Response
 	req := &wire.CreateRequest{Path: path, Data: data, ACL: aclOrWorld(acl), Flags: mode, TTL: ttl.Milliseconds(), HasTTL: true}
-	err := c.call(ctx, wire.OpCreateTTL, req, &resp, nil)
-	return resp.Path, resp.Stat, err
+	if err := c.call(ctx, wire.OpCreateTTL, req, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return "", wire.Stat{}, err
+	}
+	return resp.Path, resp.Stat, nil
 }
 
 // Delete deletes a znode if its version matches (AnyVersion matches all).
@@ -156,29 +165,41 @@ func (c *Conn) oneShot(path string, k watchKind, watch bool) (chan Event, func(w
 // Set sets a znode's data if its version matches.
 func (c *Conn) Set(ctx context.Context, path string, data []byte, version int32) (wire.Stat, error) {
 	var resp wire.StatResponse
-	err := c.call(ctx, wire.OpSetData, &wire.SetDataRequest{Path: path, Data: data, Version: version}, &resp, nil)
-	return resp.Stat, err
+	if err := c.call(ctx, wire.OpSetData, &wire.SetDataRequest{Path: path, Data: data, Version: version}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return wire.Stat{}, err
+	}
+	return resp.Stat, nil
 }
 
 // GetACL returns a znode's ACL and Stat.
 func (c *Conn) GetACL(ctx context.Context, path string) ([]wire.ACL, wire.Stat, error) {
 	var resp wire.GetACLResponse
-	err := c.call(ctx, wire.OpGetACL, &wire.PathRequest{Path: path}, &resp, nil)
-	return resp.ACL, resp.Stat, err
+	if err := c.call(ctx, wire.OpGetACL, &wire.PathRequest{Path: path}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, wire.Stat{}, err
+	}
+	return resp.ACL, resp.Stat, nil
 }
 
 // SetACL sets a znode's ACL if its ACL version matches.
 func (c *Conn) SetACL(ctx context.Context, path string, acl []wire.ACL, version int32) (wire.Stat, error) {
 	var resp wire.StatResponse
-	err := c.call(ctx, wire.OpSetACL, &wire.SetACLRequest{Path: path, ACL: acl, Version: version}, &resp, nil)
-	return resp.Stat, err
+	if err := c.call(ctx, wire.OpSetACL, &wire.SetACLRequest{Path: path, ACL: acl, Version: version}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return wire.Stat{}, err
+	}
+	return resp.Stat, nil
 }
 
 // Children returns the names of a znode's children (opcode getChildren).
 func (c *Conn) Children(ctx context.Context, path string) ([]string, error) {
 	var resp wire.ChildrenResponse
-	err := c.call(ctx, wire.OpGetChildren, &wire.PathWatchRequest{Path: path}, &resp, nil)
-	return resp.Children, err
+	if err := c.call(ctx, wire.OpGetChildren, &wire.PathWatchRequest{Path: path}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, err
+	}
+	return resp.Children, nil
 }
 
 // Children2 returns a znode's children and its Stat (getChildren2).
@@ -206,23 +227,32 @@ func (c *Conn) children2(ctx context.Context, path string, watch bool) ([]string
 // leader before the session's next read; it returns the path.
 func (c *Conn) Sync(ctx context.Context, path string) (string, error) {
 	var resp wire.SyncResponse
-	err := c.call(ctx, wire.OpSync, &wire.PathRequest{Path: path}, &resp, nil)
-	return resp.Path, err
+	if err := c.call(ctx, wire.OpSync, &wire.PathRequest{Path: path}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return "", err
+	}
+	return resp.Path, nil
 }
 
 // GetAllChildrenNumber returns the number of descendants of a znode.
 func (c *Conn) GetAllChildrenNumber(ctx context.Context, path string) (int32, error) {
 	var resp wire.CountResponse
-	err := c.call(ctx, wire.OpGetAllChildrenNumber, &wire.PathRequest{Path: path}, &resp, nil)
-	return resp.Count, err
+	if err := c.call(ctx, wire.OpGetAllChildrenNumber, &wire.PathRequest{Path: path}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return 0, err
+	}
+	return resp.Count, nil
 }
 
 // GetEphemerals returns the paths of this session's ephemeral znodes that
 // start with prefix ("/" for all).
 func (c *Conn) GetEphemerals(ctx context.Context, prefix string) ([]string, error) {
 	var resp wire.ChildrenResponse
-	err := c.call(ctx, wire.OpGetEphemerals, &wire.PathRequest{Path: prefix}, &resp, nil)
-	return resp.Children, err
+	if err := c.call(ctx, wire.OpGetEphemerals, &wire.PathRequest{Path: prefix}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, err
+	}
+	return resp.Children, nil
 }
 
 // AddWatch adds a persistent (wire.WatchPersistent) or persistent
@@ -291,8 +321,11 @@ func (c *Conn) AddAuth(ctx context.Context, scheme string, auth []byte) error {
 // WhoAmI returns the identities the server has for this session.
 func (c *Conn) WhoAmI(ctx context.Context) ([]wire.ClientInfo, error) {
 	var resp wire.WhoAmIResponse
-	err := c.call(ctx, wire.OpWhoAmI, nil, &resp, nil)
-	return resp.ClientInfo, err
+	if err := c.call(ctx, wire.OpWhoAmI, nil, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, err
+	}
+	return resp.ClientInfo, nil
 }
 
 // Reconfig asks for a dynamic reconfiguration: incremental (joining,
@@ -303,8 +336,11 @@ func (c *Conn) WhoAmI(ctx context.Context) ([]wire.ClientInfo, error) {
 func (c *Conn) Reconfig(ctx context.Context, joining, leaving, newMembers string, fromConfig int64) ([]byte, wire.Stat, error) {
 	var resp wire.GetDataResponse
 	req := &wire.ReconfigRequest{JoiningServers: joining, LeavingServers: leaving, NewMembers: newMembers, CurConfigID: fromConfig}
-	err := c.call(ctx, wire.OpReconfig, req, &resp, nil)
-	return resp.Data, resp.Stat, err
+	if err := c.call(ctx, wire.OpReconfig, req, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, wire.Stat{}, err
+	}
+	return resp.Data, resp.Stat, nil
 }
 
 // Multi runs write ops (CreateOp, DeleteOp, SetDataOp, CheckOp) as one
@@ -314,8 +350,14 @@ func (c *Conn) Reconfig(ctx context.Context, joining, leaving, newMembers string
 // Err Ok and those after it ErrRuntimeInconsistency, as in ZooKeeper.
 func (c *Conn) Multi(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error) {
 	var resp wire.MultiResponse
-	if err := c.call(ctx, wire.OpMulti, &wire.MultiRequest{Ops: ops}, &resp, nil); err != nil {
-		return resp.Results, err
+	call := c.submit(ctx, wire.OpMulti, &wire.MultiRequest{Ops: ops}, &resp, nil)
+	if err := call.Wait(ctx); err != nil {
+		select {
+		case <-call.Done: // answered: the results say which op failed
+			return resp.Results, err
+		default: // ctx ended first: the reply may still be decoded into resp
+			return nil, err
+		}
 	}
 	for _, r := range resp.Results {
 		if r.Type == wire.OpError && r.Err != wire.Ok {
@@ -330,8 +372,11 @@ func (c *Conn) Multi(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResu
 // for the request as a whole.
 func (c *Conn) MultiRead(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error) {
 	var resp wire.MultiResponse
-	err := c.call(ctx, wire.OpMultiRead, &wire.MultiRequest{Ops: ops}, &resp, nil)
-	return resp.Results, err
+	if err := c.call(ctx, wire.OpMultiRead, &wire.MultiRequest{Ops: ops}, &resp, nil); err != nil {
+		// The reply may still be decoded into resp when ctx ended first.
+		return nil, err
+	}
+	return resp.Results, nil
 }
 
 // CreateOp is a create in a Multi; a nil acl means wire.WorldACL. Its

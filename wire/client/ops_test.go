@@ -471,3 +471,38 @@ func TestCloseEndsSession(t *testing.T) {
 	must(t, c.Close()) // idempotent
 	waitGoroutines(t, before)
 }
+
+// TestCancelledCallsReturnNothing: a call whose ctx ends while its reply
+// is on the way returns zero values, never the response the reader is
+// still decoding (under -race, reading it was a data race).
+func TestCancelledCallsReturnNothing(t *testing.T) {
+	s := zktest.Start(t)
+	ctx := testCtx(t)
+	c := connect(t, s.Addr)
+	base := testPath(t)
+	_, err := c.Create(ctx, base, nil, wire.ModePersistent, nil)
+	must(t, err)
+	cancelled := 0
+	for i := range 300 {
+		// End the call at a point of its round trip that moves with i
+		// (loopback round trips take some hundred microseconds).
+		cctx, cancel := context.WithCancel(ctx)
+		stop := time.AfterFunc(time.Duration(i%100)*10*time.Microsecond, cancel)
+		p, st, err := c.Create2(cctx, fmt.Sprintf("%s/n%d", base, i), []byte("x"), wire.ModePersistent, nil)
+		kids, err2 := c.Children(cctx, base)
+		stop.Stop()
+		cancel()
+		if err != nil && (p != "" || st != (wire.Stat{})) {
+			t.Fatalf("Create2 failed (%v) but returned %q %+v", err, p, st)
+		}
+		if err2 != nil && kids != nil {
+			t.Fatalf("Children failed (%v) but returned %d names", err2, len(kids))
+		}
+		if err != nil {
+			cancelled++
+		}
+	}
+	t.Logf("%d of 300 creates cancelled", cancelled)
+	_, _, err = c.Get(ctx, base) // the stream is still in step
+	must(t, err)
+}
