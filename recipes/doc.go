@@ -19,4 +19,21 @@
 // session expires, whatever the recipe held is gone (its ephemeral nodes
 // are deleted by the server); the recipe reports it (each type's doc says
 // how) and its methods return wire.ErrSessionExpired.
+//
+// # Locks and semaphores
+//
+// Mutex is an exclusive lock with Curator's InterProcessMutex layout
+// (<path>/_c_<guid>-lock-<seq>, ephemeral sequential): at most one holder,
+// served in arrival order, each waiter watching only its predecessor;
+// every child with a 10-digit sequence suffix is a contender, so kazoo
+// locks (extra_lock_patterns=["lock-"]) and Curator mutexes on the same
+// path exclude Go ones. RWLock (Curator's InterProcessReadWriteLock,
+// __READ__/__WRIT__ nodes) lets readers share and writers hold alone; a
+// reader waits only for writers before it. A held lock's Lost channel
+// closes when its session expires or its node is deleted; Revoked closes
+// when someone asks the holder to release (Revoke, Curator's revocation
+// convention: the node's data set to "__REVOKE__"). Semaphore (Curator's
+// InterProcessSemaphoreV2: a <path>/locks mutex guarding
+// <path>/leases/_c_<guid>-lease-<seq>) hands out at most N leases at once,
+// shared with Curator processes; a Lease's Lost reports its loss.
 package recipes
