@@ -1,0 +1,519 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+)
+
+// Two-phase commit: a Coordinator proposes a transaction to a fixed set
+// of named participants, each votes yes or no, and the outcome is commit
+// if every one voted yes, abort otherwise.
+//
+// Layout, under the path both sides are given:
+//
+//	path/members/<name>          ephemeral: participant <name> is alive
+//	                             (created by its Register or first Next)
+//	path/coordinators/<uuid>     ephemeral: the coordinator of the
+//	                             transaction <uuid> is alive (created
+//	                             first, deleted once the outcome is written)
+//	path/_c_<uuid>-tx-<seq>      persistent sequential: one transaction,
+//	                             its data the proposal (a protected name)
+//	path/<tx>/vote-<name>        persistent, one per participant, created
+//	                             empty (version 0) by the coordinator in
+//	                             one multi; the participant votes by
+//	                             setting it to "yes" or "no" on condition
+//	                             of version 0
+//	path/<tx>/outcome            persistent, "commit" or "abort": the
+//	                             decision, created once
+//
+// Guarantees: the outcome node is created once (a create fails on an
+// existing node), and everyone reads the outcome from it, so every
+// participant sees the same outcome. Only the coordinator writes
+// "commit", and only after it has read a "yes" in every participant's
+// vote node: commit happens only if all voted yes. The coordinator
+// writes "abort" on a "no", on a participant that is not alive (its
+// members node absent: not registered, or its session ended) before it
+// voted, and when Run's ctx ends first. A participant waiting for the
+// outcome writes "abort" itself if the coordinator's session ends first
+// (its coordinators node gone, no outcome): a dead coordinator does not
+// block the participants, and since the outcome is created once, a
+// coordinator that was about to commit then reads the abort. Votes cannot
+// change: a vote is a set on condition of version 0.
+//
+// Failures: connection loss is waited through (within ctx). Creates
+// whose reply was lost are recovered: the transaction by its uuid, the
+// votes and coordinator node by finding them, a member node by its owner, the
+// outcome and a vote by reading them back. When a session expires, its
+// methods return an error matching wire.ErrSessionExpired; a participant's
+// expiry before it voted aborts the transaction, a coordinator's
+// expiry before the outcome lets the participants abort it. Neither side
+// starts a goroutine: Run, Next and Outcome block their caller on
+// watches (no polling).
+//
+// Transaction nodes are not deleted by the recipe; whoever owns path may
+// delete decided transactions (those with an outcome) once every
+// participant has read it.
+
+const (
+	qOutcome    = "outcome"
+	qVotePrefix = "vote-"
+	qYes        = "yes"
+	qNo         = "no"
+	qCommit     = "commit"
+	qAbort      = "abort"
+)
+
+// ErrNotParticipant is returned by NewCoordinator's Run for an invalid
+// participant list, and by a Participant with an invalid name.
+var ErrNotParticipant = errors.New("paddock/recipes: invalid two-phase commit participant name")
+
+// ErrAlreadyVoted is returned by Vote when the participant's vote was
+// already cast, differently.
+var ErrAlreadyVoted = errors.New("paddock/recipes: participant already voted otherwise")
+
+func qValidName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, "/\x00") && name != "." && name != ".."
+}
+
+// Coordinator runs two-phase commit transactions under a path.
+type Coordinator struct {
+	c            *client.Conn
+	path         string
+	participants []string
+
+	create qCreateFunc
+}
+
+// NewCoordinator returns a coordinator of transactions under path among
+// the named participants.
+func NewCoordinator(c *client.Conn, path string, participants []string) *Coordinator {
+	return &Coordinator{c: c, path: path, participants: append([]string(nil), participants...), create: qConnCreate(c)}
+}
+
+// Run proposes data to the participants, waits for every vote (or for a
+// "no", a dead participant, or the end of ctx), writes the outcome and
+// returns it: committed is true iff it is commit. When ctx ended first
+// the outcome is abort (written with a short grace after ctx) and err is
+// ctx's error.
+func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, err error) {
+	seen := map[string]bool{}
+	for _, p := range co.participants {
+		if !qValidName(p) || seen[p] {
+			return false, fmt.Errorf("%w: %q", ErrNotParticipant, p)
+		}
+		seen[p] = true
+	}
+	if len(co.participants) == 0 {
+		return false, fmt.Errorf("%w: no participants", ErrNotParticipant)
+	}
+	id := qUUID()
+	if err := qCreateOwn(ctx, co.c, co.path+"/coordinators/"+id); err != nil {
+		return false, err
+	}
+	tx, err := qProtectedCreateID(ctx, co.c, co.create, id, co.path, "tx-", data, wire.ModePersistentSequential)
+	if err != nil {
+		return co.finish(ctx, id, "", false, err)
+	}
+	ops := make([]wire.MultiOp, 0, len(co.participants))
+	for _, p := range co.participants {
+		ops = append(ops, client.CreateOp(tx+"/"+qVotePrefix+p, nil, wire.ModePersistent, nil))
+	}
+	for {
+		_, err := co.c.Multi(ctx, ops...)
+		if errors.Is(err, wire.ErrConnectionLoss) {
+			// Applied if the first vote node is there: the tx is ours.
+			var ok bool
+			ok, _, err = qExists(ctx, co.c, tx+"/"+qVotePrefix+co.participants[0])
+			if err == nil && !ok {
+				continue
+			}
+		}
+		if err != nil {
+			return co.finish(ctx, id, tx, false, err)
+		}
+		break
+	}
+	yes, err := co.collect(ctx, tx)
+	return co.finish(ctx, id, tx, yes, err)
+}
+
+// collect waits for the votes: true when all are yes, false on a no or a
+// dead participant; an error when ctx ended or the session did.
+func (co *Coordinator) collect(ctx context.Context, tx string) (bool, error) {
+	pending := append([]string(nil), co.participants...)
+	for {
+		var watches []<-chan client.Event
+		var still []string
+		for _, p := range pending {
+			var data []byte
+			var st wire.Stat
+			var ch <-chan client.Event
+			err := qRetry(ctx, func() error {
+				var err error
+				data, st, ch, err = co.c.GetW(ctx, tx+"/"+qVotePrefix+p)
+				return err
+			})
+			if err != nil {
+				return false, err
+			}
+			if st.Version > 0 {
+				if string(data) != qYes {
+					return false, nil
+				}
+				continue
+			}
+			var alive bool
+			var mch <-chan client.Event
+			err = qRetry(ctx, func() error {
+				var err error
+				alive, _, mch, err = co.c.ExistsW(ctx, co.path+"/members/"+p)
+				return err
+			})
+			if err != nil {
+				return false, err
+			}
+			if !alive {
+				return false, nil
+			}
+			still = append(still, p)
+			watches = append(watches, ch, mch)
+		}
+		if len(still) == 0 {
+			return true, nil
+		}
+		pending = still
+		if err := qWaitAny(ctx, watches); err != nil {
+			return false, err
+		}
+	}
+}
+
+// finish writes the outcome (abort unless yes and no error) and returns
+// the outcome that stands, then deletes the coordinator's node.
+func (co *Coordinator) finish(ctx context.Context, id, tx string, yes bool, err error) (bool, error) {
+	if errors.Is(err, wire.ErrSessionExpired) {
+		return false, err // the participants abort once our node is gone
+	}
+	wctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*co.c.SessionTimeout()+time.Second)
+		defer cancel()
+	}
+	out := qAbort
+	if yes && err == nil {
+		out = qCommit
+	}
+	var committed bool
+	var werr error
+	if tx != "" {
+		committed, werr = qDecide(wctx, co.c, tx, out)
+	}
+	qDelete(wctx, co.c, co.path+"/coordinators/"+id)
+	if werr != nil {
+		return false, werr
+	}
+	if err != nil {
+		return committed, err
+	}
+	return committed, nil
+}
+
+// qDecide creates tx's outcome as out unless it exists, and returns the
+// outcome that stands.
+func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) {
+	for {
+		err := qRetry(ctx, func() error {
+			_, err := c.Create(ctx, tx+"/"+qOutcome, []byte(out), wire.ModePersistent, nil)
+			return err
+		})
+		if err == nil {
+			return out == qCommit, nil
+		}
+		if !errors.Is(err, wire.ErrNodeExists) {
+			return false, err
+		}
+		data, _, err := qGet(ctx, c, tx+"/"+qOutcome)
+		if errors.Is(err, wire.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		return string(data) == qCommit, nil
+	}
+}
+
+// qCreateOwn creates the ephemeral node path (and its missing parents);
+// a create whose reply was lost is recognised by the node's owner.
+func qCreateOwn(ctx context.Context, c *client.Conn, path string) error {
+	for {
+		err := qRetry(ctx, func() error {
+			_, err := c.Create(ctx, path, nil, wire.ModeEphemeral, nil)
+			return err
+		})
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, wire.ErrNoNode):
+			if err := qEnsurePath(ctx, c, path[:strings.LastIndexByte(path, '/')]); err != nil {
+				return err
+			}
+		case errors.Is(err, wire.ErrNodeExists):
+			ok, st, err := qExists(ctx, c, path)
+			if err != nil {
+				return err
+			}
+			if ok && st.EphemeralOwner == c.SessionID() {
+				return nil
+			}
+			if ok {
+				return fmt.Errorf("paddock/recipes: %s belongs to another session: %w", path, wire.ErrNodeExists)
+			}
+		default:
+			return err
+		}
+	}
+}
+
+func qExistsW(ctx context.Context, c *client.Conn, path string) (ok bool, st wire.Stat, ch <-chan client.Event, err error) {
+	err = qRetry(ctx, func() error {
+		var err error
+		ok, st, ch, err = c.ExistsW(ctx, path)
+		return err
+	})
+	return ok, st, ch, err
+}
+
+// qTxID is the uuid in a transaction's name.
+func qTxID(name string) string {
+	if len(name) < qProtectLen {
+		return ""
+	}
+	return name[len(qProtectPrefix) : qProtectLen-1]
+}
+
+// qWaitAny waits for any of chs to fire, or for ctx.
+func qWaitAny(ctx context.Context, chs []<-chan client.Event) error {
+	cases := make([]reflect.SelectCase, 0, len(chs)+1)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, ch := range chs {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	i, v, ok := reflect.Select(cases)
+	if i == 0 {
+		return ctx.Err()
+	}
+	if ok {
+		return v.Interface().(client.Event).Err
+	}
+	return nil
+}
+
+// Participant takes part in the transactions under a path, as name.
+type Participant struct {
+	c    *client.Conn
+	path string
+	name string
+
+	last string // key of the last transaction Next looked at
+}
+
+// NewParticipant returns participant name of the transactions under path.
+func NewParticipant(c *client.Conn, path, name string) *Participant {
+	return &Participant{c: c, path: path, name: name}
+}
+
+// Register makes the participant alive: its ephemeral members node
+// exists until its session ends. Next registers too; call Register before
+// a coordinator's Run that must count this participant as alive. An
+// existing members node of another session (an earlier incarnation whose
+// session has not expired yet) is waited out, within ctx.
+func (p *Participant) Register(ctx context.Context) error {
+	if !qValidName(p.name) {
+		return fmt.Errorf("%w: %q", ErrNotParticipant, p.name)
+	}
+	member := p.path + "/members/" + p.name
+	for {
+		err := qRetry(ctx, func() error {
+			_, err := p.c.Create(ctx, member, nil, wire.ModeEphemeral, nil)
+			return err
+		})
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, wire.ErrNoNode):
+			if err := qEnsurePath(ctx, p.c, p.path+"/members"); err != nil {
+				return err
+			}
+		case errors.Is(err, wire.ErrNodeExists):
+			var ok bool
+			var st wire.Stat
+			var ch <-chan client.Event
+			err := qRetry(ctx, func() error {
+				var err error
+				ok, st, ch, err = p.c.ExistsW(ctx, member)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if ok && st.EphemeralOwner == p.c.SessionID() {
+				return nil // ours (a create whose reply was lost, or an earlier call)
+			}
+			if ok {
+				if err := qWait(ctx, ch); err != nil {
+					return err
+				}
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// Next registers the participant and waits for the next transaction that
+// names it (after the last one Next returned or skipped), and returns it.
+// Transactions already decided are skipped, as are ones that do not name
+// this participant.
+func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
+	if err := p.Register(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		names, pch, err := qChildrenW(ctx, p.c, p.path)
+		if err != nil {
+			return nil, err
+		}
+		var txs []string
+		for _, n := range qSorted(names, "tx-") {
+			if qKey(n) > p.last {
+				txs = append(txs, n)
+			}
+		}
+		var wait []<-chan client.Event
+		for _, n := range txs {
+			tx := p.path + "/" + n
+			kids, tch, err := qChildrenW(ctx, p.c, tx)
+			if errors.Is(err, wire.ErrNoNode) {
+				p.last = qKey(n) // deleted
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if len(kids) == 0 {
+				// Its votes are not created yet: wait for them while
+				// its coordinator lives; skip it once it is dead.
+				alive, _, cch, err := qExistsW(ctx, p.c, p.path+"/coordinators/"+qTxID(n))
+				if err != nil {
+					return nil, err
+				}
+				if alive {
+					wait = []<-chan client.Event{tch, cch}
+					break
+				}
+			}
+			p.last = qKey(n)
+			has := map[string]bool{}
+			for _, k := range kids {
+				has[k] = true
+			}
+			if has[qOutcome] || !has[qVotePrefix+p.name] {
+				continue // decided already, not ours, or abandoned
+			}
+			data, _, err := qGet(ctx, p.c, tx)
+			if err != nil {
+				return nil, err
+			}
+			return &Proposal{p: p, tx: tx, id: qTxID(n), data: data}, nil
+		}
+		if err := qWaitAny(ctx, append(wait, pch)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Proposal is one transaction as a participant sees it.
+type Proposal struct {
+	p    *Participant
+	tx   string
+	id   string
+	data []byte
+}
+
+// Data returns the proposal's data.
+func (pr *Proposal) Data() []byte { return pr.data }
+
+// Path returns the transaction's node.
+func (pr *Proposal) Path() string { return pr.tx }
+
+// Vote casts the participant's vote, once: a second different vote fails
+// with ErrAlreadyVoted.
+func (pr *Proposal) Vote(ctx context.Context, yes bool) error {
+	v := qNo
+	if yes {
+		v = qYes
+	}
+	node := pr.tx + "/" + qVotePrefix + pr.p.name
+	err := qRetry(ctx, func() error {
+		_, err := pr.p.c.Set(ctx, node, []byte(v), 0)
+		return err
+	})
+	if !errors.Is(err, wire.ErrBadVersion) {
+		return err
+	}
+	data, _, err := qGet(ctx, pr.p.c, node)
+	if err != nil {
+		return err
+	}
+	if string(data) != v {
+		return ErrAlreadyVoted
+	}
+	return nil // our own vote, whose reply was lost
+}
+
+// Outcome waits for the transaction's outcome: true for commit. If the
+// coordinator's session ends before it decided, Outcome decides abort.
+func (pr *Proposal) Outcome(ctx context.Context) (bool, error) {
+	c := pr.p.c
+	for {
+		var ok bool
+		var och <-chan client.Event
+		err := qRetry(ctx, func() error {
+			var err error
+			ok, _, och, err = c.ExistsW(ctx, pr.tx+"/"+qOutcome)
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			data, _, err := qGet(ctx, c, pr.tx+"/"+qOutcome)
+			if errors.Is(err, wire.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			return string(data) == qCommit, nil
+		}
+		alive, _, cch, err := qExistsW(ctx, c, pr.p.path+"/coordinators/"+pr.id)
+		if err != nil {
+			return false, err
+		}
+		if !alive {
+			return qDecide(ctx, c, pr.tx, qAbort)
+		}
+		if err := qWait(ctx, och, cch); err != nil {
+			return false, err
+		}
+	}
+}
