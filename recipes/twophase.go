@@ -126,7 +126,7 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 		ops = append(ops, client.CreateOp(tx+"/"+qVotePrefix+p, nil, wire.ModePersistent, nil))
 	}
 	for {
-		_, err := co.c.Multi(ctx, ops...)
+		_, err := qConnMulti(co.c)(ctx, ops...)
 		if errors.Is(err, wire.ErrConnectionLoss) {
 			// Applied if the first vote node is there: the tx is ours.
 			var ok bool
@@ -231,7 +231,7 @@ func (co *Coordinator) finish(ctx context.Context, id, tx string, yes bool, err 
 func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) {
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := c.Create(ctx, tx+"/"+qOutcome, []byte(out), wire.ModePersistent, nil)
+			_, err := qCreate(ctx, c, tx+"/"+qOutcome, []byte(out), wire.ModePersistent)
 			return err
 		})
 		if err == nil {
@@ -256,7 +256,7 @@ func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) 
 func qCreateOwn(ctx context.Context, c *client.Conn, path string) error {
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := c.Create(ctx, path, nil, wire.ModeEphemeral, nil)
+			_, err := qCreate(ctx, c, path, nil, wire.ModeEphemeral)
 			return err
 		})
 		switch {
@@ -343,7 +343,7 @@ func (p *Participant) Register(ctx context.Context) error {
 	member := p.path + "/members/" + p.name
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := p.c.Create(ctx, member, nil, wire.ModeEphemeral, nil)
+			_, err := qCreate(ctx, p.c, member, nil, wire.ModeEphemeral)
 			return err
 		})
 		switch {
@@ -464,8 +464,7 @@ func (pr *Proposal) Vote(ctx context.Context, yes bool) error {
 	}
 	node := pr.tx + "/" + qVotePrefix + pr.p.name
 	err := qRetry(ctx, func() error {
-		_, err := pr.p.c.Set(ctx, node, []byte(v), 0)
-		return err
+		return qSet(ctx, pr.p.c, node, []byte(v), 0)
 	})
 	if !errors.Is(err, wire.ErrBadVersion) {
 		return err
