@@ -140,13 +140,30 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 		}
 		break
 	}
-	yes, err := co.collect(ctx, tx)
-	return co.finish(ctx, id, tx, yes, err)
+	watched := map[string]bool{}
+	yes, err := co.collect(ctx, tx, watched)
+	committed, err = co.finish(ctx, id, tx, yes, err)
+	co.unwatch(ctx, watched)
+	return committed, err
+}
+
+// unwatch removes the data watches collect left on vote and member nodes
+// that did not change (a live participant's members node never does), so
+// that they do not pile up in the Conn over many transactions. Another
+// Run of this session watching the same node sees its watch removed, and
+// watches again.
+func (co *Coordinator) unwatch(ctx context.Context, watched map[string]bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.c.SessionTimeout())
+	defer cancel()
+	for p := range watched {
+		co.c.RemoveWatches(ctx, p, wire.WatcherData) // ErrNoWatcher: fired already
+	}
 }
 
 // collect waits for the votes: true when all are yes, false on a no or a
 // dead participant; an error when ctx ended or the session did.
-func (co *Coordinator) collect(ctx context.Context, tx string) (bool, error) {
+// Every node it watches is recorded in watched.
+func (co *Coordinator) collect(ctx context.Context, tx string, watched map[string]bool) (bool, error) {
 	pending := append([]string(nil), co.participants...)
 	for {
 		var watches []<-chan client.Event
@@ -184,6 +201,8 @@ func (co *Coordinator) collect(ctx context.Context, tx string) (bool, error) {
 			}
 			still = append(still, p)
 			watches = append(watches, ch, mch)
+			watched[tx+"/"+qVotePrefix+p] = true
+			watched[co.path+"/members/"+p] = true
 		}
 		if len(still) == 0 {
 			return true, nil
@@ -290,6 +309,17 @@ func qExistsW(ctx context.Context, c *client.Conn, path string) (ok bool, st wir
 		return err
 	})
 	return ok, st, ch, err
+}
+
+// qChildrenW2 is ChildrenW through connection loss; a missing node is
+// ErrNoNode.
+func qChildrenW2(ctx context.Context, c *client.Conn, path string) (names []string, st wire.Stat, ch <-chan client.Event, err error) {
+	err = qRetry(ctx, func() error {
+		var err error
+		names, st, ch, err = c.ChildrenW(ctx, path)
+		return err
+	})
+	return names, st, ch, err
 }
 
 // qTxID is the uuid in a transaction's name.
@@ -401,7 +431,11 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 		var wait []<-chan client.Event
 		for _, n := range txs {
 			tx := p.path + "/" + n
-			kids, tch, err := qChildrenW(ctx, p.c, tx)
+			kids, err := qChildren(ctx, p.c, tx)
+			var tch <-chan client.Event
+			if err == nil && len(kids) == 0 {
+				kids, _, tch, err = qChildrenW2(ctx, p.c, tx) // watch only what we may wait on
+			}
 			if errors.Is(err, wire.ErrNoNode) {
 				p.last = qKey(n) // deleted
 				continue
