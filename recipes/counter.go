@@ -44,7 +44,7 @@ type Counter struct {
 // NewCounter returns the counter at path (created, with the parent, by
 // the first Add).
 func NewCounter(c *client.Conn, path string) *Counter {
-	return &Counter{c: c, path: path, multi: qConnMulti(c)}
+	return &Counter{c: c, path: path, multi: c.Multi}
 }
 
 // ErrCounterEncoding is returned when the counter's node holds data that

@@ -121,7 +121,7 @@ func TestCounter(t *testing.T) {
 			// Applied, reply lost: counted once (the first Add creates).
 			var applied atomic.Int32
 			k.multi = func(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error) {
-				res, err := qConnMulti(c)(ctx, ops...)
+				res, err := c.Multi(ctx, ops...)
 				if err == nil && applied.Add(1)%2 == 1 {
 					return nil, wire.ErrConnectionLoss
 				}
@@ -138,7 +138,7 @@ func TestCounter(t *testing.T) {
 				if dropped.Add(1)%2 == 1 {
 					return nil, wire.ErrConnectionLoss
 				}
-				return qConnMulti(c)(ctx, ops...)
+				return c.Multi(ctx, ops...)
 			}
 			if v, err := k.Add(ctx, 1); err != nil || v != 41 {
 				t.Fatalf("Add with a lost request: %d, %v", v, err)

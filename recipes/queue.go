@@ -106,7 +106,7 @@ func qEnsurePath(ctx context.Context, c *client.Conn, path string) error {
 		}
 		p := path[:i]
 		err := qRetry(ctx, func() error {
-			_, err := qCreate(ctx, c, p, nil, wire.ModePersistent)
+			_, err := c.Create(ctx, p, nil, wire.ModePersistent, nil)
 			return err
 		})
 		if err != nil && !errors.Is(err, wire.ErrNodeExists) {
@@ -136,12 +136,9 @@ func qGet(ctx context.Context, c *client.Conn, path string) (data []byte, st wir
 
 func qChildren(ctx context.Context, c *client.Conn, path string) (names []string, err error) {
 	err = qRetry(ctx, func() error {
-		var resp wire.ChildrenResponse
-		if err := qCall(ctx, c, wire.OpGetChildren, &wire.PathWatchRequest{Path: path}, &resp); err != nil {
-			return err
-		}
-		names = resp.Children
-		return nil
+		var err error
+		names, err = c.Children(ctx, path)
+		return err
 	})
 	return names, err
 }
@@ -200,54 +197,13 @@ func qWait(ctx context.Context, chs ...<-chan client.Event) error {
 	panic("qWait: unsupported number of channels")
 }
 
-// The client's Create, Set, Children, Sync and Multi read their response
-// record after a ctx that ended early made them return, while the
-// client's reader may still be decoding the reply into it (a data race).
-// The recipes call those five through Do instead, and read the response
-// only once the call is done.
-
-func qCall(ctx context.Context, c *client.Conn, op wire.OpCode, req, resp wire.Record) error {
-	return c.Do(ctx, op, req, resp).Wait(ctx)
-}
-
-func qCreate(ctx context.Context, c *client.Conn, path string, data []byte, mode wire.CreateMode) (string, error) {
-	var resp wire.CreateResponse
-	if err := qCall(ctx, c, wire.OpCreate, &wire.CreateRequest{Path: path, Data: data, ACL: wire.WorldACL, Flags: mode}, &resp); err != nil {
-		return "", err
-	}
-	return resp.Path, nil
-}
-
-func qSet(ctx context.Context, c *client.Conn, path string, data []byte, version int32) error {
-	return qCall(ctx, c, wire.OpSetData, &wire.SetDataRequest{Path: path, Data: data, Version: version}, &wire.StatResponse{})
-}
-
-func qSync(ctx context.Context, c *client.Conn, path string) error {
-	return qCall(ctx, c, wire.OpSync, &wire.PathRequest{Path: path}, &wire.SyncResponse{})
-}
-
-func qConnMulti(c *client.Conn) qMultiFunc {
-	return func(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error) {
-		var resp wire.MultiResponse
-		if err := qCall(ctx, c, wire.OpMulti, &wire.MultiRequest{Ops: ops}, &resp); err != nil {
-			return nil, err
-		}
-		for _, r := range resp.Results {
-			if r.Type == wire.OpError && r.Err != wire.Ok {
-				return resp.Results, r.Err
-			}
-		}
-		return resp.Results, nil
-	}
-}
-
 // qCreateFunc is the create a recipe uses; tests replace it to lose a
 // reply.
 type qCreateFunc func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error)
 
 func qConnCreate(c *client.Conn) qCreateFunc {
 	return func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error) {
-		return qCreate(ctx, c, path, data, mode)
+		return c.Create(ctx, path, data, mode, nil)
 	}
 }
 
@@ -289,7 +245,7 @@ func qProtectedCreateID(ctx context.Context, c *client.Conn, create qCreateFunc,
 // qFindProtected looks for dir's child whose name starts with prefix,
 // after a sync so that the read sees every write the session made.
 func qFindProtected(ctx context.Context, c *client.Conn, dir, prefix string) (string, bool, error) {
-	if err := qRetry(ctx, func() error { return qSync(ctx, c, dir) }); err != nil {
+	if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, dir); return err }); err != nil {
 		return "", false, err
 	}
 	names, err := qChildren(ctx, c, dir)
@@ -324,7 +280,7 @@ func qMultiReceipt(ctx context.Context, c *client.Conn, multi qMultiFunc, receip
 			qDelete(ctx, c, receipt) // best effort: ephemeral anyway
 			return nil
 		case errors.Is(err, wire.ErrConnectionLoss):
-			if err := qRetry(ctx, func() error { return qSync(ctx, c, receipt) }); err != nil {
+			if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, receipt); return err }); err != nil {
 				return err
 			}
 			ok, st, err := qExists(ctx, c, receipt)
@@ -360,7 +316,7 @@ type qCore struct {
 }
 
 func newQCore(c *client.Conn, path, prefix string) qCore {
-	return qCore{c: c, path: path, prefix: prefix, create: qConnCreate(c), multi: qConnMulti(c)}
+	return qCore{c: c, path: path, prefix: prefix, create: qConnCreate(c), multi: c.Multi}
 }
 
 // qReceipts is the child of a queue's path that holds take receipts.
@@ -539,7 +495,7 @@ type LockingQueue struct {
 
 // NewLockingQueue returns the locking queue at path.
 func NewLockingQueue(c *client.Conn, path string) *LockingQueue {
-	return &LockingQueue{c: c, path: path, create: qConnCreate(c), multi: qConnMulti(c)}
+	return &LockingQueue{c: c, path: path, create: qConnCreate(c), multi: c.Multi}
 }
 
 func (q *LockingQueue) entries() string { return q.path + "/entries" }

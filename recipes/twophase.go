@@ -126,7 +126,7 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 		ops = append(ops, client.CreateOp(tx+"/"+qVotePrefix+p, nil, wire.ModePersistent, nil))
 	}
 	for {
-		_, err := qConnMulti(co.c)(ctx, ops...)
+		_, err := co.c.Multi(ctx, ops...)
 		if errors.Is(err, wire.ErrConnectionLoss) {
 			// Applied if the first vote node is there: the tx is ours.
 			var ok bool
@@ -250,7 +250,7 @@ func (co *Coordinator) finish(ctx context.Context, id, tx string, yes bool, err 
 func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) {
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := qCreate(ctx, c, tx+"/"+qOutcome, []byte(out), wire.ModePersistent)
+			_, err := c.Create(ctx, tx+"/"+qOutcome, []byte(out), wire.ModePersistent, nil)
 			return err
 		})
 		if err == nil {
@@ -275,7 +275,7 @@ func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) 
 func qCreateOwn(ctx context.Context, c *client.Conn, path string) error {
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := qCreate(ctx, c, path, nil, wire.ModeEphemeral)
+			_, err := c.Create(ctx, path, nil, wire.ModeEphemeral, nil)
 			return err
 		})
 		switch {
@@ -373,7 +373,7 @@ func (p *Participant) Register(ctx context.Context) error {
 	member := p.path + "/members/" + p.name
 	for {
 		err := qRetry(ctx, func() error {
-			_, err := qCreate(ctx, p.c, member, nil, wire.ModeEphemeral)
+			_, err := p.c.Create(ctx, member, nil, wire.ModeEphemeral, nil)
 			return err
 		})
 		switch {
@@ -498,7 +498,8 @@ func (pr *Proposal) Vote(ctx context.Context, yes bool) error {
 	}
 	node := pr.tx + "/" + qVotePrefix + pr.p.name
 	err := qRetry(ctx, func() error {
-		return qSet(ctx, pr.p.c, node, []byte(v), 0)
+		_, err := pr.p.c.Set(ctx, node, []byte(v), 0)
+		return err
 	})
 	if !errors.Is(err, wire.ErrBadVersion) {
 		return err

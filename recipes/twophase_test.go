@@ -217,7 +217,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 			co := NewCoordinator(c, path, []string{"a"})
 			var lost atomic.Int32
 			co.create = func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error) {
-				p, err := qCreate(ctx, c, path, data, mode)
+				p, err := c.Create(ctx, path, data, mode, nil)
 				if err == nil && lost.Add(1) == 1 {
 					return "", wire.ErrConnectionLoss
 				}
