@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/paddockdb/paddock/cmd/paddock/clients"
 )
 
 // qKazooScript runs a kazoo LockingQueue: "put" puts two items, "get N"
@@ -33,7 +35,7 @@ zk.stop()
 // qKazoo runs qKazooScript with Debian's python3 (which has kazoo).
 func qKazoo(t *testing.T, s *server, args ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(testCtx(t), "/usr/bin/python3", append([]string{"-c", qKazooScript, s.Addr}, args...)...)
+	cmd := exec.CommandContext(testCtx(t), clients.Python, append([]string{"-c", qKazooScript, s.Addr}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		msg := ""
