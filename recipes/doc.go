@@ -36,4 +36,19 @@
 // InterProcessSemaphoreV2: a <path>/locks mutex guarding
 // <path>/leases/_c_<guid>-lease-<seq>) hands out at most N leases at once,
 // shared with Curator processes; a Lease's Lost reports its loss.
+//
+// # Queues, counters and two-phase commit
+//
+// Queue (FIFO, at most once: an item is taken by deleting it) and
+// PriorityQueue (lowest priority first, FIFO within one) keep items as
+// persistent sequential nodes with protected names; LockingQueue (kazoo's
+// layout, at least once) keeps an item until its taker Acks it, claimed
+// meanwhile by an ephemeral node, so a taker's dead session gives the item
+// to another. Counter is a 64-bit value (Curator's DistributedAtomicLong
+// encoding) changed by compare-and-set on the node's version. Coordinator
+// and Participant run two-phase commit: votes and the outcome are znodes,
+// the outcome is created once, so every participant sees the same one, and
+// it is commit only if every participant voted yes. A take, an add or a
+// vote whose reply was lost is neither lost nor applied twice (a receipt
+// node or a read-back tells).
 package recipes
