@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/paddockdb/paddock/recipes"
@@ -56,10 +55,9 @@ func play(ctx context.Context, s *story.Story) error {
 	if err != nil {
 		return fmt.Errorf("monitor: watch %s: %w", root, err)
 	}
-	var mu sync.Mutex
+	board := story.NewBoard()
 	obs := map[string]*seen{}
 	var last []string
-	changed := make(chan struct{}, 1)
 	monitorDone := make(chan struct{})
 	go func() { // the monitor; ends when mctx ends or the session does
 		defer close(monitorDone)
@@ -69,45 +67,25 @@ func play(ctx context.Context, s *story.Story) error {
 				names = append(names, m.Name)
 			}
 			now := time.Now()
-			mu.Lock()
-			for _, n := range names {
-				if obs[n] == nil {
-					obs[n] = &seen{arrived: now}
-					monitor.Say("arrival: %s (%d up)", n, len(names))
+			board.Set(func() {
+				for _, n := range names {
+					if obs[n] == nil {
+						obs[n] = &seen{arrived: now}
+						monitor.Say("arrival: %s (%d up)", n, len(names))
+					}
 				}
-			}
-			for _, n := range last {
-				if !slices.Contains(names, n) && obs[n].departed.IsZero() {
-					obs[n].departed = now
-					monitor.Say("departure: %s (%d up)", n, len(names))
+				for _, n := range last {
+					if !slices.Contains(names, n) && obs[n].departed.IsZero() {
+						obs[n].departed = now
+						monitor.Say("departure: %s (%d up)", n, len(names))
+					}
 				}
-			}
-			last = names
-			mu.Unlock()
-			select {
-			case changed <- struct{}{}:
-			default:
-			}
+				last = names
+			})
 		}
 	}()
-	// waitFor waits until the monitor's observations satisfy ok.
 	waitFor := func(what string, limit time.Duration, ok func() bool) error {
-		deadline := time.After(limit)
-		for {
-			mu.Lock()
-			done := ok()
-			mu.Unlock()
-			if done {
-				return nil
-			}
-			select {
-			case <-changed:
-			case <-deadline:
-				return fmt.Errorf("monitor: %s not seen within %v", what, limit)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		return board.Wait(ctx, "monitor: "+what, limit, ok)
 	}
 
 	const n = 8
@@ -158,9 +136,7 @@ func play(ctx context.Context, s *story.Story) error {
 	stopMonitor()
 	<-monitorDone
 
-	// The promise, in figures.
-	mu.Lock()
-	defer mu.Unlock()
+	// The promise, in figures (the monitor has stopped: no lock needed).
 	for i, p := range machines {
 		o := obs[p.Name]
 		if o == nil {

@@ -65,60 +65,34 @@ func play(ctx context.Context, s *story.Story) error {
 	if err != nil {
 		return fmt.Errorf("frontend: watch %s: %w", nodes, err)
 	}
-	var mu sync.Mutex
+	board := story.NewBoard()
 	var current string                    // the master the front end sends queries to
 	var followed = map[string]time.Time{} // when it first saw each master
 	var view []recipes.GroupMember
-	changed := make(chan struct{}, 1)
 	var fwg sync.WaitGroup
 	fwg.Add(2)
-	notify := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
 	go func() { // owned by play; ends with fctx
 		defer fwg.Done()
 		for l := range leaders {
-			mu.Lock()
-			if l != current {
-				current = l
-				if _, ok := followed[l]; !ok && l != "" {
-					followed[l] = time.Now()
+			board.Set(func() {
+				if l != current {
+					current = l
+					if _, ok := followed[l]; !ok && l != "" {
+						followed[l] = time.Now()
+					}
+					front.Say("master is now %q", l)
 				}
-				front.Say("master is now %q", l)
-			}
-			mu.Unlock()
-			notify()
+			})
 		}
 	}()
 	go func() { // owned by play; ends with fctx
 		defer fwg.Done()
 		for v := range views {
-			mu.Lock()
-			view = v
-			mu.Unlock()
-			notify()
+			board.Set(func() { view = v })
 		}
 	}()
 	waitFor := func(what string, limit time.Duration, ok func() bool) error {
-		deadline := time.After(limit)
-		for {
-			mu.Lock()
-			done := ok()
-			mu.Unlock()
-			if done {
-				return nil
-			}
-			select {
-			case <-changed:
-			case <-deadline:
-				return fmt.Errorf("frontend: %s not seen within %v", what, limit)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		return board.Wait(ctx, "frontend: "+what, limit, ok)
 	}
 
 	// The index servers.
@@ -215,9 +189,8 @@ func play(ctx context.Context, s *story.Story) error {
 	if err := waitFor("the backup master", s.SessionTimeout*3/2+time.Second, func() bool { return current == backup }); err != nil {
 		return err
 	}
-	mu.Lock()
-	follow := followed[backup].Sub(crash)
-	mu.Unlock()
+	var follow time.Duration
+	board.Read(func() { follow = followed[backup].Sub(crash) })
 	s.Say("check", "backup took over %v after the crash; the front end followed %v after it (session timeout %v)",
 		took.Round(time.Millisecond), follow.Round(time.Millisecond), s.SessionTimeout)
 

@@ -169,3 +169,52 @@ func DeleteAll(ctx context.Context, c *client.Conn, path string) error {
 	}
 	return nil
 }
+
+// Board is state a story's parties update and its checker waits on: Set
+// changes it under the board's lock and wakes the waiter.
+type Board struct {
+	mu      sync.Mutex
+	changed chan struct{}
+}
+
+// NewBoard returns an empty board.
+func NewBoard() *Board { return &Board{changed: make(chan struct{}, 1)} }
+
+// Set runs f under the board's lock, then wakes the waiter.
+func (b *Board) Set(f func()) {
+	b.mu.Lock()
+	f()
+	b.mu.Unlock()
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Read runs f under the board's lock.
+func (b *Board) Read(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f()
+}
+
+// Wait returns once ok (run under the lock) holds, or fails when limit
+// passes or ctx ends; what names the awaited thing in the error.
+func (b *Board) Wait(ctx context.Context, what string, limit time.Duration, ok func() bool) error {
+	deadline := time.After(limit)
+	for {
+		b.mu.Lock()
+		done := ok()
+		b.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-b.changed:
+		case <-deadline:
+			return fmt.Errorf("%s not seen within %v", what, limit)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
