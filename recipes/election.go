@@ -1,0 +1,647 @@
+package recipes
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+)
+
+// Errors the election reports. Leadership ends with one of them as the
+// cause of the leader's context (context.Cause), or with an error that
+// matches wire.ErrSessionExpired or wire.ErrConnectionLoss.
+var (
+	// ErrElectionClosed is returned by an Election's methods after Close,
+	// and is the cause of a leadership that Close ended.
+	ErrElectionClosed = errors.New("recipes: election closed")
+	// ErrResigned is the cause of a leadership that Resign ended, and
+	// what Campaign returns when Resign interrupted it.
+	ErrResigned = errors.New("recipes: resigned")
+	// ErrLeaderNodeGone is the cause of a leadership whose node was
+	// deleted by someone else.
+	ErrLeaderNodeGone = errors.New("recipes: the leader's node was deleted")
+)
+
+// elLatchName is the name Curator's LeaderLatch gives its nodes, after the
+// protection prefix: <path>/_c_<guid>-latch-<10-digit sequence>.
+const elLatchName = "latch-"
+
+// Election is a candidate in a leader election on a path, with Apache
+// Curator's LeaderLatch node layout, so that Go candidates and Curator
+// LeaderLatch instances on the same path elect one leader among them.
+//
+// Layout: each candidate is an ephemeral sequential node
+// <path>/_c_<guid>-latch-<10-digit sequence> whose data is the
+// candidate's id. The candidate whose node has the lowest sequence leads;
+// every other candidate watches only the node just before its own (no
+// herd effect when the leader goes).
+//
+// Guarantees: while the server holds the session, at most one candidate
+// (Go or Curator) holds the lowest node, and Campaign returns only to
+// that one. The leader's context (what Campaign returns) ends as soon as
+// leadership is lost or could be: session expired, node deleted, Resign,
+// Close — and connection loss. A leader cut off from the server cannot
+// know whether its session is still alive, so, like Curator's LeaderLatch
+// (which gives up leadership on SUSPENDED), it gives up leadership when
+// its connection is found down: every third of the negotiated session
+// timeout the leader checks that the client is connected and that its
+// node exists (that check bounded by a third of the timeout too; one that
+// fails or is not answered in time ends leadership). This is the one place
+// a recipe acts on a timer, because no watch reports a lost connection. It
+// happens before the server can expire the session, so no other candidate
+// can have been elected while a Go leader's context is live (as long as
+// the clocks of client and server run at the same rate). A connection lost
+// and regained between two checks goes unnoticed, rightly: the session
+// lived. A leadership lost while the session lives has its node deleted
+// once the connection is back (so that the next candidate leads); to stand
+// again, call Campaign again.
+//
+// Failures: Campaign waits through connection loss within its ctx. A
+// create whose reply was lost is recovered by finding the node carrying
+// this candidacy's guid. On session expiry Campaign and Resign return an
+// error matching wire.ErrSessionExpired, and a live leadership ends with
+// it as cause.
+//
+// Campaign and Resign may be called from any goroutine; one Campaign runs
+// at a time per Election.
+type Election struct {
+	c    *client.Conn
+	path string
+	id   string
+
+	closeCtx    context.Context // cancelled when Close is done waiting
+	cancelClose context.CancelFunc
+	wg          sync.WaitGroup // Campaign calls and leadership monitors
+
+	mu          sync.Mutex
+	closed      bool
+	campaigning bool
+	stopCamp    context.CancelCauseFunc // ends the running Campaign
+	lead        *elLeadership           // the current or last leadership
+}
+
+type elLeadership struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	node   string
+	stop   chan struct{} // closed to end the leadership (Resign, Close)
+	once   sync.Once
+	done   chan struct{} // closed when the monitor is done, node deleted
+}
+
+func (l *elLeadership) end() { l.once.Do(func() { close(l.stop) }) }
+
+// NewElection returns a candidate for the election on path, identified
+// by id (the node's data: what Leader and ObserveLeader report).
+func NewElection(c *client.Conn, path string, id string) *Election {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Election{c: c, path: strings.TrimSuffix(path, "/"), id: id, closeCtx: ctx, cancelClose: cancel}
+}
+
+// Campaign stands for election and blocks until this candidate leads, or
+// ctx ends (then its node is deleted and ctx's error returned), or the
+// session expires. It returns a context that is cancelled when leadership
+// is lost (see the type's doc; context.Cause says why); it does not
+// derive from ctx. If this candidate already leads, Campaign returns the
+// current leadership's context.
+func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrElectionClosed
+	}
+	if e.campaigning {
+		e.mu.Unlock()
+		return nil, errors.New("recipes: Campaign is already running on this Election")
+	}
+	prev := e.lead
+	if prev != nil && prev.ctx.Err() == nil {
+		e.mu.Unlock()
+		return prev.ctx, nil
+	}
+	cctx, stop := context.WithCancelCause(ctx)
+	e.campaigning, e.stopCamp = true, stop
+	e.wg.Add(1)
+	e.mu.Unlock()
+	defer func() {
+		stop(nil)
+		e.mu.Lock()
+		e.campaigning, e.stopCamp = false, nil
+		e.mu.Unlock()
+		e.wg.Done()
+	}()
+
+	if prev != nil { // the last leadership deletes its node first
+		select {
+		case <-prev.done:
+		case <-cctx.Done():
+			return nil, elCause(cctx)
+		}
+	}
+	node, err := e.elect(cctx)
+	if err != nil {
+		if node != "" {
+			// Given up: delete the node (waiting through a reconnection,
+			// within Close), so that it does not stand in the line.
+			e.deleteNode(node)
+		}
+		return nil, err
+	}
+	l := &elLeadership{node: node, stop: make(chan struct{}), done: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancelCause(context.Background())
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		l.cancel(ErrElectionClosed)
+		e.deleteNode(node)
+		return nil, ErrElectionClosed
+	}
+	e.lead = l
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go e.monitor(l)
+	return l.ctx, nil
+}
+
+// elCause is ctx's cause, or ctx.Err().
+func elCause(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// elect creates this candidacy's node and waits until it is the lowest.
+// It returns the node, also with an error when the node must be deleted.
+func (e *Election) elect(ctx context.Context) (string, error) {
+	prefix := "_c_" + elGUID() + "-" + elLatchName
+	node, err := elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+	if err != nil {
+		return node, elCtxErr(ctx, err)
+	}
+	for {
+		children, err := e.c.Children(ctx, e.path)
+		if err != nil {
+			if elTransient(err) && ctx.Err() == nil {
+				continue
+			}
+			return node, elCtxErr(ctx, err)
+		}
+		sorted := elSortSequential(children)
+		own := elBase(node)
+		i := elIndex(sorted, own)
+		if i < 0 {
+			// Our node is gone (deleted by someone else): stand again.
+			node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+			if err != nil {
+				return node, elCtxErr(ctx, err)
+			}
+			continue
+		}
+		if i == 0 {
+			return node, nil
+		}
+		// Watch only the predecessor (a data watch, set only if it exists,
+		// as Curator does).
+		_, _, ch, err := e.c.GetW(ctx, e.path+"/"+sorted[i-1])
+		switch {
+		case errors.Is(err, wire.ErrNoNode):
+			continue
+		case err != nil:
+			if elTransient(err) && ctx.Err() == nil {
+				continue
+			}
+			return node, elCtxErr(ctx, err)
+		}
+		select {
+		case ev := <-ch:
+			if ev.Err != nil {
+				return node, ev.Err
+			}
+		case <-ctx.Done():
+			return node, elCause(ctx)
+		}
+	}
+}
+
+// elCtxErr prefers ctx's cause to err once ctx has ended.
+func elCtxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, wire.ErrSessionExpired) {
+		return elCause(ctx)
+	}
+	return err
+}
+
+// monitor owns a leadership: it watches the node and checks the
+// connection, and when leadership ends cancels its context and deletes
+// the node (unless the session or the node is already gone).
+func (e *Election) monitor(l *elLeadership) {
+	defer e.wg.Done()
+	defer close(l.done)
+	cause := e.watchLeadership(l)
+	l.cancel(cause)
+	if !errors.Is(cause, wire.ErrSessionExpired) && !errors.Is(cause, ErrLeaderNodeGone) {
+		e.deleteNodeNow(l.node)
+	}
+}
+
+func (e *Election) watchLeadership(l *elLeadership) error {
+	timeout := e.c.SessionTimeout()
+	check := time.NewTicker(timeout / 3)
+	defer check.Stop()
+	var watch <-chan client.Event
+	for {
+		if watch == nil {
+			ctx, cancel := context.WithTimeout(e.closeCtx, timeout/3)
+			ok, _, ch, err := e.c.ExistsW(ctx, l.node)
+			cancel()
+			if err != nil {
+				return elLeaseErr(err)
+			}
+			if !ok {
+				return ErrLeaderNodeGone
+			}
+			watch = ch
+		}
+		select {
+		case ev := <-watch:
+			if ev.Err != nil {
+				return ev.Err
+			}
+			if ev.Type == wire.EventNodeDeleted {
+				return ErrLeaderNodeGone
+			}
+			watch = nil // data changed: watch again
+		case <-check.C:
+			if e.c.State() != wire.StateSyncConnected {
+				return wire.ErrConnectionLoss
+			}
+			ctx, cancel := context.WithTimeout(e.closeCtx, timeout/3)
+			ok, _, err := e.c.Exists(ctx, l.node)
+			cancel()
+			if err != nil {
+				return elLeaseErr(err)
+			}
+			if !ok {
+				return ErrLeaderNodeGone
+			}
+		case <-l.stop:
+			e.mu.Lock()
+			closed := e.closed
+			e.mu.Unlock()
+			if closed {
+				return ErrElectionClosed
+			}
+			return ErrResigned
+		}
+	}
+}
+
+// elLeaseErr is why a liveness check failed: a check that timed out is a
+// lost connection as far as leadership goes.
+func elLeaseErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return wire.ErrConnectionLoss
+	}
+	return err
+}
+
+// deleteNodeNow deletes one of our nodes, waiting through connection loss
+// until it is done, the session is gone, or Close gives up.
+func (e *Election) deleteNodeNow(node string) {
+	for {
+		err := e.c.Delete(e.closeCtx, node, client.AnyVersion)
+		if err == nil || !elTransient(err) || e.closeCtx.Err() != nil {
+			return
+		}
+	}
+}
+
+// deleteNode is deleteNodeNow on a goroutine owned by the Election;
+// called by a goroutine that holds a count of e.wg.
+func (e *Election) deleteNode(node string) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.deleteNodeNow(node)
+	}()
+}
+
+// Resign gives up leadership (its context is cancelled, its node
+// deleted) or interrupts a running Campaign, and returns when the node is
+// gone or ctx ends. Resigning when neither leading nor campaigning does
+// nothing.
+func (e *Election) Resign(ctx context.Context) error {
+	e.mu.Lock()
+	if e.stopCamp != nil {
+		e.stopCamp(ErrResigned)
+	}
+	l := e.lead
+	e.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	l.end()
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := context.Cause(l.ctx); errors.Is(err, wire.ErrSessionExpired) {
+		return err
+	}
+	return nil
+}
+
+// Close resigns, ends every goroutine of the Election and waits for them
+// (at most about a session timeout, for the node's deletion). Later calls
+// return ErrElectionClosed.
+func (e *Election) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	if e.stopCamp != nil {
+		e.stopCamp(ErrElectionClosed)
+	}
+	l := e.lead
+	e.mu.Unlock()
+	if l != nil {
+		l.end()
+	}
+	t := time.AfterFunc(e.c.SessionTimeout(), e.cancelClose)
+	e.wg.Wait()
+	t.Stop()
+	e.cancelClose()
+}
+
+// Leader returns the id of the current leader ("" when there is no
+// candidate), waiting through connection loss within ctx.
+func (e *Election) Leader(ctx context.Context) (string, error) {
+	return elLeader(ctx, e.c, e.path)
+}
+
+func elLeader(ctx context.Context, c *client.Conn, path string) (string, error) {
+	for {
+		id, err := elLeaderOnce(ctx, c, path)
+		if err != nil && elTransient(err) && ctx.Err() == nil {
+			continue
+		}
+		return id, err
+	}
+}
+
+func elLeaderOnce(ctx context.Context, c *client.Conn, path string) (string, error) {
+	children, err := c.Children(ctx, path)
+	if errors.Is(err, wire.ErrNoNode) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return elLeaderOf(ctx, c, path, children)
+}
+
+// elLeaderOf is the id of the lowest of children that still exists.
+func elLeaderOf(ctx context.Context, c *client.Conn, path string, children []string) (string, error) {
+	for _, name := range elSortSequential(children) {
+		data, _, err := c.Get(ctx, path+"/"+name)
+		if errors.Is(err, wire.ErrNoNode) {
+			continue // just gone: the next one is the leader
+		}
+		if err != nil {
+			return "", err
+		}
+		return string(data), nil
+	}
+	return "", nil
+}
+
+// ObserveLeader follows the election on path without standing in it: the
+// channel receives the current leader's id ("" when there is none) at
+// once, then a new value each time it changes; it is closed when ctx
+// ends or the session does. Each change fires a watch (on the path's
+// children, or on the path's creation) that makes it read the election
+// again, so the last value sent is always the current leader; a leader
+// that came and went between two reads may not be seen. Sends wait for
+// the reader (within ctx): read the channel.
+func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan string, error) {
+	path = strings.TrimSuffix(path, "/")
+	out := make(chan string)
+	first := make(chan error, 1)
+	go func() {
+		defer close(out)
+		last, sent := "", false
+		for {
+			var watch <-chan client.Event
+			children, _, ch, err := c.ChildrenW(ctx, path)
+			if errors.Is(err, wire.ErrNoNode) {
+				var ok bool
+				ok, _, ch, err = c.ExistsW(ctx, path)
+				if err == nil && ok {
+					continue // created meanwhile
+				}
+				children = nil
+			}
+			watch = ch
+			if err != nil {
+				if elTransient(err) && ctx.Err() == nil {
+					continue
+				}
+				if !sent {
+					first <- err
+				}
+				return
+			}
+			leader, err := elLeaderOf(ctx, c, path, children)
+			if err != nil {
+				if elTransient(err) && ctx.Err() == nil {
+					continue
+				}
+				if !sent {
+					first <- err
+				}
+				return
+			}
+			if !sent || leader != last {
+				if !sent {
+					first <- nil
+					sent = true
+				}
+				select {
+				case out <- leader:
+					last = leader
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case ev := <-watch:
+				if ev.Err != nil {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := <-first; err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Helpers for sequential and protected nodes (prefixed el, private to
+// these recipes).
+
+// elTransient reports an error after which the request can be sent again:
+// a lost connection (a new request waits for the next one).
+func elTransient(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
+
+// elGUID is a random UUID (version 4), as Curator's protection uses.
+func elGUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// elSeq is the 10-digit sequence suffix of a sequential node's name.
+func elSeq(name string) (int64, bool) {
+	if len(name) < 10 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
+	if err != nil || n < 0 || strings.ContainsAny(name[len(name)-10:], "+-") {
+		return 0, false
+	}
+	return n, true
+}
+
+// elSortSequential returns the names that end with a sequence, sorted by
+// it (ties by name).
+func elSortSequential(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if _, ok := elSeq(n); ok {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := elSeq(out[i])
+		b, _ := elSeq(out[j])
+		if a != b {
+			return a < b
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+func elIndex(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func elBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+// elEnsurePath creates path and its missing ancestors as persistent
+// nodes, waiting through connection loss.
+func elEnsurePath(ctx context.Context, c *client.Conn, path string) error {
+	if path == "" || path == "/" {
+		return nil
+	}
+	for i := 1; i <= len(path); i++ {
+		if i < len(path) && path[i] != '/' {
+			continue
+		}
+		for {
+			_, err := c.Create(ctx, path[:i], nil, wire.ModePersistent, nil)
+			if err == nil || errors.Is(err, wire.ErrNodeExists) {
+				break
+			}
+			if elTransient(err) && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// elProtectedCreate creates dir/prefix<seq> (prefix carries a guid) and
+// returns its path, creating dir if missing. A create that failed with
+// connection loss may have been applied: before creating again it looks
+// for a child of dir starting with prefix, and adopts it (Curator's
+// protected mode). recovering says a create may already have been sent.
+func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, data []byte, mode wire.CreateMode, recovering bool) (string, error) {
+	for {
+		if recovering {
+			children, err := c.Children(ctx, dir)
+			switch {
+			case err == nil:
+				if n := elFindPrefix(children, prefix); n != "" {
+					return dir + "/" + n, nil
+				}
+			case errors.Is(err, wire.ErrNoNode):
+			case elTransient(err) && ctx.Err() == nil:
+				continue
+			default:
+				return "", err
+			}
+		}
+		p, err := c.Create(ctx, dir+"/"+prefix, data, mode, nil)
+		switch {
+		case err == nil:
+			return p, nil
+		case errors.Is(err, wire.ErrNoNode):
+			if err := elEnsurePath(ctx, c, dir); err != nil {
+				return "", err
+			}
+		case elTransient(err) && ctx.Err() == nil:
+			recovering = true
+		default:
+			if recovering && ctx.Err() != nil {
+				// The create may have been applied; the caller cannot
+				// delete what it does not know, so look once more.
+				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
+				children, cerr := c.Children(lctx, dir)
+				cancel()
+				if cerr == nil {
+					if n := elFindPrefix(children, prefix); n != "" {
+						return dir + "/" + n, err
+					}
+				}
+			}
+			return "", err
+		}
+	}
+}
+
+// elFindPrefix is the child whose name starts with prefix, or "".
+func elFindPrefix(children []string, prefix string) string {
+	for _, n := range children {
+		if strings.HasPrefix(n, prefix) {
+			return n
+		}
+	}
+	return ""
+}

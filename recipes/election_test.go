@@ -1,0 +1,494 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
+)
+
+// elLeaders counts the candidates that believe they lead; mark fails the
+// test if two do at once.
+type elLeaders struct {
+	n   atomic.Int32
+	max atomic.Int32
+}
+
+func (l *elLeaders) mark(t testing.TB, who string) {
+	n := l.n.Add(1)
+	for {
+		m := l.max.Load()
+		if n <= m || l.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if n > 1 {
+		t.Errorf("%s leads while %d others do", who, n-1)
+	}
+}
+
+func (l *elLeaders) unmark() { l.n.Add(-1) }
+
+// elNext reads the next value of an observer's channel.
+func elNext[T any](t testing.TB, ctx context.Context, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v, ok := <-ch:
+		if !ok {
+			t.Fatal("the channel was closed")
+		}
+		return v
+	case <-ctx.Done():
+		t.Fatal("no value within the test's timeout")
+	}
+	var zero T
+	return zero
+}
+
+// elAwait reads an observer's channel until it yields want.
+func elAwait(t testing.TB, ctx context.Context, ch <-chan string, want string) {
+	t.Helper()
+	for {
+		if v := elNext(t, ctx, ch); v == want {
+			return
+		}
+	}
+}
+
+// TestElectionContention: many candidates on several sessions campaign,
+// lead, resign and campaign again; never two lead at once, each one that
+// leads is the one Leader reports, and an observer ends on "".
+func TestElectionContention(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/app/election"
+		var conns []*client.Conn
+		for range 3 {
+			conns = append(conns, s.Connect(t))
+		}
+		obs, err := ObserveLeader(ctx, s.Connect(t), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := elNext(t, ctx, obs); v != "" {
+			t.Fatalf("observer: first value %q, want \"\" (no election yet)", v)
+		}
+		seen := make(chan string, 100)
+		obsDone := make(chan struct{})
+		go func() {
+			defer close(obsDone)
+			for v := range obs {
+				seen <- v
+				if v == "" {
+					return
+				}
+			}
+		}()
+
+		var leaders elLeaders
+		var led atomic.Int32
+		var wg sync.WaitGroup
+		const candidates, rounds = 6, 3
+		for i := range candidates {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("cand-%d", i)
+				e := NewElection(conns[i%len(conns)], path, id)
+				defer e.Close()
+				for range rounds {
+					lctx, err := e.Campaign(ctx)
+					if err != nil {
+						t.Errorf("%s: campaign: %v", id, err)
+						return
+					}
+					leaders.mark(t, id)
+					led.Add(1)
+					if got, err := e.Leader(ctx); err != nil || got != id {
+						t.Errorf("%s leads, yet Leader says %q (%v)", id, got, err)
+					}
+					if lctx.Err() != nil {
+						t.Errorf("%s: leadership lost unasked: %v", id, context.Cause(lctx))
+					}
+					leaders.unmark()
+					if err := e.Resign(ctx); err != nil {
+						t.Errorf("%s: resign: %v", id, err)
+					}
+					if !errors.Is(context.Cause(lctx), ErrResigned) {
+						t.Errorf("%s: after Resign the leader's context says %v", id, context.Cause(lctx))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n := led.Load(); n != candidates*rounds {
+			t.Errorf("%d leaderships, want %d", n, candidates*rounds)
+		}
+		if m := leaders.max.Load(); m > 1 {
+			t.Errorf("up to %d leaders at once", m)
+		}
+		select {
+		case <-obsDone:
+		case <-ctx.Done():
+			t.Fatal("the observer never saw the election empty")
+		}
+		if got, err := NewElection(conns[0], path, "x").Leader(ctx); err != nil || got != "" {
+			t.Errorf("Leader after everyone resigned: %q, %v", got, err)
+		}
+		if children, err := conns[0].Children(ctx, path); err != nil || len(children) != 0 {
+			t.Errorf("nodes left behind: %v %v", children, err)
+		}
+	})
+}
+
+// TestElectionObserve: an observer sees every leader in turn, then "",
+// and its channel closes with its ctx and with its session.
+func TestElectionObserve(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/observed"
+		c1, c2 := s.Connect(t), s.Connect(t)
+		octx, cancel := context.WithCancel(ctx)
+		obs, err := ObserveLeader(octx, s.Connect(t), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oc := s.Connect(t)
+		obs2, err := ObserveLeader(ctx, oc, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range []<-chan string{obs, obs2} {
+			if v := elNext(t, ctx, ch); v != "" {
+				t.Fatalf("first value %q, want \"\"", v)
+			}
+		}
+		a, b := NewElection(c1, path, "a"), NewElection(c2, path, "b")
+		defer a.Close()
+		defer b.Close()
+		if _, err := a.Campaign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		elAwait(t, ctx, obs, "a")
+		bLeads := make(chan context.Context, 1)
+		go func() {
+			lctx, err := b.Campaign(ctx)
+			if err != nil {
+				t.Errorf("b: %v", err)
+				close(bLeads)
+				return
+			}
+			bLeads <- lctx
+		}()
+		// b stands: two candidates, a still leads.
+		elAwaitChildren(t, ctx, c1, path, 2)
+		if got, _ := b.Leader(ctx); got != "a" {
+			t.Fatalf("Leader = %q with a leading", got)
+		}
+		if err := a.Resign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if elNext(t, ctx, obs) != "b" {
+			t.Fatal("the observer did not see b take over")
+		}
+		if lctx := <-bLeads; lctx == nil || lctx.Err() != nil {
+			t.Fatal("b does not lead")
+		}
+		b.Close()
+		if v := elNext(t, ctx, obs); v != "" {
+			t.Fatalf("after b closed: %q", v)
+		}
+		cancel()
+		for range obs {
+		}
+		oc.Close()
+		for range obs2 {
+		}
+		if _, err := b.Campaign(ctx); !errors.Is(err, ErrElectionClosed) {
+			t.Fatalf("Campaign after Close: %v", err)
+		}
+	})
+}
+
+// elAwaitChildren waits, with a child watch, until path has n children.
+func elAwaitChildren(t testing.TB, ctx context.Context, c *client.Conn, path string, n int) {
+	t.Helper()
+	for {
+		children, _, ch, err := c.ChildrenW(ctx, path)
+		if err != nil && !errors.Is(err, wire.ErrNoNode) {
+			t.Fatalf("children of %s: %v", path, err)
+		}
+		if errors.Is(err, wire.ErrNoNode) {
+			_, _, ch, err = c.ExistsW(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(children) == n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("%s: %d children, want %d", path, len(children), n)
+		}
+	}
+}
+
+// TestElectionExpiry: the leader's session expires; its context ends
+// before anyone else leads, another candidate takes over, the observer
+// follows, and the expired candidate's calls say ErrSessionExpired.
+func TestElectionExpiry(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/expiring"
+		k := s.ConnectCuttable(t)
+		other, watcher := s.Connect(t), s.Connect(t)
+		var leaders elLeaders
+		a := NewElection(k.Conn, path, "a")
+		defer a.Close()
+		actx, err := a.Campaign(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaders.mark(t, "a")
+		aDone := make(chan struct{})
+		go func() {
+			<-actx.Done()
+			leaders.unmark()
+			close(aDone)
+		}()
+		obs, err := ObserveLeader(ctx, watcher, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		elAwait(t, ctx, obs, "a")
+		b := NewElection(other, path, "b")
+		defer b.Close()
+		bLeads := make(chan struct{})
+		go func() {
+			bctx, err := b.Campaign(ctx)
+			if err != nil {
+				t.Errorf("b: %v", err)
+				return
+			}
+			leaders.mark(t, "b")
+			close(bLeads)
+			<-bctx.Done()
+		}()
+		elAwaitChildren(t, ctx, watcher, path, 2)
+
+		k.Expire(t, watcher)
+		for _, ch := range []chan struct{}{aDone, bLeads} {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				t.Fatal("leadership did not move")
+			}
+		}
+		if c := context.Cause(actx); !errors.Is(c, wire.ErrSessionExpired) && !errors.Is(c, wire.ErrConnectionLoss) {
+			t.Errorf("a's leadership ended with %v", c)
+		}
+		elAwait(t, ctx, obs, "b")
+		if _, err := a.Campaign(ctx); !errors.Is(err, wire.ErrSessionExpired) {
+			t.Errorf("Campaign on an expired session: %v", err)
+		}
+		if _, err := a.Leader(ctx); !errors.Is(err, wire.ErrSessionExpired) {
+			t.Errorf("Leader on an expired session: %v", err)
+		}
+		if m := leaders.max.Load(); m > 1 {
+			t.Errorf("%d leaders at once", m)
+		}
+	})
+}
+
+// TestElectionRestart: a server restart under an election: never two
+// leaders, and afterwards it goes on (the leader, which may or may not
+// have given up during the outage, resigns; the other candidate leads).
+func TestElectionRestart(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/restarted"
+		c1, c2 := s.Connect(t), s.Connect(t)
+		var leaders elLeaders
+		a, b := NewElection(c1, path, "a"), NewElection(c2, path, "b")
+		defer a.Close()
+		defer b.Close()
+		actx, err := a.Campaign(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaders.mark(t, "a")
+		aDone := make(chan struct{})
+		go func() { <-actx.Done(); leaders.unmark(); close(aDone) }()
+		bLeads := make(chan context.Context, 1)
+		go func() {
+			bctx, err := b.Campaign(ctx)
+			if err != nil {
+				t.Errorf("b: %v", err)
+				close(bLeads)
+				return
+			}
+			leaders.mark(t, "b")
+			bLeads <- bctx
+		}()
+		elAwaitChildren(t, ctx, c1, path, 2)
+		s.Restart()
+		if err := a.Resign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-aDone
+		if c := context.Cause(actx); !errors.Is(c, ErrResigned) && !errors.Is(c, wire.ErrConnectionLoss) {
+			t.Errorf("a's leadership ended with %v", c)
+		}
+		if bctx := <-bLeads; bctx == nil || bctx.Err() != nil {
+			t.Fatal("b does not lead")
+		}
+		if m := leaders.max.Load(); m > 1 {
+			t.Errorf("%d leaders at once", m)
+		}
+	})
+}
+
+// TestElectionPartition: the leader's connection is cut (the session
+// lives on): its leadership ends before the server could expire it, its
+// node is deleted once it is back, and the next candidate leads.
+func TestElectionPartition(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/partitioned"
+		// On ZooKeeper, a session timeout long enough for the client to
+		// reconnect after the cut (its backoff reaches a second) before
+		// expiry. Paddock (tickTime 100 ms here) allows at most 2 s: the
+		// session may expire during the cut, which also moves leadership.
+		k := elConnectCuttable(t, s, 5*time.Second)
+		other := s.Connect(t)
+		var leaders elLeaders
+		a, b := NewElection(k.Conn, path, "a"), NewElection(other, path, "b")
+		defer a.Close()
+		defer b.Close()
+		actx, err := a.Campaign(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaders.mark(t, "a")
+		bLeads := make(chan context.Context, 1)
+		go func() {
+			bctx, err := b.Campaign(ctx)
+			if err != nil {
+				t.Errorf("b: %v", err)
+				close(bLeads)
+				return
+			}
+			leaders.mark(t, "b")
+			bLeads <- bctx
+		}()
+		elAwaitChildren(t, ctx, other, path, 2)
+		k.Cut()
+		select {
+		case <-actx.Done():
+		case <-bLeads:
+			t.Fatal("b leads while a's leadership lives")
+		case <-ctx.Done():
+			t.Fatal("a did not give up leadership when cut off")
+		}
+		leaders.unmark()
+		if c := context.Cause(actx); !errors.Is(c, wire.ErrConnectionLoss) {
+			t.Errorf("a's leadership ended with %v, want connection loss", c)
+		}
+		k.Heal()
+		if bctx := <-bLeads; bctx == nil || bctx.Err() != nil {
+			t.Fatal("b does not lead")
+		}
+		// The session lived through the cut: a's node was deleted by a
+		// itself. a stands again, behind b.
+		if _, _, err := k.Exists(ctx, "/"); err != nil {
+			if s.Kind == "paddock" && errors.Is(err, wire.ErrSessionExpired) {
+				t.Log("a's session expired during the cut")
+				return
+			}
+			t.Fatalf("a's session: %v", err)
+		}
+		again := make(chan error, 1)
+		go func() {
+			_, err := a.Campaign(ctx)
+			again <- err
+		}()
+		elAwaitChildren(t, ctx, other, path, 2)
+		if got, err := a.Leader(ctx); err != nil || got != "b" {
+			t.Fatalf("Leader = %q (%v), want b", got, err)
+		}
+		leaders.unmark()
+		if err := b.Resign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-again; err != nil {
+			t.Fatalf("a again: %v", err)
+		}
+	})
+}
+
+// elConnectCuttable is server.ConnectCuttable with another session
+// timeout.
+func elConnectCuttable(t testing.TB, s *server, timeout time.Duration) *cuttable {
+	t.Helper()
+	k := &cuttable{}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.cut {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+		}
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			k.conns = append(k.conns, nc)
+		}
+		return nc, err
+	}
+	k.Conn = s.Connect(t, client.WithDialer(dial), client.WithSessionTimeout(timeout))
+	return k
+}
+
+// TestElectionLostCreateReply: a create whose reply was lost is found by
+// its guid, not made twice.
+func TestElectionLostCreateReply(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		c := s.Connect(t)
+		const path = "/lostreply"
+		prefix := "_c_" + elGUID() + "-" + elLatchName
+		if err := elEnsurePath(ctx, c, path); err != nil {
+			t.Fatal(err)
+		}
+		// Another candidate, then the create "whose reply was lost".
+		if _, err := c.Create(ctx, path+"/_c_"+elGUID()+"-latch-", nil, wire.ModeEphemeralSequential, nil); err != nil {
+			t.Fatal(err)
+		}
+		made, err := c.Create(ctx, path+"/"+prefix, []byte("me"), wire.ModeEphemeralSequential, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := elProtectedCreate(ctx, c, path, prefix, []byte("me"), wire.ModeEphemeralSequential, true)
+		if err != nil || got != made {
+			t.Fatalf("recovered %q (%v), want %q", got, err, made)
+		}
+		if children, _ := c.Children(ctx, path); len(children) != 2 {
+			t.Fatalf("children %v: the create was made twice", children)
+		}
+		// Sorting ignores names without a sequence and orders by it.
+		names := []string{"x-0000000010", "ready", "_c_b-latch-0000000002", "a__lock__0000000003"}
+		want := []string{"_c_b-latch-0000000002", "a__lock__0000000003", "x-0000000010"}
+		if got := elSortSequential(names); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("sorted %v, want %v", got, want)
+		}
+	})
+}
