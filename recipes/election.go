@@ -51,16 +51,20 @@ const elLatchName = "latch-"
 // Close — and connection loss. A leader cut off from the server cannot
 // know whether its session is still alive, so, like Curator's LeaderLatch
 // (which gives up leadership on SUSPENDED), it gives up leadership when
-// its connection is found down: every third of the negotiated session
-// timeout the leader checks that the client is connected and that its
-// node exists (that check bounded by a third of the timeout too; one that
-// fails or is not answered in time ends leadership). This is the one place
-// a recipe acts on a timer, because no watch reports a lost connection. It
-// happens before the server can expire the session, so no other candidate
-// can have been elected while a Go leader's context is live (as long as
-// the clocks of client and server run at the same rate). A connection lost
-// and regained between two checks goes unnoticed, rightly: the session
-// lived. A leadership lost while the session lives has its node deleted
+// it cannot tell that its session lives. The leader holds a lease: the
+// server cannot expire the session before a session timeout after the
+// last request it answered was sent, and the leader keeps leadership until
+// a quarter of the timeout before that. Every quarter of the negotiated
+// timeout it checks that the client is connected and that its node exists,
+// which extends the lease; a check that fails, finds the client
+// disconnected, or is not answered before the lease runs out ends
+// leadership (cause wire.ErrConnectionLoss). This is the one place a
+// recipe acts on a timer, because no watch reports a lost connection.
+// Leadership thus ends before the server can expire the session, so no
+// other candidate can have been elected while a Go leader's context is
+// live (as long as the clocks of client and server run at the same rate).
+// A connection lost and regained between two checks goes unnoticed,
+// rightly: the session lived. A leadership lost while the session lives has its node deleted
 // once the connection is back (so that the next candidate leads); to stand
 // again, call Campaign again.
 //
@@ -92,6 +96,7 @@ type elLeadership struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	node   string
+	since  time.Time     // when the request that showed this node lowest was sent
 	stop   chan struct{} // closed to end the leadership (Resign, Close)
 	once   sync.Once
 	done   chan struct{} // closed when the monitor is done, node deleted
@@ -146,7 +151,7 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 			return nil, elCause(cctx)
 		}
 	}
-	node, err := e.elect(cctx)
+	node, since, err := e.elect(cctx)
 	if err != nil {
 		if node != "" {
 			// Given up: delete the node (waiting through a reconnection,
@@ -155,7 +160,7 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 		}
 		return nil, err
 	}
-	l := &elLeadership{node: node, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &elLeadership{node: node, since: since, stop: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancelCause(context.Background())
 	e.mu.Lock()
 	if e.closed {
@@ -180,20 +185,22 @@ func elCause(ctx context.Context) error {
 }
 
 // elect creates this candidacy's node and waits until it is the lowest.
-// It returns the node, also with an error when the node must be deleted.
-func (e *Election) elect(ctx context.Context) (string, error) {
+// It returns the node, also with an error when the node must be deleted,
+// and when the request that found it lowest was sent.
+func (e *Election) elect(ctx context.Context) (node string, since time.Time, err error) {
 	prefix := "_c_" + elGUID() + "-" + elLatchName
-	node, err := elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+	node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
 	if err != nil {
-		return node, elCtxErr(ctx, err)
+		return node, since, elCtxErr(ctx, err)
 	}
 	for {
+		since = time.Now()
 		children, err := e.c.Children(ctx, e.path)
 		if err != nil {
 			if elTransient(err) && ctx.Err() == nil {
 				continue
 			}
-			return node, elCtxErr(ctx, err)
+			return node, since, elCtxErr(ctx, err)
 		}
 		sorted := elSortSequential(children)
 		own := elBase(node)
@@ -202,12 +209,12 @@ func (e *Election) elect(ctx context.Context) (string, error) {
 			// Our node is gone (deleted by someone else): stand again.
 			node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
 			if err != nil {
-				return node, elCtxErr(ctx, err)
+				return node, since, elCtxErr(ctx, err)
 			}
 			continue
 		}
 		if i == 0 {
-			return node, nil
+			return node, since, nil
 		}
 		// Watch only the predecessor (a data watch, set only if it exists,
 		// as Curator does).
@@ -219,15 +226,15 @@ func (e *Election) elect(ctx context.Context) (string, error) {
 			if elTransient(err) && ctx.Err() == nil {
 				continue
 			}
-			return node, elCtxErr(ctx, err)
+			return node, since, elCtxErr(ctx, err)
 		}
 		select {
 		case ev := <-ch:
 			if ev.Err != nil {
-				return node, ev.Err
+				return node, since, ev.Err
 			}
 		case <-ctx.Done():
-			return node, elCause(ctx)
+			return node, since, elCause(ctx)
 		}
 	}
 }
@@ -254,20 +261,65 @@ func (e *Election) monitor(l *elLeadership) {
 }
 
 func (e *Election) watchLeadership(l *elLeadership) error {
-	timeout := e.c.SessionTimeout()
-	check := time.NewTicker(timeout / 3)
-	defer check.Stop()
+	// The lease: the server heard this session no earlier than when the
+	// last successful request about the node was sent, so it cannot
+	// expire the session before that plus the timeout. Leadership is kept
+	// until a quarter of the timeout before that moment; a check every
+	// quarter extends it.
+	quarter := e.c.SessionTimeout() / 4
+	leaseEnd := l.since.Add(3 * quarter)
+	ctx, cancel := context.WithCancel(e.closeCtx)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	resigned := func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.closed {
+			return ErrElectionClosed
+		}
+		return ErrResigned
+	}
+	// check asks whether the node exists, with a watch or not, within the
+	// lease, and extends the lease when it does.
+	check := func(watch bool) (<-chan client.Event, error) {
+		sent := time.Now()
+		cctx, ccancel := context.WithDeadline(ctx, leaseEnd)
+		defer ccancel()
+		var ok bool
+		var ch <-chan client.Event
+		var err error
+		if watch {
+			ok, _, ch, err = e.c.ExistsW(cctx, l.node)
+		} else {
+			ok, _, err = e.c.Exists(cctx, l.node)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, resigned()
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil, wire.ErrConnectionLoss // the lease ran out
+		case err != nil:
+			return nil, err
+		case !ok:
+			return nil, ErrLeaderNodeGone
+		}
+		leaseEnd = sent.Add(3 * quarter)
+		return ch, nil
+	}
+	tick := time.NewTicker(quarter)
+	defer tick.Stop()
 	var watch <-chan client.Event
 	for {
 		if watch == nil {
-			ctx, cancel := context.WithTimeout(e.closeCtx, timeout/3)
-			ok, _, ch, err := e.c.ExistsW(ctx, l.node)
-			cancel()
+			ch, err := check(true)
 			if err != nil {
-				return elLeaseErr(err)
-			}
-			if !ok {
-				return ErrLeaderNodeGone
+				return err
 			}
 			watch = ch
 		}
@@ -280,38 +332,17 @@ func (e *Election) watchLeadership(l *elLeadership) error {
 				return ErrLeaderNodeGone
 			}
 			watch = nil // data changed: watch again
-		case <-check.C:
+		case <-tick.C:
 			if e.c.State() != wire.StateSyncConnected {
 				return wire.ErrConnectionLoss
 			}
-			ctx, cancel := context.WithTimeout(e.closeCtx, timeout/3)
-			ok, _, err := e.c.Exists(ctx, l.node)
-			cancel()
-			if err != nil {
-				return elLeaseErr(err)
-			}
-			if !ok {
-				return ErrLeaderNodeGone
+			if _, err := check(false); err != nil {
+				return err
 			}
 		case <-l.stop:
-			e.mu.Lock()
-			closed := e.closed
-			e.mu.Unlock()
-			if closed {
-				return ErrElectionClosed
-			}
-			return ErrResigned
+			return resigned()
 		}
 	}
-}
-
-// elLeaseErr is why a liveness check failed: a check that timed out is a
-// lost connection as far as leadership goes.
-func elLeaseErr(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return wire.ErrConnectionLoss
-	}
-	return err
 }
 
 // deleteNodeNow deletes one of our nodes, waiting through connection loss
