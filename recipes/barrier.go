@@ -141,18 +141,14 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 		}
 	}
 	if err := elCreateOwnEphemeral(ctx, d.c, d.node(), nil); err != nil {
+		if ctx.Err() != nil {
+			elDeleteIfOwn(ctx, d.c, d.node())
+		}
 		return err
 	}
 	err := d.enter(ctx, ready, watch)
 	if err != nil && !errors.Is(err, wire.ErrSessionExpired) {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.c.SessionTimeout())
-		for {
-			derr := d.c.Delete(dctx, d.node(), client.AnyVersion)
-			if derr == nil || !elTransient(derr) || dctx.Err() != nil {
-				break
-			}
-		}
-		cancel()
+		elDeleteIfOwn(ctx, d.c, d.node())
 	}
 	return err
 }

@@ -367,8 +367,9 @@ func (e *Election) deleteNode(node string) {
 }
 
 // Resign gives up leadership (its context is cancelled, its node
-// deleted) or interrupts a running Campaign, and returns when the node is
-// gone or ctx ends. Resigning when neither leading nor campaigning does
+// deleted) and returns when the node is gone or ctx ends; or it
+// interrupts a running Campaign, which deletes its node and returns
+// ErrResigned. Resigning when neither leading nor campaigning does
 // nothing.
 func (e *Election) Resign(ctx context.Context) error {
 	e.mu.Lock()
@@ -650,9 +651,11 @@ func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, 
 		case elTransient(err) && ctx.Err() == nil:
 			recovering = true
 		default:
-			if recovering && ctx.Err() != nil {
-				// The create may have been applied; the caller cannot
-				// delete what it does not know, so look once more.
+			if ctx.Err() != nil {
+				// A create sent before ctx ended may have been applied
+				// (its reply is still to come); the caller cannot delete
+				// what it does not know, so look once more. The session
+				// answers in order: the create, if sent, is seen.
 				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
 				children, cerr := c.Children(lctx, dir)
 				cancel()

@@ -458,6 +458,54 @@ func elConnectCuttable(t testing.TB, s *server, timeout time.Duration) *cuttable
 	return k
 }
 
+// TestElectionCancel: a Campaign whose ctx ends, and one that Resign
+// interrupts, return and take their nodes out of the line.
+func TestElectionCancel(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := testCtx(t)
+		const path = "/cancelled"
+		c1, c2 := s.Connect(t), s.Connect(t)
+		a := NewElection(c1, path, "a")
+		defer a.Close()
+		if _, err := a.Campaign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b := NewElection(c2, path, "b")
+		defer b.Close()
+		bctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { _, err := b.Campaign(bctx); done <- err }()
+		elAwaitChildren(t, ctx, c1, path, 2)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Campaign after its ctx ended: %v", err)
+		}
+		elAwaitChildren(t, ctx, c1, path, 1)
+		go func() { _, err := b.Campaign(ctx); done <- err }()
+		elAwaitChildren(t, ctx, c1, path, 2)
+		if err := b.Resign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrResigned) {
+			t.Fatalf("Campaign after Resign: %v", err)
+		}
+		elAwaitChildren(t, ctx, c1, path, 1)
+		if got, err := b.Leader(ctx); err != nil || got != "a" {
+			t.Fatalf("Leader = %q (%v), want a", got, err)
+		}
+		// Campaign while leading returns the same leadership.
+		l1, err := a.Campaign(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		if !errors.Is(context.Cause(l1), ErrElectionClosed) {
+			t.Fatalf("after Close the leader's context says %v", context.Cause(l1))
+		}
+		elAwaitChildren(t, ctx, c1, path, 0)
+	})
+}
+
 // TestElectionLostCreateReply: a create whose reply was lost is found by
 // its guid, not made twice.
 func TestElectionLostCreateReply(t *testing.T) {

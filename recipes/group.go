@@ -51,6 +51,9 @@ func JoinGroup(ctx context.Context, c *client.Conn, path, name string, data []by
 	path = strings.TrimSuffix(path, "/")
 	node := path + "/" + name
 	if err := elCreateOwnEphemeral(ctx, c, node, data); err != nil {
+		if ctx.Err() != nil {
+			elDeleteIfOwn(ctx, c, node)
+		}
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(context.Background())
@@ -88,6 +91,27 @@ func elCreateOwnEphemeral(ctx context.Context, c *client.Conn, node string, data
 			// sent again; a NodeExists then is checked for our ownership
 		default:
 			return err
+		}
+	}
+}
+
+// elDeleteIfOwn deletes node if this session made it: after a create
+// whose ctx ended, which may have been applied. Bounded by a session
+// timeout.
+func elDeleteIfOwn(ctx context.Context, c *client.Conn, node string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
+	defer cancel()
+	for {
+		ok, st, err := c.Exists(ctx, node)
+		if err != nil && elTransient(err) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil || !ok || st.EphemeralOwner != c.SessionID() {
+			return
+		}
+		err = c.Delete(ctx, node, st.Version)
+		if err == nil || !elTransient(err) || ctx.Err() != nil {
+			return
 		}
 	}
 }
