@@ -152,6 +152,9 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 		}
 	}
 	node, since, err := e.elect(cctx)
+	if err == nil && cctx.Err() != nil {
+		err = elCause(cctx) // Resign, Close or ctx came as it won
+	}
 	if err != nil {
 		if node != "" {
 			// Given up: delete the node (waiting through a reconnection,
