@@ -31,8 +31,6 @@ type Member struct {
 	lost   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
-	mu     sync.Mutex
-	left   bool
 }
 
 // GroupMember is one member of a group as WatchGroup reports it.
@@ -169,9 +167,6 @@ func (m *Member) Update(ctx context.Context, data []byte) error {
 // Leave deletes the member's node and stops watching it. Leaving twice,
 // or after the node is gone, returns nil (or the session's error).
 func (m *Member) Leave(ctx context.Context) error {
-	m.mu.Lock()
-	m.left = true
-	m.mu.Unlock()
 	m.cancel()
 	<-m.done
 	for {
