@@ -20,6 +20,28 @@
 // are deleted by the server); the recipe reports it (each type's doc says
 // how) and its methods return wire.ErrSessionExpired.
 //
+// # Leader election, membership, configuration and barriers
+//
+// Election is a candidate with Curator's LeaderLatch layout
+// (<path>/_c_<guid>-latch-<seq>, ephemeral sequential, data = the id): the
+// lowest leads, every other candidate watches only its predecessor, so Go
+// candidates and Curator LeaderLatches on one path elect one leader.
+// Campaign returns a context that ends when leadership is lost: session
+// expired, node deleted, Resign, Close, or the connection found down (the
+// leader holds a lease, a session timeout from its last answered check
+// less a quarter, renewed every quarter, so it stops leading before the
+// server could expire its session and elect another). ObserveLeader
+// follows the leader without standing. JoinGroup makes an ephemeral member
+// <path>/<name> with data (Lost reports its loss); WatchGroup delivers the
+// sorted member list after every arrival, departure or data change.
+// WatchValue keeps a znode's data in memory (a deleted node reads as
+// absent) and delivers its changes in order, quick writes coalescing to
+// the latest as watches do. Barrier (Curator's DistributedBarrier) holds
+// waiters until its node is deleted; DoubleBarrier (Curator's
+// DistributedDoubleBarrier: <path>/<name> ephemerals and <path>/ready)
+// lets Enter return once count participants are in and Leave once all are
+// out; a participant whose session expires no longer counts.
+//
 // # Locks and semaphores
 //
 // Mutex is an exclusive lock with Curator's InterProcessMutex layout
@@ -51,4 +73,11 @@
 // it is commit only if every participant voted yes. A take, an add or a
 // vote whose reply was lost is neither lost nor applied twice (a receipt
 // node or a read-back tells).
+//
+// # Examples
+//
+// recipes/examples holds five programs that play the stories ZooKeeper's
+// users tell (searchcluster, pushconfig, taskprogress, clustermonitor,
+// hmaster): each injects the failure its story is about and exits 0 only
+// when the story's promise held.
 package recipes
