@@ -20,11 +20,7 @@ func qAddAll(t *testing.T, s *server, path string, sessions, k, n int, restart b
 	ctx := testCtx(t)
 	var counters []*Counter
 	for range sessions {
-		c := s.Connect(t)
-		if restart {
-			c = qConnectLong(t, s)
-		}
-		counters = append(counters, NewCounter(c, path))
+		counters = append(counters, NewCounter(s.Connect(t), path))
 	}
 	var (
 		wg   sync.WaitGroup

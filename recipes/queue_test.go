@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/client"
@@ -40,12 +39,8 @@ func qRunQueue(t *testing.T, s *server, producers, consumers, perProducer int, r
 	)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	connect := func() *client.Conn { return s.Connect(t) }
-	if restart {
-		connect = func() *client.Conn { return qConnectLong(t, s) }
-	}
 	for p := range producers {
-		putf := put(connect())
+		putf := put(s.Connect(t))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -58,7 +53,7 @@ func qRunQueue(t *testing.T, s *server, producers, consumers, perProducer int, r
 		}()
 	}
 	for range consumers {
-		takef := take(connect())
+		takef := take(s.Connect(t))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -115,14 +110,6 @@ func qRunQueue(t *testing.T, s *server, producers, consumers, perProducer int, r
 		t.Errorf("%d distinct items taken, want %d", len(got), total)
 	}
 	return got
-}
-
-// qConnectLong opens a session with a timeout long enough to outlast a
-// restart of the server on a loaded machine (a JVM starting takes
-// seconds; the 2 s sessions of Connect may expire meanwhile).
-func qConnectLong(t *testing.T, s *server) *client.Conn {
-	t.Helper()
-	return s.Connect(t, client.WithSessionTimeout(20*time.Second))
 }
 
 func TestQueue(t *testing.T) {

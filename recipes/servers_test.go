@@ -19,10 +19,17 @@ import (
 // the test loudly.
 const waitTimeout = 30 * time.Second
 
-// sessionTimeout is the sessions' timeout in these tests: short, so that
-// an expiry test waits little, and above both servers' minimum (Paddock:
-// 2 ticks of 100 ms; the zktest ZooKeeper: 400 ms).
+// sessionTimeout is the timeout of the sessions a test expires
+// (ConnectCuttable): short, so that an expiry test waits little, and above
+// both servers' minimum (Paddock: 2 ticks of 100 ms; the zktest
+// ZooKeeper: 400 ms).
 const sessionTimeout = 2 * time.Second
+
+// longSessionTimeout is the other sessions' (Connect): long enough to
+// outlast a restart of ZooKeeper on a loaded machine, a JVM starting in
+// seconds. Paddock, whose ticks here are 100 ms, caps it at 2 s, and
+// restarts in process well within that.
+const longSessionTimeout = 20 * time.Second
 
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -90,11 +97,11 @@ func startZooKeeper(t *testing.T) *server {
 // sessions survive it (their clients reconnect), connections do not.
 func (s *server) Restart() { s.t.Helper(); s.restart() }
 
-// Connect opens a session (timeout sessionTimeout), closed when the test
-// ends.
+// Connect opens a session (timeout longSessionTimeout), closed when the
+// test ends.
 func (s *server) Connect(t testing.TB, opts ...client.Option) *client.Conn {
 	t.Helper()
-	opts = append([]client.Option{client.WithSessionTimeout(sessionTimeout), client.WithEventBuffer(-1)}, opts...)
+	opts = append([]client.Option{client.WithSessionTimeout(longSessionTimeout), client.WithEventBuffer(-1)}, opts...)
 	c, err := client.Connect(testCtx(t), s.Addr, opts...)
 	if err != nil {
 		t.Fatalf("connect to %s %s: %v", s.Kind, s.Addr, err)
@@ -131,7 +138,7 @@ func (s *server) ConnectCuttable(t testing.TB) *cuttable {
 		}
 		return nc, err
 	}
-	k.Conn = s.Connect(t, client.WithDialer(dial), client.WithEventBuffer(1024))
+	k.Conn = s.Connect(t, client.WithDialer(dial), client.WithEventBuffer(1024), client.WithSessionTimeout(sessionTimeout))
 	return k
 }
 
