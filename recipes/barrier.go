@@ -36,7 +36,7 @@ func NewBarrier(c *client.Conn, path string) *Barrier {
 
 // Set raises the barrier (creates its node and missing parents).
 func (b *Barrier) Set(ctx context.Context) error {
-	return elEnsurePath(ctx, b.c, b.path)
+	return ensurePath(ctx, b.c, b.path)
 }
 
 // Remove lowers the barrier: every Wait returns.
@@ -46,7 +46,7 @@ func (b *Barrier) Remove(ctx context.Context) error {
 		switch {
 		case err == nil, errors.Is(err, wire.ErrNoNode):
 			return nil
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			continue
 		}
 		return err
@@ -59,7 +59,7 @@ func (b *Barrier) Wait(ctx context.Context) error {
 	for {
 		ok, _, ch, err := b.c.ExistsW(ctx, b.path)
 		if err != nil {
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return err
@@ -136,7 +136,7 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 		if err == nil {
 			break
 		}
-		if !elTransient(err) || ctx.Err() != nil {
+		if !isConnLoss(err) || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -157,7 +157,7 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 	for !ready {
 		children, err := d.c.Children(ctx, d.path)
 		if err != nil {
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return err
@@ -173,7 +173,7 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 			if err == nil || errors.Is(err, wire.ErrNodeExists) {
 				return nil
 			}
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue // a lost reply: NodeExists next time
 			}
 			return err
@@ -191,7 +191,7 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 			if err == nil {
 				break
 			}
-			if !elTransient(err) || ctx.Err() != nil {
+			if !isConnLoss(err) || ctx.Err() != nil {
 				return err
 			}
 		}
@@ -208,7 +208,7 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 			children, err = nil, nil
 		}
 		if err != nil {
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return err
@@ -249,7 +249,7 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		}
 		ok, _, ch, err := d.c.ExistsW(ctx, d.path+"/"+other)
 		if err != nil {
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return err
@@ -271,7 +271,7 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		switch {
 		case err == nil, errors.Is(err, wire.ErrNoNode), errors.Is(err, wire.ErrBadVersion):
 			return nil
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			continue
 		}
 		return err
@@ -284,7 +284,7 @@ func (d *DoubleBarrier) deleteOwn(ctx context.Context) error {
 		switch {
 		case err == nil, errors.Is(err, wire.ErrNoNode):
 			return nil
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			continue
 		}
 		return err

@@ -84,7 +84,7 @@ func (v *Value) read(ctx context.Context) ([]byte, wire.Stat, <-chan client.Even
 				continue
 			}
 		}
-		if elTransient(err) && ctx.Err() == nil {
+		if isConnLoss(err) && ctx.Err() == nil {
 			continue
 		}
 		return nil, wire.Stat{}, nil, err

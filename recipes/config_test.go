@@ -25,7 +25,7 @@ func TestValue(t *testing.T) {
 		if data, st := v.Get(); data != nil || st.Czxid != 0 {
 			t.Fatalf("absent node reads %q %+v", data, st)
 		}
-		if err := elEnsurePath(ctx, w, "/config"); err != nil {
+		if err := ensurePath(ctx, w, "/config"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.Create(ctx, path, []byte("0"), wire.ModePersistent, nil); err != nil {

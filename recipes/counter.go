@@ -23,7 +23,7 @@ import (
 //
 // Guarantees: Add is atomic: it reads the value and its version, and
 // writes value+delta on condition that the version is unchanged
-// (setData with that version), retried from the read on BadVersion. So
+// (a set with that version), retried from the read on BadVersion. So
 // concurrent Adds from any number of sessions never lose an update: K
 // adders that each add 1 n times leave K*n.
 //
@@ -80,13 +80,13 @@ func (k *Counter) Get(ctx context.Context) (int64, error) {
 // Add adds delta to the counter (wrapping around on overflow, like
 // Java's long) and returns the new value.
 func (k *Counter) Add(ctx context.Context, delta int64) (int64, error) {
-	receipt := k.path + "/" + qProtectPrefix + qUUID() + "-add"
+	receipt := k.path + "/" + qProtectPrefix + newGUID() + "-add"
 	for {
 		data, st, err := qGet(ctx, k.c, k.path)
 		if errors.Is(err, wire.ErrNoNode) {
 			// The first add creates the node.
 			if i := strings.LastIndexByte(k.path, '/'); i > 0 {
-				if err := qEnsurePath(ctx, k.c, k.path[:i]); err != nil {
+				if err := ensurePath(ctx, k.c, k.path[:i]); err != nil {
 					return 0, err
 				}
 			}

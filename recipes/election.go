@@ -2,11 +2,8 @@ package recipes
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -191,7 +188,7 @@ func elCause(ctx context.Context) error {
 // It returns the node, also with an error when the node must be deleted,
 // and when the request that found it lowest was sent.
 func (e *Election) elect(ctx context.Context) (node string, since time.Time, err error) {
-	prefix := "_c_" + elGUID() + "-" + elLatchName
+	prefix := "_c_" + newGUID() + "-" + elLatchName
 	node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
 	if err != nil {
 		return node, since, elCtxErr(ctx, err)
@@ -200,7 +197,7 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		since = time.Now()
 		children, err := e.c.Children(ctx, e.path)
 		if err != nil {
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return node, since, elCtxErr(ctx, err)
@@ -226,7 +223,7 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		case errors.Is(err, wire.ErrNoNode):
 			continue
 		case err != nil:
-			if elTransient(err) && ctx.Err() == nil {
+			if isConnLoss(err) && ctx.Err() == nil {
 				continue
 			}
 			return node, since, elCtxErr(ctx, err)
@@ -353,7 +350,7 @@ func (e *Election) watchLeadership(l *elLeadership) error {
 func (e *Election) deleteNodeNow(node string) {
 	for {
 		err := e.c.Delete(e.closeCtx, node, client.AnyVersion)
-		if err == nil || !elTransient(err) || e.closeCtx.Err() != nil {
+		if err == nil || !isConnLoss(err) || e.closeCtx.Err() != nil {
 			return
 		}
 	}
@@ -429,7 +426,7 @@ func (e *Election) Leader(ctx context.Context) (string, error) {
 func elLeader(ctx context.Context, c *client.Conn, path string) (string, error) {
 	for {
 		id, err := elLeaderOnce(ctx, c, path)
-		if err != nil && elTransient(err) && ctx.Err() == nil {
+		if err != nil && isConnLoss(err) && ctx.Err() == nil {
 			continue
 		}
 		return id, err
@@ -490,7 +487,7 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 			}
 			watch = ch
 			if err != nil {
-				if elTransient(err) && ctx.Err() == nil {
+				if isConnLoss(err) && ctx.Err() == nil {
 					continue
 				}
 				if !sent {
@@ -500,7 +497,7 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 			}
 			leader, err := elLeaderOf(ctx, c, path, children)
 			if err != nil {
-				if elTransient(err) && ctx.Err() == nil {
+				if isConnLoss(err) && ctx.Err() == nil {
 					continue
 				}
 				if !sent {
@@ -539,46 +536,18 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 // Helpers for sequential and protected nodes (prefixed el, private to
 // these recipes).
 
-// elTransient reports an error after which the request can be sent again:
-// a lost connection (a new request waits for the next one).
-func elTransient(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
-
-// elGUID is a random UUID (version 4), as Curator's protection uses.
-func elGUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// elSeq is the 10-digit sequence suffix of a sequential node's name.
-func elSeq(name string) (int64, bool) {
-	if len(name) < 10 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
-	if err != nil || n < 0 || strings.ContainsAny(name[len(name)-10:], "+-") {
-		return 0, false
-	}
-	return n, true
-}
-
 // elSortSequential returns the names that end with a sequence, sorted by
 // it (ties by name).
 func elSortSequential(names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if _, ok := elSeq(n); ok {
+		if _, ok := parseSeq(n); ok {
 			out = append(out, n)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		a, _ := elSeq(out[i])
-		b, _ := elSeq(out[j])
+		a, _ := parseSeq(out[i])
+		b, _ := parseSeq(out[j])
 		if a != b {
 			return a < b
 		}
@@ -598,30 +567,6 @@ func elIndex(names []string, name string) int {
 
 func elBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 
-// elEnsurePath creates path and its missing ancestors as persistent
-// nodes, waiting through connection loss.
-func elEnsurePath(ctx context.Context, c *client.Conn, path string) error {
-	if path == "" || path == "/" {
-		return nil
-	}
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		for {
-			_, err := c.Create(ctx, path[:i], nil, wire.ModePersistent, nil)
-			if err == nil || errors.Is(err, wire.ErrNodeExists) {
-				break
-			}
-			if elTransient(err) && ctx.Err() == nil {
-				continue
-			}
-			return err
-		}
-	}
-	return nil
-}
-
 // elProtectedCreate creates dir/prefix<seq> (prefix carries a guid) and
 // returns its path, creating dir if missing. A create that failed with
 // connection loss may have been applied: before creating again it looks
@@ -637,7 +582,7 @@ func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, 
 					return dir + "/" + n, nil
 				}
 			case errors.Is(err, wire.ErrNoNode):
-			case elTransient(err) && ctx.Err() == nil:
+			case isConnLoss(err) && ctx.Err() == nil:
 				continue
 			default:
 				return "", err
@@ -648,10 +593,10 @@ func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, 
 		case err == nil:
 			return p, nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := elEnsurePath(ctx, c, dir); err != nil {
+			if err := ensurePath(ctx, c, dir); err != nil {
 				return "", err
 			}
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			recovering = true
 		default:
 			if ctx.Err() != nil {

@@ -513,12 +513,12 @@ func TestElectionLostCreateReply(t *testing.T) {
 		ctx := testCtx(t)
 		c := s.Connect(t)
 		const path = "/lostreply"
-		prefix := "_c_" + elGUID() + "-" + elLatchName
-		if err := elEnsurePath(ctx, c, path); err != nil {
+		prefix := "_c_" + newGUID() + "-" + elLatchName
+		if err := ensurePath(ctx, c, path); err != nil {
 			t.Fatal(err)
 		}
 		// Another candidate, then the create "whose reply was lost".
-		if _, err := c.Create(ctx, path+"/_c_"+elGUID()+"-latch-", nil, wire.ModeEphemeralSequential, nil); err != nil {
+		if _, err := c.Create(ctx, path+"/_c_"+newGUID()+"-latch-", nil, wire.ModeEphemeralSequential, nil); err != nil {
 			t.Fatal(err)
 		}
 		made, err := c.Create(ctx, path+"/"+prefix, []byte("me"), wire.ModeEphemeralSequential, nil)

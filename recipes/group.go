@@ -69,13 +69,13 @@ func elCreateOwnEphemeral(ctx context.Context, c *client.Conn, node string, data
 		case err == nil:
 			return nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := elEnsurePath(ctx, c, node[:strings.LastIndexByte(node, '/')]); err != nil {
+			if err := ensurePath(ctx, c, node[:strings.LastIndexByte(node, '/')]); err != nil {
 				return err
 			}
 		case errors.Is(err, wire.ErrNodeExists):
 			ok, st, serr := c.Exists(ctx, node)
 			switch {
-			case serr != nil && elTransient(serr) && ctx.Err() == nil:
+			case serr != nil && isConnLoss(serr) && ctx.Err() == nil:
 				continue
 			case serr != nil:
 				return serr
@@ -85,7 +85,7 @@ func elCreateOwnEphemeral(ctx context.Context, c *client.Conn, node string, data
 				return nil // ours: an earlier create whose reply was lost
 			}
 			return fmt.Errorf("recipes: %s is held by another session: %w", node, err)
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			// sent again; a NodeExists then is checked for our ownership
 		default:
 			return err
@@ -101,14 +101,14 @@ func elDeleteIfOwn(ctx context.Context, c *client.Conn, node string) {
 	defer cancel()
 	for {
 		ok, st, err := c.Exists(ctx, node)
-		if err != nil && elTransient(err) && ctx.Err() == nil {
+		if err != nil && isConnLoss(err) && ctx.Err() == nil {
 			continue
 		}
 		if err != nil || !ok || st.EphemeralOwner != c.SessionID() {
 			return
 		}
 		err = c.Delete(ctx, node, st.Version)
-		if err == nil || !elTransient(err) || ctx.Err() != nil {
+		if err == nil || !isConnLoss(err) || ctx.Err() != nil {
 			return
 		}
 	}
@@ -123,7 +123,7 @@ func (m *Member) watch(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if elTransient(err) {
+			if isConnLoss(err) {
 				continue
 			}
 			close(m.lost)
@@ -157,7 +157,7 @@ func (m *Member) Lost() <-chan struct{} { return m.lost }
 func (m *Member) Update(ctx context.Context, data []byte) error {
 	for {
 		_, err := m.c.Set(ctx, m.node, data, client.AnyVersion)
-		if err != nil && elTransient(err) && ctx.Err() == nil {
+		if err != nil && isConnLoss(err) && ctx.Err() == nil {
 			continue
 		}
 		return err
@@ -174,7 +174,7 @@ func (m *Member) Leave(ctx context.Context) error {
 		switch {
 		case err == nil, errors.Is(err, wire.ErrNoNode):
 			return nil
-		case elTransient(err) && ctx.Err() == nil:
+		case isConnLoss(err) && ctx.Err() == nil:
 			continue
 		}
 		return err
@@ -280,7 +280,7 @@ func (g *elGroupWatch) run(ctx context.Context, out chan<- []GroupMember, list [
 			if err == nil {
 				break
 			}
-			if !elTransient(err) || ctx.Err() != nil {
+			if !isConnLoss(err) || ctx.Err() != nil {
 				return
 			}
 		}

@@ -32,7 +32,7 @@ var RevokeMessage = []byte("__REVOKE__")
 // error. It waits through connection loss within ctx.
 func Revoke(ctx context.Context, c *client.Conn, nodePath string) error {
 	for {
-		err := setData(ctx, c, nodePath, RevokeMessage, client.AnyVersion)
+		_, err := c.Set(ctx, nodePath, RevokeMessage, client.AnyVersion)
 		if err == nil || errors.Is(err, wire.ErrNoNode) {
 			return nil
 		}
@@ -231,7 +231,7 @@ func (m *Mutex) Node() string {
 // order: the first holds the lock (for a read/write lock, the readers
 // before the first writer all hold it).
 func (m *Mutex) Contenders(ctx context.Context) ([]string, error) {
-	children, err := listChildren(ctx, m.c, m.dir)
+	children, err := m.c.Children(ctx, m.dir)
 	if errors.Is(err, wire.ErrNoNode) {
 		return nil, nil
 	}
@@ -261,7 +261,7 @@ func (m *Mutex) acquire(ctx context.Context, wait bool) (bool, error) {
 		return fail("", err)
 	}
 	for {
-		children, err := listChildren(ctx, m.c, m.dir)
+		children, err := m.c.Children(ctx, m.dir)
 		if isConnLoss(err) && ctx.Err() == nil {
 			continue
 		}

@@ -2,8 +2,6 @@ package recipes
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -26,18 +24,6 @@ const qProtectPrefix = "_c_"
 
 // qProtectLen is the length of "_c_" + UUID + "-".
 const qProtectLen = len(qProtectPrefix) + 36 + 1
-
-// qUUID returns a random (version 4) UUID in its 36-character text form.
-func qUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on the platforms Go supports
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // qKey is the part of a child's name that orders it: the name without
 // its protection prefix, if it has one.
@@ -91,31 +77,6 @@ func qRetry(ctx context.Context, op func() error) error {
 	}
 }
 
-// qEnsurePath creates path and its missing ancestors (persistent, empty).
-func qEnsurePath(ctx context.Context, c *client.Conn, path string) error {
-	if path == "/" || path == "" {
-		return nil
-	}
-	ok, _, err := qExists(ctx, c, path)
-	if err != nil || ok {
-		return err
-	}
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		p := path[:i]
-		err := qRetry(ctx, func() error {
-			_, err := c.Create(ctx, p, nil, wire.ModePersistent, nil)
-			return err
-		})
-		if err != nil && !errors.Is(err, wire.ErrNodeExists) {
-			return err
-		}
-	}
-	return nil
-}
-
 func qExists(ctx context.Context, c *client.Conn, path string) (ok bool, st wire.Stat, err error) {
 	err = qRetry(ctx, func() error {
 		var err error
@@ -155,7 +116,7 @@ func qChildrenW(ctx context.Context, c *client.Conn, path string) (names []strin
 		if !errors.Is(err, wire.ErrNoNode) {
 			return names, ch, err
 		}
-		if err := qEnsurePath(ctx, c, path); err != nil {
+		if err := ensurePath(ctx, c, path); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -213,7 +174,7 @@ func qConnCreate(c *client.Conn) qCreateFunc {
 // same protection prefix: found, it is ours; not found, the create did
 // not happen and is sent again. A missing dir is created.
 func qProtectedCreate(ctx context.Context, c *client.Conn, create qCreateFunc, dir, name string, data []byte, mode wire.CreateMode) (string, error) {
-	return qProtectedCreateID(ctx, c, create, qUUID(), dir, name, data, mode)
+	return qProtectedCreateID(ctx, c, create, newGUID(), dir, name, data, mode)
 }
 
 // qProtectedCreateID is qProtectedCreate with the uuid given.
@@ -225,7 +186,7 @@ func qProtectedCreateID(ctx context.Context, c *client.Conn, create qCreateFunc,
 		case err == nil:
 			return p, nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := qEnsurePath(ctx, c, dir); err != nil {
+			if err := ensurePath(ctx, c, dir); err != nil {
 				return "", err
 			}
 		case errors.Is(err, wire.ErrConnectionLoss):
@@ -294,7 +255,7 @@ func qMultiReceipt(ctx context.Context, c *client.Conn, multi qMultiFunc, receip
 			// Not applied: send it again.
 		case errors.Is(err, wire.ErrNoNode) && len(res) == len(all) && res[len(all)-1].Err == wire.ErrNoNode:
 			// Only the receipt's parent is missing.
-			if err := qEnsurePath(ctx, c, receipt[:strings.LastIndexByte(receipt, '/')]); err != nil {
+			if err := ensurePath(ctx, c, receipt[:strings.LastIndexByte(receipt, '/')]); err != nil {
 				return err
 			}
 		default:
@@ -567,7 +528,7 @@ func (q *LockingQueue) Take(ctx context.Context) (*Item, error) {
 
 // claim claims item name: nil when another claim has it or it is gone.
 func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
-	id := []byte(qUUID())
+	id := []byte(newGUID())
 	claim := q.taken() + "/" + name
 	for {
 		_, err := q.create(ctx, claim, id, wire.ModeEphemeral)

@@ -94,7 +94,7 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 		if watch {
 			children, _, ch, err = s.c.ChildrenW(ctx, leases)
 		} else {
-			children, err = listChildren(ctx, s.c, leases)
+			children, err = s.c.Children(ctx, leases)
 		}
 		if isConnLoss(err) && ctx.Err() == nil {
 			continue

@@ -107,35 +107,6 @@ func findProtected(children []string, guid string) (string, bool) {
 // may not have been applied, and the session may still be alive.
 func isConnLoss(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
 
-// The client's Create, Children and Set read their response record as
-// they return, even when they return early because ctx ended while the
-// reply is still being decoded into that record: a data race (found by
-// -race in these tests). The recipes therefore create and set through Do,
-// reading the record only once the call is done, and list children with
-// Children2, which reads it only on success.
-
-// createNode is Conn.Create without that race.
-func createNode(ctx context.Context, c *client.Conn, path string, data []byte, mode wire.CreateMode) (string, error) {
-	var resp wire.CreateResponse
-	req := &wire.CreateRequest{Path: path, Data: data, ACL: wire.WorldACL, Flags: mode}
-	if err := c.Do(ctx, wire.OpCreate, req, &resp).Wait(ctx); err != nil {
-		return "", err
-	}
-	return resp.Path, nil
-}
-
-// setData is Conn.Set without that race.
-func setData(ctx context.Context, c *client.Conn, path string, data []byte, version int32) error {
-	var resp wire.StatResponse
-	return c.Do(ctx, wire.OpSetData, &wire.SetDataRequest{Path: path, Data: data, Version: version}, &resp).Wait(ctx)
-}
-
-// listChildren is Conn.Children without that race.
-func listChildren(ctx context.Context, c *client.Conn, path string) ([]string, error) {
-	names, _, err := c.Children2(ctx, path)
-	return names, err
-}
-
 // ensurePath creates path and its missing ancestors as persistent nodes,
 // waiting through connection loss (within ctx).
 func ensurePath(ctx context.Context, c *client.Conn, path string) error {
@@ -147,7 +118,7 @@ func ensurePath(ctx context.Context, c *client.Conn, path string) error {
 			continue
 		}
 		for {
-			_, err := createNode(ctx, c, path[:i], nil, wire.ModePersistent)
+			_, err := c.Create(ctx, path[:i], nil, wire.ModePersistent, nil)
 			if err == nil || errors.Is(err, wire.ErrNodeExists) {
 				break
 			}
@@ -187,7 +158,7 @@ func (p *protectedCreate) name() string { return protectedPrefix + p.guid + "-" 
 
 // find looks for the node among dir's children and returns its path.
 func (p *protectedCreate) find(ctx context.Context) (string, bool, error) {
-	children, err := listChildren(ctx, p.c, p.dir)
+	children, err := p.c.Children(ctx, p.dir)
 	if errors.Is(err, wire.ErrNoNode) {
 		return "", false, nil
 	}
@@ -221,7 +192,7 @@ func (p *protectedCreate) create(ctx context.Context) (string, error) {
 			}
 		}
 		p.tried = true
-		path, err := createNode(ctx, p.c, p.dir+"/"+p.name(), p.data, p.mode)
+		path, err := p.c.Create(ctx, p.dir+"/"+p.name(), p.data, p.mode, nil)
 		switch {
 		case err == nil:
 			return path, nil

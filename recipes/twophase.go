@@ -113,7 +113,7 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 	if len(co.participants) == 0 {
 		return false, fmt.Errorf("%w: no participants", ErrNotParticipant)
 	}
-	id := qUUID()
+	id := newGUID()
 	if err := qCreateOwn(ctx, co.c, co.path+"/coordinators/"+id); err != nil {
 		return false, err
 	}
@@ -282,7 +282,7 @@ func qCreateOwn(ctx context.Context, c *client.Conn, path string) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := qEnsurePath(ctx, c, path[:strings.LastIndexByte(path, '/')]); err != nil {
+			if err := ensurePath(ctx, c, path[:strings.LastIndexByte(path, '/')]); err != nil {
 				return err
 			}
 		case errors.Is(err, wire.ErrNodeExists):
@@ -380,7 +380,7 @@ func (p *Participant) Register(ctx context.Context) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := qEnsurePath(ctx, p.c, p.path+"/members"); err != nil {
+			if err := ensurePath(ctx, p.c, p.path+"/members"); err != nil {
 				return err
 			}
 		case errors.Is(err, wire.ErrNodeExists):
