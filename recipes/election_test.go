@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -369,7 +367,7 @@ func TestElectionPartition(t *testing.T) {
 		// reconnect after the cut (its backoff reaches a second) before
 		// expiry. Paddock (tickTime 100 ms here) allows at most 2 s: the
 		// session may expire during the cut, which also moves leadership.
-		k := elConnectCuttable(t, s, 5*time.Second)
+		k := s.ConnectCuttable(t, client.WithSessionTimeout(5*time.Second))
 		other := s.Connect(t)
 		var leaders elLeaders
 		a, b := NewElection(k.Conn, path, "a"), NewElection(other, path, "b")
@@ -434,28 +432,6 @@ func TestElectionPartition(t *testing.T) {
 			t.Fatalf("a again: %v", err)
 		}
 	})
-}
-
-// elConnectCuttable is server.ConnectCuttable with another session
-// timeout.
-func elConnectCuttable(t testing.TB, s *server, timeout time.Duration) *cuttable {
-	t.Helper()
-	k := &cuttable{}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.cut {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
-		}
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, network, addr)
-		if err == nil {
-			k.conns = append(k.conns, nc)
-		}
-		return nc, err
-	}
-	k.Conn = s.Connect(t, client.WithDialer(dial), client.WithSessionTimeout(timeout))
-	return k
 }
 
 // TestElectionCancel: a Campaign whose ctx ends, and one that Resign

@@ -121,8 +121,9 @@ type cuttable struct {
 	conns []net.Conn
 }
 
-// ConnectCuttable opens a session through a dialer the test controls.
-func (s *server) ConnectCuttable(t testing.TB) *cuttable {
+// ConnectCuttable opens a session (timeout sessionTimeout unless opts
+// say otherwise) through a dialer the test controls.
+func (s *server) ConnectCuttable(t testing.TB, opts ...client.Option) *cuttable {
 	t.Helper()
 	k := &cuttable{}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -138,7 +139,8 @@ func (s *server) ConnectCuttable(t testing.TB) *cuttable {
 		}
 		return nc, err
 	}
-	k.Conn = s.Connect(t, client.WithDialer(dial), client.WithEventBuffer(1024), client.WithSessionTimeout(sessionTimeout))
+	opts = append([]client.Option{client.WithDialer(dial), client.WithEventBuffer(1024), client.WithSessionTimeout(sessionTimeout)}, opts...)
+	k.Conn = s.Connect(t, opts...)
 	return k
 }
 
