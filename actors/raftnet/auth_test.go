@@ -220,3 +220,50 @@ func TestQuorumSASLBadAuthInput(t *testing.T) {
 		})
 	}
 }
+
+// TestQuorumSASLDialEnds: the context of a dial, and the transport's
+// Close, end an exchange whose acceptor never answers, long before the
+// IOTimeout.
+func TestQuorumSASLDialEnds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 2)
+	go func() { // accepts and holds the connections, answering nothing
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	a, _ := start(t, zktest.LoopbackAddr(t), Factory{QuorumAuth: quorumSASL("quorumsecret", true, true), IOTimeout: time.Minute}, newLogs())
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	go func() { _, err := a.GetConnection(ctx, ln.Addr().String()); errs <- err }()
+	<-accepted // the dialler is in its hello or its exchange now
+	cancel()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("dial: %v, want context.Canceled", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("cancelling the dial's context did not end its exchange")
+	}
+	go func() { _, err := a.GetConnection(context.Background(), ln.Addr().String()); errs <- err }()
+	<-accepted
+	a.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, errClosed) {
+			t.Fatalf("dial: %v, want errClosed", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Close did not end a dial's exchange")
+	}
+}

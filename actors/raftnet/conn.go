@@ -47,16 +47,24 @@ func (t *transport) dial(ctx context.Context, target string, kind byte) (*link, 
 		return nil, fmt.Errorf("paddock/raftnet: dial %s: %w", target, err)
 	}
 	l := &link{nc: nc, gone: make(chan struct{}), done: make(chan struct{})}
+	// ctx and Close end the hello and the authentication too.
+	unwatch := context.AfterFunc(dctx, func() { nc.Close() })
 	qa := t.cfg.QuorumAuth
-	if err := l.write(appendHello(nil, kind, qa.HelloMech()), t.cfg.IOTimeout); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("paddock/raftnet: hello to %s: %w", target, err)
+	err = l.write(appendHello(nil, kind, qa.HelloMech()), t.cfg.IOTimeout)
+	if err != nil {
+		err = fmt.Errorf("paddock/raftnet: hello to %s: %w", target, err)
+	} else if qa.HelloMech() != quorumauth.MechNone {
+		err = t.learn(nc, target)
 	}
-	if qa.HelloMech() != quorumauth.MechNone {
-		if err := t.learn(nc, target); err != nil {
-			nc.Close()
-			return nil, err
+	if !unwatch() {
+		err = errClosed
+		if t.ctx.Err() == nil {
+			err = fmt.Errorf("paddock/raftnet: dial %s: %w", target, ctx.Err())
 		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
 	}
 	if !t.track(nc) {
 		nc.Close()
@@ -73,8 +81,8 @@ func (t *transport) learn(nc net.Conn, target string) error {
 	host, _, _ := net.SplitHostPort(target)
 	_ = nc.SetDeadline(time.Now().Add(t.cfg.IOTimeout))
 	if err := quorumauth.Learn(t.cfg.QuorumAuth, nc, nc, host); err != nil {
-		if t.ctx.Err() != nil {
-			return errClosed
+		if errors.Is(err, net.ErrClosed) {
+			return err // the dial's context ended, or Close: dial says which
 		}
 		t.learnReports.Failed(target, "quorum SASL: cannot authenticate to a peer; not sending to it", err)
 		return fmt.Errorf("paddock/raftnet: quorum SASL with %s: %w", target, err)
