@@ -33,9 +33,10 @@ QuorumLearner {
 // ensemble: the quorum.auth.* keys in zoo.cfg, the JAAS file's
 // QuorumServer and QuorumLearner sections named by java.env's
 // SERVER_JVMFLAGS. Members 1 and 2 share the password and form the
-// ensemble; member 3's QuorumLearner password is wrong: it cannot even
-// learn whether the ensemble is new, so it never starts, and both sides
-// log why, while the other two commit writes.
+// ensemble (member 3 verifies their credentials, so it answers their
+// question whether the ensemble is new); member 3's QuorumLearner
+// password is wrong: it cannot even ask the others, so it never starts
+// serving, and both sides log why, while the other two commit writes.
 func TestServeQuorumSASL(t *testing.T) {
 	root := t.TempDir()
 	port := func() int {
@@ -81,42 +82,52 @@ func TestServeQuorumSASL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Member 3 first, on its own: it asks the others and is refused.
-	ctx3, stop3 := context.WithCancel(context.Background())
-	var stderr3 syncBuffer
-	done3 := make(chan int, 1)
-	go func() {
-		done3 <- serve(ctx3, serveOptions{configPath: cfgs[2], logLevel: "info"}, env(nil), &syncBuffer{}, &stderr3, func(net.Addr) {})
-	}()
-	t.Cleanup(func() {
-		stop3()
-		<-done3
-	})
-	type started struct {
-		addr   string
-		stderr *syncBuffer
+	t.Setenv("OTEL_TRACES_EXPORTER", "")
+	type member struct {
+		listening chan net.Addr
+		stderr    *syncBuffer
+		done      chan int
 	}
-	ch := make(chan started, 2)
-	for i := range 2 {
+	run := func(cfg string) *member {
+		ctx, stop := context.WithCancel(context.Background())
+		m := &member{listening: make(chan net.Addr, 1), stderr: &syncBuffer{}, done: make(chan int, 1)}
 		go func() {
-			addr, stderr := startServe(t, serveOptions{configPath: cfgs[i], logLevel: "info"}, env(nil))
-			ch <- started{addr, stderr}
+			m.done <- serve(ctx, serveOptions{configPath: cfg, logLevel: "info"}, env(nil), &syncBuffer{}, m.stderr, func(a net.Addr) { m.listening <- a })
 		}()
+		t.Cleanup(func() {
+			stop()
+			select {
+			case <-m.done:
+			case <-time.After(serveTimeout):
+				t.Errorf("serve did not stop:\n%s", m.stderr.String())
+			}
+		})
+		return m
 	}
-	var members []started
-	for range 2 {
-		members = append(members, <-ch)
+	// All three at once, as an operator starts them: members 1 and 2
+	// form the ensemble; member 3, refused, asks on.
+	all := []*member{run(cfgs[0]), run(cfgs[1]), run(cfgs[2])}
+	var addrs []string
+	for i, m := range all[:2] {
+		select {
+		case a := <-m.listening:
+			addrs = append(addrs, a.String())
+		case code := <-m.done:
+			t.Fatalf("member %d exited with %d:\n%s", i+1, code, m.stderr.String())
+		case <-time.After(serveTimeout):
+			t.Fatalf("member %d did not start:\n%s", i+1, m.stderr.String())
+		}
 	}
 	waitLog := func(what string, b *syncBuffer, parts ...string) {
 		t.Helper()
 		deadline := time.Now().Add(serveTimeout)
 		for {
 			for _, line := range strings.Split(b.String(), "\n") {
-				all := true
+				hit := true
 				for _, p := range parts {
-					all = all && strings.Contains(line, p)
+					hit = hit && strings.Contains(line, p)
 				}
-				if all {
+				if hit {
 					t.Logf("%s: %s", what, line)
 					return
 				}
@@ -127,30 +138,32 @@ func TestServeQuorumSASL(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // polling a log being written by another goroutine
 		}
 	}
-	waitLog("member 1", members[0].stderr, "quorum SASL between the members", "learnerRequireSasl=true", "serverRequireSasl=true")
-	for i, m := range members {
-		c := connectGoZK(t, m.addr)
+	waitLog("member 1", all[0].stderr, "quorum SASL between the members", "learnerRequireSasl=true", "serverRequireSasl=true")
+	for i, addr := range addrs {
+		c := connectGoZK(t, addr)
 		p := fmt.Sprintf("/written-on-%d", i)
 		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatalf("create on %s: %v", m.addr, err)
+			t.Fatalf("create on %s: %v", addr, err)
 		}
 		if _, err := c.Sync("/"); err != nil {
 			t.Fatal(err)
 		}
 		kids, _, err := c.Children("/")
 		if err != nil || len(kids) < i+2 {
-			t.Fatalf("children of / on %s: %v %v", m.addr, kids, err)
+			t.Fatalf("children of / on %s: %v %v", addr, kids, err)
 		}
 		c.Close()
 	}
-	waitLog("member 3", &stderr3, "WARN", "member channel: quorum SASL: cannot authenticate", "rejected")
-	for _, m := range members {
-		waitLog("member 1 or 2", m.stderr, "WARN", "closing the connection of a peer that did not authenticate", "mismatched response")
+	waitLog("member 3", all[2].stderr, "WARN", "member channel: quorum SASL: cannot authenticate", "rejected")
+	for i, m := range all[:2] {
+		waitLog(fmt.Sprintf("member %d", i+1), m.stderr, "WARN", "closing the connection of a peer that did not authenticate", "mismatched response")
 	}
 	select {
-	case code := <-done3:
-		done3 <- code
-		t.Fatalf("member 3 exited with %d:\n%s", code, stderr3.String())
+	case code := <-all[2].done:
+		all[2].done <- code
+		t.Fatalf("member 3 exited with %d:\n%s", code, all[2].stderr.String())
+	case <-all[2].listening:
+		t.Fatal("member 3 listens for clients without having authenticated")
 	default:
 	}
 	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", clientPorts[2]), time.Second); err == nil {
