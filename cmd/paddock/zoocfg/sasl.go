@@ -22,6 +22,7 @@ func (p *parser) finishSASL() {
 		if err != nil {
 			p.errs = append(p.errs, err)
 		} else {
+			p.jaas = j
 			users, ok, err := j.DigestUsers(section)
 			switch {
 			case err != nil:
