@@ -67,7 +67,7 @@ func qEncodeCounter(v int64) []byte {
 
 // Get returns the counter's value (0 when it does not exist).
 func (k *Counter) Get(ctx context.Context) (int64, error) {
-	data, _, err := qGet(ctx, k.c, k.path)
+	data, _, err := getData(ctx, k.c, k.path)
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -82,7 +82,7 @@ func (k *Counter) Get(ctx context.Context) (int64, error) {
 func (k *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 	receipt := k.path + "/" + qProtectPrefix + newGUID() + "-add"
 	for {
-		data, st, err := qGet(ctx, k.c, k.path)
+		data, st, err := getData(ctx, k.c, k.path)
 		if errors.Is(err, wire.ErrNoNode) {
 			// The first add creates the node.
 			if i := strings.LastIndexByte(k.path, '/'); i > 0 {

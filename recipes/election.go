@@ -194,12 +194,11 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		return node, since, elCtxErr(ctx, err)
 	}
 	for {
-		since = time.Now()
-		children, err := e.c.Children(ctx, e.path)
+		children, err := retry1(ctx, func() ([]string, error) {
+			since = time.Now()
+			return e.c.Children(ctx, e.path)
+		})
 		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return node, since, elCtxErr(ctx, err)
 		}
 		sorted := elSortSequential(children)
@@ -218,14 +217,11 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		}
 		// Watch only the predecessor (a data watch, set only if it exists,
 		// as Curator does).
-		_, _, ch, err := e.c.GetW(ctx, e.path+"/"+sorted[i-1])
+		_, _, ch, err := getDataW(ctx, e.c, e.path+"/"+sorted[i-1])
 		switch {
 		case errors.Is(err, wire.ErrNoNode):
 			continue
 		case err != nil:
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return node, since, elCtxErr(ctx, err)
 		}
 		select {
@@ -348,12 +344,7 @@ func (e *Election) watchLeadership(l *elLeadership) error {
 // deleteNodeNow deletes one of our nodes, waiting through connection loss
 // until it is done, the session is gone, or Close gives up.
 func (e *Election) deleteNodeNow(node string) {
-	for {
-		err := e.c.Delete(e.closeCtx, node, client.AnyVersion)
-		if err == nil || !isConnLoss(err) || e.closeCtx.Err() != nil {
-			return
-		}
-	}
+	deleteNode(e.closeCtx, e.c, node)
 }
 
 // deleteNode is deleteNodeNow on a goroutine owned by the Election;
@@ -424,13 +415,7 @@ func (e *Election) Leader(ctx context.Context) (string, error) {
 }
 
 func elLeader(ctx context.Context, c *client.Conn, path string) (string, error) {
-	for {
-		id, err := elLeaderOnce(ctx, c, path)
-		if err != nil && isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
-		return id, err
-	}
+	return retry1(ctx, func() (string, error) { return elLeaderOnce(ctx, c, path) })
 }
 
 func elLeaderOnce(ctx context.Context, c *client.Conn, path string) (string, error) {
@@ -475,31 +460,8 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 		defer close(out)
 		last, sent := "", false
 		for {
-			var watch <-chan client.Event
-			children, _, ch, err := c.ChildrenW(ctx, path)
-			if errors.Is(err, wire.ErrNoNode) {
-				var ok bool
-				ok, _, ch, err = c.ExistsW(ctx, path)
-				if err == nil && ok {
-					continue // created meanwhile
-				}
-				children = nil
-			}
-			watch = ch
+			leader, watch, err := retry2(ctx, func() (string, <-chan client.Event, error) { return elObserveOnce(ctx, c, path) })
 			if err != nil {
-				if isConnLoss(err) && ctx.Err() == nil {
-					continue
-				}
-				if !sent {
-					first <- err
-				}
-				return
-			}
-			leader, err := elLeaderOf(ctx, c, path, children)
-			if err != nil {
-				if isConnLoss(err) && ctx.Err() == nil {
-					continue
-				}
 				if !sent {
 					first <- err
 				}
@@ -531,6 +493,27 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 		return nil, err
 	}
 	return out, nil
+}
+
+// elObserveOnce reads the election's leader and watches for a change:
+// the path's children, or its creation when it does not exist.
+func elObserveOnce(ctx context.Context, c *client.Conn, path string) (string, <-chan client.Event, error) {
+	for {
+		children, _, ch, err := c.ChildrenW(ctx, path)
+		if errors.Is(err, wire.ErrNoNode) {
+			var ok bool
+			ok, _, ch, err = c.ExistsW(ctx, path)
+			if err == nil && ok {
+				continue // created meanwhile
+			}
+			children = nil
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		leader, err := elLeaderOf(ctx, c, path, children)
+		return leader, ch, err
+	}
 }
 
 // Helpers for sequential and protected nodes (prefixed el, private to

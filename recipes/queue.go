@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/client"
@@ -51,85 +50,6 @@ func qSorted(names []string, prefix string) []string {
 		return out[i] < out[j]
 	})
 	return out
-}
-
-// qRetry runs op until it returns anything but connection loss: the
-// client queues requests made while it reconnects, so a retry waits for
-// the new connection (bounded by ctx). A short backoff keeps a
-// connection that fails at once from spinning.
-func qRetry(ctx context.Context, op func() error) error {
-	backoff := 5 * time.Millisecond
-	for {
-		err := op()
-		if !errors.Is(err, wire.ErrConnectionLoss) {
-			return err
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
-	}
-}
-
-func qExists(ctx context.Context, c *client.Conn, path string) (ok bool, st wire.Stat, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		ok, st, err = c.Exists(ctx, path)
-		return err
-	})
-	return ok, st, err
-}
-
-func qGet(ctx context.Context, c *client.Conn, path string) (data []byte, st wire.Stat, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		data, st, err = c.Get(ctx, path)
-		return err
-	})
-	return data, st, err
-}
-
-func qChildren(ctx context.Context, c *client.Conn, path string) (names []string, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		names, err = c.Children(ctx, path)
-		return err
-	})
-	return names, err
-}
-
-// qChildrenW lists path's children and watches them; a missing path is
-// created first.
-func qChildrenW(ctx context.Context, c *client.Conn, path string) (names []string, ch <-chan client.Event, err error) {
-	for {
-		err = qRetry(ctx, func() error {
-			var err error
-			names, _, ch, err = c.ChildrenW(ctx, path)
-			return err
-		})
-		if !errors.Is(err, wire.ErrNoNode) {
-			return names, ch, err
-		}
-		if err := ensurePath(ctx, c, path); err != nil {
-			return nil, nil, err
-		}
-	}
-}
-
-// qDelete deletes path, any version, through connection loss; a node
-// already gone is no error.
-func qDelete(ctx context.Context, c *client.Conn, path string) error {
-	err := qRetry(ctx, func() error { return c.Delete(ctx, path, client.AnyVersion) })
-	if errors.Is(err, wire.ErrNoNode) {
-		return nil
-	}
-	return err
 }
 
 // qWait waits for one of the watch channels to fire, or for ctx. A watch
@@ -206,10 +126,10 @@ func qProtectedCreateID(ctx context.Context, c *client.Conn, create qCreateFunc,
 // qFindProtected looks for dir's child whose name starts with prefix,
 // after a sync so that the read sees every write the session made.
 func qFindProtected(ctx context.Context, c *client.Conn, dir, prefix string) (string, bool, error) {
-	if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, dir); return err }); err != nil {
+	if err := syncPath(ctx, c, dir); err != nil {
 		return "", false, err
 	}
-	names, err := qChildren(ctx, c, dir)
+	names, err := getChildren(ctx, c, dir)
 	if err != nil {
 		return "", false, err
 	}
@@ -238,24 +158,24 @@ func qMultiReceipt(ctx context.Context, c *client.Conn, multi qMultiFunc, receip
 		res, err := multi(ctx, all...)
 		switch {
 		case err == nil:
-			qDelete(ctx, c, receipt) // best effort: ephemeral anyway
+			deleteNode(ctx, c, receipt) // best effort: ephemeral anyway
 			return nil
 		case errors.Is(err, wire.ErrConnectionLoss):
-			if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, receipt); return err }); err != nil {
+			if err := syncPath(ctx, c, receipt); err != nil {
 				return err
 			}
-			ok, st, err := qExists(ctx, c, receipt)
+			ok, st, err := exists(ctx, c, receipt)
 			if err != nil {
 				return err
 			}
 			if ok && st.EphemeralOwner == c.SessionID() {
-				qDelete(ctx, c, receipt)
+				deleteNode(ctx, c, receipt)
 				return nil
 			}
 			// Not applied: send it again.
 		case errors.Is(err, wire.ErrNoNode) && len(res) == len(all) && res[len(all)-1].Err == wire.ErrNoNode:
 			// Only the receipt's parent is missing.
-			if err := ensurePath(ctx, c, receipt[:strings.LastIndexByte(receipt, '/')]); err != nil {
+			if err := ensurePath(ctx, c, parentOf(receipt)); err != nil {
 				return err
 			}
 		default:
@@ -290,14 +210,14 @@ func (q *qCore) put(ctx context.Context, name string, data []byte) error {
 
 func (q *qCore) take(ctx context.Context) ([]byte, error) {
 	for {
-		names, ch, err := qChildrenW(ctx, q.c, q.path)
+		names, ch, err := childrenW(ctx, q.c, q.path)
 		if err != nil {
 			return nil, err
 		}
 		items := qSorted(names, q.prefix)
 		for _, it := range items {
 			p := q.path + "/" + it
-			data, _, err := qGet(ctx, q.c, p)
+			data, _, err := getData(ctx, q.c, p)
 			if errors.Is(err, wire.ErrNoNode) {
 				continue // taken by another consumer
 			}
@@ -323,7 +243,7 @@ func (q *qCore) take(ctx context.Context) ([]byte, error) {
 }
 
 func (q *qCore) len(ctx context.Context) (int, error) {
-	names, err := qChildren(ctx, q.c, q.path)
+	names, err := getChildren(ctx, q.c, q.path)
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -479,7 +399,7 @@ func (q *LockingQueue) PutPriority(ctx context.Context, data []byte, priority in
 
 // Len returns the number of items in the queue, claimed ones included.
 func (q *LockingQueue) Len(ctx context.Context) (int, error) {
-	names, err := qChildren(ctx, q.c, q.entries())
+	names, err := getChildren(ctx, q.c, q.entries())
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -490,11 +410,11 @@ func (q *LockingQueue) Len(ctx context.Context) (int, error) {
 // The caller processes it, then calls Ack (or Release).
 func (q *LockingQueue) Take(ctx context.Context) (*Item, error) {
 	for {
-		names, ech, err := qChildrenW(ctx, q.c, q.entries())
+		names, ech, err := childrenW(ctx, q.c, q.entries())
 		if err != nil {
 			return nil, err
 		}
-		taken, tch, err := qChildrenW(ctx, q.c, q.taken())
+		taken, tch, err := childrenW(ctx, q.c, q.taken())
 		if err != nil {
 			return nil, err
 		}
@@ -535,7 +455,7 @@ func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
 		if errors.Is(err, wire.ErrConnectionLoss) || errors.Is(err, wire.ErrNodeExists) {
 			// Ours if it carries our id (a create whose reply was lost).
 			var data []byte
-			data, _, err = qGet(ctx, q.c, claim)
+			data, _, err = getData(ctx, q.c, claim)
 			switch {
 			case errors.Is(err, wire.ErrNoNode):
 				continue // not created (or released since): try again
@@ -550,10 +470,10 @@ func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
 		}
 		break
 	}
-	data, _, err := qGet(ctx, q.c, q.entries()+"/"+name)
+	data, _, err := getData(ctx, q.c, q.entries()+"/"+name)
 	if errors.Is(err, wire.ErrNoNode) {
 		// Acknowledged by its taker between our listing and our claim.
-		return nil, qDelete(ctx, q.c, claim)
+		return nil, deleteNode(ctx, q.c, claim)
 	}
 	if err != nil {
 		return nil, err
@@ -598,7 +518,7 @@ func (it *Item) Ack(ctx context.Context) error {
 			// Applied if our claim is gone (only we delete it while
 			// our session lives).
 			var data []byte
-			data, _, err = qGet(ctx, q.c, claim)
+			data, _, err = getData(ctx, q.c, claim)
 			if errors.Is(err, wire.ErrNoNode) {
 				err = nil
 			} else if err == nil && string(data) == string(it.id) {
@@ -622,7 +542,7 @@ func (it *Item) Release(ctx context.Context) error {
 	if it.done {
 		return ErrItemDone
 	}
-	if err := qDelete(ctx, it.q.c, it.q.taken()+"/"+it.name); err != nil {
+	if err := deleteNode(ctx, it.q.c, it.q.taken()+"/"+it.name); err != nil {
 		return err
 	}
 	it.done = true

@@ -92,12 +92,9 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 		var children []string
 		var ch <-chan client.Event
 		if watch {
-			children, _, ch, err = s.c.ChildrenW(ctx, leases)
+			children, _, ch, err = retry3(ctx, func() ([]string, wire.Stat, <-chan client.Event, error) { return s.c.ChildrenW(ctx, leases) })
 		} else {
-			children, err = s.c.Children(ctx, leases)
-		}
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
+			children, err = getChildren(ctx, s.c, leases)
 		}
 		if err != nil && !errors.Is(err, wire.ErrNoNode) {
 			return fail(p, err)

@@ -103,34 +103,6 @@ func findProtected(children []string, guid string) (string, bool) {
 	return "", false
 }
 
-// isConnLoss reports whether err is a connection loss: the request may or
-// may not have been applied, and the session may still be alive.
-func isConnLoss(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
-
-// ensurePath creates path and its missing ancestors as persistent nodes,
-// waiting through connection loss (within ctx).
-func ensurePath(ctx context.Context, c *client.Conn, path string) error {
-	if path == "" || path == "/" {
-		return nil
-	}
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		for {
-			_, err := c.Create(ctx, path[:i], nil, wire.ModePersistent, nil)
-			if err == nil || errors.Is(err, wire.ErrNodeExists) {
-				break
-			}
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
-			return err
-		}
-	}
-	return nil
-}
-
 // protectedCreate creates one protected node, dir/_c_<guid>-<base>,
 // recovering a create whose reply was lost: after any failed attempt it
 // first looks for a child of dir carrying guid, and uses it if there is
