@@ -80,7 +80,7 @@ func (k *Counter) Get(ctx context.Context) (int64, error) {
 // Add adds delta to the counter (wrapping around on overflow, like
 // Java's long) and returns the new value.
 func (k *Counter) Add(ctx context.Context, delta int64) (int64, error) {
-	receipt := k.path + "/" + qProtectPrefix + newGUID() + "-add"
+	receipt := k.path + "/" + protectedPrefix + newGUID() + "-add"
 	for {
 		data, st, err := getData(ctx, k.c, k.path)
 		if errors.Is(err, wire.ErrNoNode) {

@@ -3,7 +3,7 @@ package recipes
 import (
 	"context"
 	"errors"
-	"sort"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -148,16 +148,16 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 			return nil, elCause(cctx)
 		}
 	}
-	node, since, err := e.elect(cctx)
+	pc := newProtectedCreate(e.c, e.path, elLatchName, []byte(e.id), wire.ModeEphemeralSequential)
+	node, since, err := e.elect(cctx, pc)
 	if err == nil && cctx.Err() != nil {
 		err = elCause(cctx) // Resign, Close or ctx came as it won
 	}
 	if err != nil {
-		if node != "" {
-			// Given up: delete the node (waiting through a reconnection,
-			// within Close), so that it does not stand in the line.
-			e.deleteNode(node)
-		}
+		// Given up: delete the node, found by its guid if its create
+		// failed (a create sent before ctx ended may have been applied),
+		// so that it does not stand in the line.
+		e.removeNode(pc, node)
 		return nil, err
 	}
 	l := &elLeadership{node: node, since: since, stop: make(chan struct{}), done: make(chan struct{})}
@@ -166,7 +166,7 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 	if e.closed {
 		e.mu.Unlock()
 		l.cancel(ErrElectionClosed)
-		e.deleteNode(node)
+		e.removeNode(pc, node)
 		return nil, ErrElectionClosed
 	}
 	e.lead = l
@@ -184,12 +184,11 @@ func elCause(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// elect creates this candidacy's node and waits until it is the lowest.
-// It returns the node, also with an error when the node must be deleted,
-// and when the request that found it lowest was sent.
-func (e *Election) elect(ctx context.Context) (node string, since time.Time, err error) {
-	prefix := "_c_" + newGUID() + "-" + elLatchName
-	node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+// elect creates this candidacy's node with pc and waits until it is the
+// lowest. It returns the node, also with an error when the node must be
+// deleted, and when the request that found it lowest was sent.
+func (e *Election) elect(ctx context.Context, pc *protectedCreate) (node string, since time.Time, err error) {
+	node, err = pc.create(ctx)
 	if err != nil {
 		return node, since, elCtxErr(ctx, err)
 	}
@@ -201,12 +200,11 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		if err != nil {
 			return node, since, elCtxErr(ctx, err)
 		}
-		sorted := elSortSequential(children)
-		own := elBase(node)
-		i := elIndex(sorted, own)
+		sorted := sortBySeq(children)
+		i := indexOf(sorted, path.Base(node))
 		if i < 0 {
 			// Our node is gone (deleted by someone else): stand again.
-			node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+			node, err = pc.create(ctx)
 			if err != nil {
 				return node, since, elCtxErr(ctx, err)
 			}
@@ -217,7 +215,7 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		}
 		// Watch only the predecessor (a data watch, set only if it exists,
 		// as Curator does).
-		_, _, ch, err := getDataW(ctx, e.c, e.path+"/"+sorted[i-1])
+		_, _, ch, err := getDataW(ctx, e.c, e.path+"/"+sorted[i-1].Name)
 		switch {
 		case errors.Is(err, wire.ErrNoNode):
 			continue
@@ -252,7 +250,7 @@ func (e *Election) monitor(l *elLeadership) {
 	cause := e.watchLeadership(l)
 	l.cancel(cause)
 	if !errors.Is(cause, wire.ErrSessionExpired) && !errors.Is(cause, ErrLeaderNodeGone) {
-		e.deleteNodeNow(l.node)
+		deleteNode(e.closeCtx, e.c, l.node)
 	}
 }
 
@@ -341,19 +339,15 @@ func (e *Election) watchLeadership(l *elLeadership) error {
 	}
 }
 
-// deleteNodeNow deletes one of our nodes, waiting through connection loss
-// until it is done, the session is gone, or Close gives up.
-func (e *Election) deleteNodeNow(node string) {
-	deleteNode(e.closeCtx, e.c, node)
-}
-
-// deleteNode is deleteNodeNow on a goroutine owned by the Election;
-// called by a goroutine that holds a count of e.wg.
-func (e *Election) deleteNode(node string) {
+// removeNode deletes pc's node (node, or the one found by its guid when
+// node is ""), waiting through connection loss until it is done, the
+// session is gone, or Close gives up. It runs on a goroutine owned by the
+// Election; called by a goroutine that holds a count of e.wg.
+func (e *Election) removeNode(pc *protectedCreate, node string) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.deleteNodeNow(node)
+		pc.remove(e.closeCtx, node)
 	}()
 }
 
@@ -431,8 +425,8 @@ func elLeaderOnce(ctx context.Context, c *client.Conn, path string) (string, err
 
 // elLeaderOf is the id of the lowest of children that still exists.
 func elLeaderOf(ctx context.Context, c *client.Conn, path string, children []string) (string, error) {
-	for _, name := range elSortSequential(children) {
-		data, _, err := c.Get(ctx, path+"/"+name)
+	for _, n := range sortBySeq(children) {
+		data, _, err := c.Get(ctx, path+"/"+n.Name)
 		if errors.Is(err, wire.ErrNoNode) {
 			continue // just gone: the next one is the leader
 		}
@@ -514,99 +508,4 @@ func elObserveOnce(ctx context.Context, c *client.Conn, path string) (string, <-
 		leader, err := elLeaderOf(ctx, c, path, children)
 		return leader, ch, err
 	}
-}
-
-// Helpers for sequential and protected nodes (prefixed el, private to
-// these recipes).
-
-// elSortSequential returns the names that end with a sequence, sorted by
-// it (ties by name).
-func elSortSequential(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if _, ok := parseSeq(n); ok {
-			out = append(out, n)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := parseSeq(out[i])
-		b, _ := parseSeq(out[j])
-		if a != b {
-			return a < b
-		}
-		return out[i] < out[j]
-	})
-	return out
-}
-
-func elIndex(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func elBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-
-// elProtectedCreate creates dir/prefix<seq> (prefix carries a guid) and
-// returns its path, creating dir if missing. A create that failed with
-// connection loss may have been applied: before creating again it looks
-// for a child of dir starting with prefix, and adopts it (Curator's
-// protected mode). recovering says a create may already have been sent.
-func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, data []byte, mode wire.CreateMode, recovering bool) (string, error) {
-	for {
-		if recovering {
-			children, err := c.Children(ctx, dir)
-			switch {
-			case err == nil:
-				if n := elFindPrefix(children, prefix); n != "" {
-					return dir + "/" + n, nil
-				}
-			case errors.Is(err, wire.ErrNoNode):
-			case isConnLoss(err) && ctx.Err() == nil:
-				continue
-			default:
-				return "", err
-			}
-		}
-		p, err := c.Create(ctx, dir+"/"+prefix, data, mode, nil)
-		switch {
-		case err == nil:
-			return p, nil
-		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, dir); err != nil {
-				return "", err
-			}
-		case isConnLoss(err) && ctx.Err() == nil:
-			recovering = true
-		default:
-			if ctx.Err() != nil {
-				// A create sent before ctx ended may have been applied
-				// (its reply is still to come); the caller cannot delete
-				// what it does not know, so look once more. The session
-				// answers in order: the create, if sent, is seen.
-				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
-				children, cerr := c.Children(lctx, dir)
-				cancel()
-				if cerr == nil {
-					if n := elFindPrefix(children, prefix); n != "" {
-						return dir + "/" + n, err
-					}
-				}
-			}
-			return "", err
-		}
-	}
-}
-
-// elFindPrefix is the child whose name starts with prefix, or "".
-func elFindPrefix(children []string, prefix string) string {
-	for _, n := range children {
-		if strings.HasPrefix(n, prefix) {
-			return n
-		}
-	}
-	return ""
 }

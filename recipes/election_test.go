@@ -489,7 +489,7 @@ func TestElectionLostCreateReply(t *testing.T) {
 		ctx := testCtx(t)
 		c := s.Connect(t)
 		const path = "/lostreply"
-		prefix := "_c_" + newGUID() + "-" + elLatchName
+		pc := newProtectedCreate(c, path, elLatchName, []byte("me"), wire.ModeEphemeralSequential)
 		if err := ensurePath(ctx, c, path); err != nil {
 			t.Fatal(err)
 		}
@@ -497,11 +497,12 @@ func TestElectionLostCreateReply(t *testing.T) {
 		if _, err := c.Create(ctx, path+"/_c_"+newGUID()+"-latch-", nil, wire.ModeEphemeralSequential, nil); err != nil {
 			t.Fatal(err)
 		}
-		made, err := c.Create(ctx, path+"/"+prefix, []byte("me"), wire.ModeEphemeralSequential, nil)
+		made, err := c.Create(ctx, path+"/"+pc.name(), []byte("me"), wire.ModeEphemeralSequential, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := elProtectedCreate(ctx, c, path, prefix, []byte("me"), wire.ModeEphemeralSequential, true)
+		pc.tried = true
+		got, err := pc.create(ctx)
 		if err != nil || got != made {
 			t.Fatalf("recovered %q (%v), want %q", got, err, made)
 		}
@@ -511,8 +512,12 @@ func TestElectionLostCreateReply(t *testing.T) {
 		// Sorting ignores names without a sequence and orders by it.
 		names := []string{"x-0000000010", "ready", "_c_b-latch-0000000002", "a__lock__0000000003"}
 		want := []string{"_c_b-latch-0000000002", "a__lock__0000000003", "x-0000000010"}
-		if got := elSortSequential(names); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("sorted %v, want %v", got, want)
+		var sorted []string
+		for _, n := range sortBySeq(names) {
+			sorted = append(sorted, n.Name)
+		}
+		if fmt.Sprint(sorted) != fmt.Sprint(want) {
+			t.Fatalf("sorted %v, want %v", sorted, want)
 		}
 	})
 }

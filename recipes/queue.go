@@ -14,21 +14,14 @@ import (
 
 // This file holds the queues (Queue, PriorityQueue, LockingQueue) and the
 // unexported q-helpers that the queues, the counter and two-phase commit
-// share: retry through connection loss, protected create, and the
-// receipt that tells whether a multi whose reply was lost was applied.
-
-// qProtectPrefix starts a protected node's name, as in Curator:
-// "_c_" + a random UUID + "-", then the node's own name.
-const qProtectPrefix = "_c_"
-
-// qProtectLen is the length of "_c_" + UUID + "-".
-const qProtectLen = len(qProtectPrefix) + 36 + 1
+// share: ordering by name without the protection prefix, and the receipt
+// that tells whether a multi whose reply was lost was applied.
 
 // qKey is the part of a child's name that orders it: the name without
 // its protection prefix, if it has one.
 func qKey(name string) string {
-	if strings.HasPrefix(name, qProtectPrefix) && len(name) > qProtectLen && name[qProtectLen-1] == '-' {
-		return name[qProtectLen:]
+	if strings.HasPrefix(name, protectedPrefix) && len(name) > protectedLen && name[protectedLen-1] == '-' {
+		return name[protectedLen:]
 	}
 	return name
 }
@@ -76,69 +69,6 @@ func qWait(ctx context.Context, chs ...<-chan client.Event) error {
 		}
 	}
 	panic("qWait: unsupported number of channels")
-}
-
-// qCreateFunc is the create a recipe uses; tests replace it to lose a
-// reply.
-type qCreateFunc func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error)
-
-func qConnCreate(c *client.Conn) qCreateFunc {
-	return func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error) {
-		return c.Create(ctx, path, data, mode, nil)
-	}
-}
-
-// qProtectedCreate creates dir/"_c_<uuid>-"name (Curator's protected
-// create) and returns the created path. A create whose reply was lost
-// (connection loss) is recovered by looking for a child of dir with the
-// same protection prefix: found, it is ours; not found, the create did
-// not happen and is sent again. A missing dir is created.
-func qProtectedCreate(ctx context.Context, c *client.Conn, create qCreateFunc, dir, name string, data []byte, mode wire.CreateMode) (string, error) {
-	return qProtectedCreateID(ctx, c, create, newGUID(), dir, name, data, mode)
-}
-
-// qProtectedCreateID is qProtectedCreate with the uuid given.
-func qProtectedCreateID(ctx context.Context, c *client.Conn, create qCreateFunc, id, dir, name string, data []byte, mode wire.CreateMode) (string, error) {
-	prefix := qProtectPrefix + id + "-"
-	for {
-		p, err := create(ctx, dir+"/"+prefix+name, data, mode)
-		switch {
-		case err == nil:
-			return p, nil
-		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, dir); err != nil {
-				return "", err
-			}
-		case errors.Is(err, wire.ErrConnectionLoss):
-			p, found, err := qFindProtected(ctx, c, dir, prefix)
-			if err != nil && !errors.Is(err, wire.ErrNoNode) {
-				return "", err
-			}
-			if found {
-				return p, nil
-			}
-		default:
-			return "", err
-		}
-	}
-}
-
-// qFindProtected looks for dir's child whose name starts with prefix,
-// after a sync so that the read sees every write the session made.
-func qFindProtected(ctx context.Context, c *client.Conn, dir, prefix string) (string, bool, error) {
-	if err := syncPath(ctx, c, dir); err != nil {
-		return "", false, err
-	}
-	names, err := getChildren(ctx, c, dir)
-	if err != nil {
-		return "", false, err
-	}
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return dir + "/" + n, true, nil
-		}
-	}
-	return "", false, nil
 }
 
 // qMultiFunc is the multi a recipe uses; tests replace it to lose a
@@ -192,19 +122,21 @@ type qCore struct {
 	prefix string
 
 	// create and multi are the Conn's, replaced by tests.
-	create qCreateFunc
+	create createFunc
 	multi  qMultiFunc
 }
 
 func newQCore(c *client.Conn, path, prefix string) qCore {
-	return qCore{c: c, path: path, prefix: prefix, create: qConnCreate(c), multi: c.Multi}
+	return qCore{c: c, path: path, prefix: prefix, create: connCreate(c), multi: c.Multi}
 }
 
 // qReceipts is the child of a queue's path that holds take receipts.
 const qReceipts = "receipts"
 
 func (q *qCore) put(ctx context.Context, name string, data []byte) error {
-	_, err := qProtectedCreate(ctx, q.c, q.create, q.path, name, data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(q.c, q.path, name, data, wire.ModePersistentSequential)
+	pc.send = q.create
+	_, err := pc.create(ctx)
 	return err
 }
 
@@ -370,13 +302,13 @@ type LockingQueue struct {
 	c    *client.Conn
 	path string
 
-	create qCreateFunc
+	create createFunc
 	multi  qMultiFunc
 }
 
 // NewLockingQueue returns the locking queue at path.
 func NewLockingQueue(c *client.Conn, path string) *LockingQueue {
-	return &LockingQueue{c: c, path: path, create: qConnCreate(c), multi: c.Multi}
+	return &LockingQueue{c: c, path: path, create: connCreate(c), multi: c.Multi}
 }
 
 func (q *LockingQueue) entries() string { return q.path + "/entries" }
@@ -393,7 +325,9 @@ func (q *LockingQueue) PutPriority(ctx context.Context, data []byte, priority in
 	if priority < 0 || priority > 999 {
 		return fmt.Errorf("paddock/recipes: priority %d not in [0, 999]: %w", priority, wire.ErrBadArguments)
 	}
-	_, err := qProtectedCreate(ctx, q.c, q.create, q.entries(), fmt.Sprintf("entry-%03d-", priority), data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(q.c, q.entries(), fmt.Sprintf("entry-%03d-", priority), data, wire.ModePersistentSequential)
+	pc.send = q.create
+	_, err := pc.create(ctx)
 	return err
 }
 

@@ -88,13 +88,13 @@ type Coordinator struct {
 	path         string
 	participants []string
 
-	create qCreateFunc
+	create createFunc
 }
 
 // NewCoordinator returns a coordinator of transactions under path among
 // the named participants.
 func NewCoordinator(c *client.Conn, path string, participants []string) *Coordinator {
-	return &Coordinator{c: c, path: path, participants: append([]string(nil), participants...), create: qConnCreate(c)}
+	return &Coordinator{c: c, path: path, participants: append([]string(nil), participants...), create: connCreate(c)}
 }
 
 // Run proposes data to the participants, waits for every vote (or for a
@@ -117,7 +117,9 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 	if err := createOwnEphemeral(ctx, co.c, co.path+"/coordinators/"+id, nil); err != nil {
 		return false, err
 	}
-	tx, err := qProtectedCreateID(ctx, co.c, co.create, id, co.path, "tx-", data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(co.c, co.path, "tx-", data, wire.ModePersistentSequential)
+	pc.guid, pc.send = id, co.create
+	tx, err := pc.create(ctx)
 	if err != nil {
 		return co.finish(ctx, id, "", false, err)
 	}
@@ -258,10 +260,10 @@ func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) 
 
 // qTxID is the uuid in a transaction's name.
 func qTxID(name string) string {
-	if len(name) < qProtectLen {
+	if len(name) < protectedLen {
 		return ""
 	}
-	return name[len(qProtectPrefix) : qProtectLen-1]
+	return name[len(protectedPrefix) : protectedLen-1]
 }
 
 // qWaitAny waits for any of chs to fire, or for ctx.
