@@ -53,13 +53,8 @@ func (b *Barrier) Wait(ctx context.Context) error {
 		if err != nil || !ok {
 			return err
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, ch); err != nil {
+			return err
 		}
 	}
 }
@@ -151,13 +146,8 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 			}
 			return err
 		}
-		select {
-		case ev := <-watch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, watch); err != nil {
+			return err
 		}
 		if ready, _, watch, err = existsW(ctx, d.c, d.ready()); err != nil {
 			return err
@@ -218,13 +208,8 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, ch); err != nil {
+			return err
 		}
 	}
 	return deleteNode(ctx, d.c, d.ready())

@@ -222,13 +222,8 @@ func (e *Election) elect(ctx context.Context, pc *protectedCreate) (node string,
 		case err != nil:
 			return node, since, elCtxErr(ctx, err)
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return node, since, ev.Err
-			}
-		case <-ctx.Done():
-			return node, since, elCause(ctx)
+		if err := waitEvent(ctx, ch); err != nil {
+			return node, since, elCtxErr(ctx, err)
 		}
 	}
 }
@@ -473,12 +468,7 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 					return
 				}
 			}
-			select {
-			case ev := <-watch:
-				if ev.Err != nil {
-					return
-				}
-			case <-ctx.Done():
+			if waitEvent(ctx, watch) != nil {
 				return
 			}
 		}

@@ -288,13 +288,11 @@ func (m *Mutex) acquire(ctx context.Context, wait bool) (bool, error) {
 		if err != nil {
 			return fail(p, err)
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return false, ev.Err // the session ended, and our node with it
+		if err := waitEvent(ctx, ch); err != nil {
+			if ctx.Err() != nil {
+				return fail(p, err)
 			}
-		case <-ctx.Done():
-			return fail(p, ctx.Err())
+			return false, err // the session ended, and our node with it
 		}
 	}
 }

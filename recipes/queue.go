@@ -45,32 +45,6 @@ func qSorted(names []string, prefix string) []string {
 	return out
 }
 
-// qWait waits for one of the watch channels to fire, or for ctx. A watch
-// that ends with an error (the session expired, the Conn closed) returns
-// that error.
-func qWait(ctx context.Context, chs ...<-chan client.Event) error {
-	// At most a few channels: a goroutine-free select over each shape.
-	switch len(chs) {
-	case 1:
-		select {
-		case ev := <-chs[0]:
-			return ev.Err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	case 2:
-		select {
-		case ev := <-chs[0]:
-			return ev.Err
-		case ev := <-chs[1]:
-			return ev.Err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	panic("qWait: unsupported number of channels")
-}
-
 // qMultiFunc is the multi a recipe uses; tests replace it to lose a
 // reply.
 type qMultiFunc func(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error)
@@ -168,7 +142,7 @@ func (q *qCore) take(ctx context.Context) ([]byte, error) {
 		if len(items) > 0 {
 			continue // all taken by others: list again
 		}
-		if err := qWait(ctx, ch); err != nil {
+		if err := waitEvent(ctx, ch); err != nil {
 			return nil, err
 		}
 	}
@@ -374,7 +348,7 @@ func (q *LockingQueue) Take(ctx context.Context) (*Item, error) {
 		if len(avail) > 0 {
 			continue
 		}
-		if err := qWait(ctx, ech, tch); err != nil {
+		if err := waitEvent(ctx, ech, tch); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package recipes
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"time"
 
@@ -10,9 +11,9 @@ import (
 	"github.com/paddockdb/paddock/wire/client"
 )
 
-// This file holds the one way every recipe waits through connection loss:
-// retry and its typed forms, and the few requests built on it that several
-// recipes make.
+// This file holds the one way every recipe waits through connection loss
+// (retry and its typed forms), the requests built on it that several
+// recipes make, and the one wait for a watch (waitEvent).
 
 // isConnLoss reports whether err is a connection loss: the request may or
 // may not have been applied, and the session may still be alive.
@@ -142,4 +143,31 @@ func getChildren(ctx context.Context, c *client.Conn, path string) ([]string, er
 func syncPath(ctx context.Context, c *client.Conn, path string) error {
 	_, err := retry1(ctx, func() (string, error) { return c.Sync(ctx, path) })
 	return err
+}
+
+// waitEvent waits for one of the watch channels to fire, or for ctx. A
+// watch that ends with an error (the session expired, the Conn closed)
+// returns that error.
+func waitEvent(ctx context.Context, chs ...<-chan client.Event) error {
+	if len(chs) == 1 { // the common case, without reflection
+		select {
+		case ev := <-chs[0]:
+			return ev.Err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	cases := make([]reflect.SelectCase, 0, len(chs)+1)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, ch := range chs {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	i, v, ok := reflect.Select(cases)
+	if i == 0 {
+		return ctx.Err()
+	}
+	if ok {
+		return v.Interface().(client.Event).Err
+	}
+	return nil
 }

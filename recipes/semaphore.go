@@ -113,13 +113,11 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 			watch = true // look again, this time setting the watch
 			continue
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return nil, ev.Err
+		if err := waitEvent(ctx, ch); err != nil {
+			if ctx.Err() != nil {
+				return fail(p, err)
 			}
-		case <-ctx.Done():
-			return fail(p, ctx.Err())
+			return nil, err // the session ended, and our node with it
 		}
 	}
 }

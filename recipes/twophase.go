@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -197,7 +196,7 @@ func (co *Coordinator) collect(ctx context.Context, tx string, watched map[strin
 			return true, nil
 		}
 		pending = still
-		if err := qWaitAny(ctx, watches); err != nil {
+		if err := waitEvent(ctx, watches...); err != nil {
 			return false, err
 		}
 	}
@@ -266,23 +265,6 @@ func qTxID(name string) string {
 	return name[len(protectedPrefix) : protectedLen-1]
 }
 
-// qWaitAny waits for any of chs to fire, or for ctx.
-func qWaitAny(ctx context.Context, chs []<-chan client.Event) error {
-	cases := make([]reflect.SelectCase, 0, len(chs)+1)
-	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	for _, ch := range chs {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	i, v, ok := reflect.Select(cases)
-	if i == 0 {
-		return ctx.Err()
-	}
-	if ok {
-		return v.Interface().(client.Event).Err
-	}
-	return nil
-}
-
 // Participant takes part in the transactions under a path, as name.
 type Participant struct {
 	c    *client.Conn
@@ -325,7 +307,7 @@ func (p *Participant) Register(ctx context.Context) error {
 				return nil // ours (a create whose reply was lost, or an earlier call)
 			}
 			if ok {
-				if err := qWait(ctx, ch); err != nil {
+				if err := waitEvent(ctx, ch); err != nil {
 					return err
 				}
 			}
@@ -395,7 +377,7 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 			}
 			return &Proposal{p: p, tx: tx, id: qTxID(n), data: data}, nil
 		}
-		if err := qWaitAny(ctx, append(wait, pch)); err != nil {
+		if err := waitEvent(ctx, append(wait, pch)...); err != nil {
 			return nil, err
 		}
 	}
@@ -463,7 +445,7 @@ func (pr *Proposal) Outcome(ctx context.Context) (bool, error) {
 		if !alive {
 			return qDecide(ctx, c, pr.tx, qAbort)
 		}
-		if err := qWait(ctx, och, cch); err != nil {
+		if err := waitEvent(ctx, och, cch); err != nil {
 			return false, err
 		}
 	}
