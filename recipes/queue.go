@@ -64,7 +64,7 @@ func qMultiReceipt(ctx context.Context, c *client.Conn, multi qMultiFunc, receip
 		case err == nil:
 			deleteNode(ctx, c, receipt) // best effort: ephemeral anyway
 			return nil
-		case errors.Is(err, wire.ErrConnectionLoss):
+		case isConnLoss(err):
 			if err := syncPath(ctx, c, receipt); err != nil {
 				return err
 			}
@@ -360,7 +360,7 @@ func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
 	claim := q.taken() + "/" + name
 	for {
 		_, err := q.create(ctx, claim, id, wire.ModeEphemeral)
-		if errors.Is(err, wire.ErrConnectionLoss) || errors.Is(err, wire.ErrNodeExists) {
+		if isConnLoss(err) || errors.Is(err, wire.ErrNodeExists) {
 			// Ours if it carries our id (a create whose reply was lost).
 			var data []byte
 			data, _, err = getData(ctx, q.c, claim)
@@ -422,7 +422,7 @@ func (it *Item) Ack(ctx context.Context) error {
 	claim := q.taken() + "/" + it.name
 	for {
 		_, err := q.multi(ctx, client.DeleteOp(q.entries()+"/"+it.name, client.AnyVersion), client.DeleteOp(claim, client.AnyVersion))
-		if errors.Is(err, wire.ErrConnectionLoss) {
+		if isConnLoss(err) {
 			// Applied if our claim is gone (only we delete it while
 			// our session lives).
 			var data []byte

@@ -128,7 +128,7 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 	}
 	for {
 		_, err := co.c.Multi(ctx, ops...)
-		if errors.Is(err, wire.ErrConnectionLoss) {
+		if isConnLoss(err) {
 			// Applied if the first vote node is there: the tx is ours.
 			var ok bool
 			ok, _, err = exists(ctx, co.c, tx+"/"+qVotePrefix+co.participants[0])
