@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,39 +42,19 @@ func (b *Barrier) Set(ctx context.Context) error {
 
 // Remove lowers the barrier: every Wait returns.
 func (b *Barrier) Remove(ctx context.Context) error {
-	for {
-		err := b.c.Delete(ctx, b.path, client.AnyVersion)
-		switch {
-		case err == nil, errors.Is(err, wire.ErrNoNode):
-			return nil
-		case isConnLoss(err) && ctx.Err() == nil:
-			continue
-		}
-		return err
-	}
+	return deleteNode(ctx, b.c, b.path)
 }
 
 // Wait returns when the barrier is down (at once if it is not set), or
 // when ctx ends.
 func (b *Barrier) Wait(ctx context.Context) error {
 	for {
-		ok, _, ch, err := b.c.ExistsW(ctx, b.path)
-		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
+		ok, _, ch, err := existsW(ctx, b.c, b.path)
+		if err != nil || !ok {
 			return err
 		}
-		if !ok {
-			return nil
-		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, ch); err != nil {
+			return err
 		}
 	}
 }
@@ -128,38 +109,27 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 	if d.name == "" || d.name == elReadyNode || strings.Contains(d.name, "/") {
 		return fmt.Errorf("recipes: bad participant name %q: %w", d.name, wire.ErrBadArguments)
 	}
-	var ready bool
-	var watch <-chan client.Event
-	for {
-		var err error
-		ready, _, watch, err = d.c.ExistsW(ctx, d.ready())
-		if err == nil {
-			break
-		}
-		if !isConnLoss(err) || ctx.Err() != nil {
-			return err
-		}
+	ready, _, watch, err := existsW(ctx, d.c, d.ready())
+	if err != nil {
+		return err
 	}
-	if err := elCreateOwnEphemeral(ctx, d.c, d.node(), nil); err != nil {
+	if err := createOwnEphemeral(ctx, d.c, d.node(), nil); err != nil {
 		if ctx.Err() != nil {
-			elDeleteIfOwn(ctx, d.c, d.node())
+			deleteIfOwn(ctx, d.c, d.node())
 		}
 		return err
 	}
-	err := d.enter(ctx, ready, watch)
+	err = d.enter(ctx, ready, watch)
 	if err != nil && !errors.Is(err, wire.ErrSessionExpired) {
-		elDeleteIfOwn(ctx, d.c, d.node())
+		deleteIfOwn(ctx, d.c, d.node())
 	}
 	return err
 }
 
 func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan client.Event) error {
 	for !ready {
-		children, err := d.c.Children(ctx, d.path)
+		children, err := getChildren(ctx, d.c, d.path)
 		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return err
 		}
 		n := 0
@@ -169,31 +139,18 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 			}
 		}
 		if n >= d.count {
-			_, err := d.c.Create(ctx, d.ready(), nil, wire.ModePersistent, nil)
-			if err == nil || errors.Is(err, wire.ErrNodeExists) {
+			// A lost reply is sent again: NodeExists then.
+			_, err := retry1(ctx, func() (string, error) { return d.c.Create(ctx, d.ready(), nil, wire.ModePersistent, nil) })
+			if errors.Is(err, wire.ErrNodeExists) {
 				return nil
-			}
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue // a lost reply: NodeExists next time
 			}
 			return err
 		}
-		select {
-		case ev := <-watch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, watch); err != nil {
+			return err
 		}
-		for {
-			ready, _, watch, err = d.c.ExistsW(ctx, d.ready())
-			if err == nil {
-				break
-			}
-			if !isConnLoss(err) || ctx.Err() != nil {
-				return err
-			}
+		if ready, _, watch, err = existsW(ctx, d.c, d.ready()); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -203,14 +160,11 @@ func (d *DoubleBarrier) enter(ctx context.Context, ready bool, watch <-chan clie
 func (d *DoubleBarrier) Leave(ctx context.Context) error {
 	ourShouldExist := true
 	for {
-		children, err := d.c.Children(ctx, d.path)
+		children, err := getChildren(ctx, d.c, d.path)
 		if errors.Is(err, wire.ErrNoNode) {
 			children, err = nil, nil
 		}
 		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return err
 		}
 		names := children[:0]
@@ -223,13 +177,13 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		if len(names) == 0 {
 			break
 		}
-		i := elIndex(names, d.name)
+		i := slices.Index(names, d.name)
 		if i < 0 && ourShouldExist {
 			return fmt.Errorf("recipes: double barrier %s: our node %s is gone: %w", d.path, d.name, wire.ErrNoNode)
 		}
 		if len(names) == 1 {
 			if ourShouldExist {
-				if err := d.deleteOwn(ctx); err != nil {
+				if err := deleteNode(ctx, d.c, d.node()); err != nil {
 					return err
 				}
 			}
@@ -241,52 +195,22 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		} else {
 			other = names[0] // the others leave and wait for the lowest
 			if ourShouldExist {
-				if err := d.deleteOwn(ctx); err != nil {
+				if err := deleteNode(ctx, d.c, d.node()); err != nil {
 					return err
 				}
 				ourShouldExist = false
 			}
 		}
-		ok, _, ch, err := d.c.ExistsW(ctx, d.path+"/"+other)
+		ok, _, ch, err := existsW(ctx, d.c, d.path+"/"+other)
 		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return err
 		}
 		if !ok {
 			continue
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return ev.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := waitEvent(ctx, ch); err != nil {
+			return err
 		}
 	}
-	for {
-		err := d.c.Delete(ctx, d.ready(), client.AnyVersion)
-		switch {
-		case err == nil, errors.Is(err, wire.ErrNoNode), errors.Is(err, wire.ErrBadVersion):
-			return nil
-		case isConnLoss(err) && ctx.Err() == nil:
-			continue
-		}
-		return err
-	}
-}
-
-func (d *DoubleBarrier) deleteOwn(ctx context.Context) error {
-	for {
-		err := d.c.Delete(ctx, d.node(), client.AnyVersion)
-		switch {
-		case err == nil, errors.Is(err, wire.ErrNoNode):
-			return nil
-		case isConnLoss(err) && ctx.Err() == nil:
-			continue
-		}
-		return err
-	}
+	return deleteNode(ctx, d.c, d.ready())
 }

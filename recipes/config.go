@@ -65,7 +65,7 @@ func WatchValue(ctx context.Context, c *client.Conn, path string) (*Value, error
 // watch (fired by its creation) if not.
 func (v *Value) read(ctx context.Context) ([]byte, wire.Stat, <-chan client.Event, error) {
 	for {
-		data, st, ch, err := v.c.GetW(ctx, v.path)
+		data, st, ch, err := getDataW(ctx, v.c, v.path)
 		if err == nil {
 			if data == nil {
 				data = []byte{}
@@ -74,7 +74,7 @@ func (v *Value) read(ctx context.Context) ([]byte, wire.Stat, <-chan client.Even
 		}
 		if errors.Is(err, wire.ErrNoNode) {
 			var ok bool
-			ok, _, ch, err = v.c.ExistsW(ctx, v.path)
+			ok, _, ch, err = existsW(ctx, v.c, v.path)
 			if err == nil && !ok {
 				return nil, wire.Stat{}, ch, nil
 			}
@@ -83,9 +83,6 @@ func (v *Value) read(ctx context.Context) ([]byte, wire.Stat, <-chan client.Even
 				// GetW below duplicates: drop it (it fires once, unread).
 				continue
 			}
-		}
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
 		}
 		return nil, wire.Stat{}, nil, err
 	}

@@ -67,7 +67,7 @@ func qEncodeCounter(v int64) []byte {
 
 // Get returns the counter's value (0 when it does not exist).
 func (k *Counter) Get(ctx context.Context) (int64, error) {
-	data, _, err := qGet(ctx, k.c, k.path)
+	data, _, err := getData(ctx, k.c, k.path)
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -80,9 +80,9 @@ func (k *Counter) Get(ctx context.Context) (int64, error) {
 // Add adds delta to the counter (wrapping around on overflow, like
 // Java's long) and returns the new value.
 func (k *Counter) Add(ctx context.Context, delta int64) (int64, error) {
-	receipt := k.path + "/" + qProtectPrefix + newGUID() + "-add"
+	receipt := k.path + "/" + protectedPrefix + newGUID() + "-add"
 	for {
-		data, st, err := qGet(ctx, k.c, k.path)
+		data, st, err := getData(ctx, k.c, k.path)
 		if errors.Is(err, wire.ErrNoNode) {
 			// The first add creates the node.
 			if i := strings.LastIndexByte(k.path, '/'); i > 0 {

@@ -15,7 +15,11 @@
 // lives as long as the session that made it. Connection loss is not
 // session loss: a recipe waits through a reconnection (within its ctx),
 // and recovers a create whose reply was lost by finding its own node (the
-// protected-create technique: a unique id in the node's name). When the
+// protected-create technique: a unique id in the node's name, looked for
+// after a sync). Every recipe retries the same way: a request that failed
+// with connection loss is sent again (the client holds it until it has
+// reconnected), after a backoff of 5 ms doubling up to 200 ms, until it
+// gets another answer or ctx ends (then ctx's error is returned). When the
 // session expires, whatever the recipe held is gone (its ephemeral nodes
 // are deleted by the server); the recipe reports it (each type's doc says
 // how) and its methods return wire.ErrSessionExpired.

@@ -3,7 +3,7 @@ package recipes
 import (
 	"context"
 	"errors"
-	"sort"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -148,16 +148,16 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 			return nil, elCause(cctx)
 		}
 	}
-	node, since, err := e.elect(cctx)
+	pc := newProtectedCreate(e.c, e.path, elLatchName, []byte(e.id), wire.ModeEphemeralSequential)
+	node, since, err := e.elect(cctx, pc)
 	if err == nil && cctx.Err() != nil {
 		err = elCause(cctx) // Resign, Close or ctx came as it won
 	}
 	if err != nil {
-		if node != "" {
-			// Given up: delete the node (waiting through a reconnection,
-			// within Close), so that it does not stand in the line.
-			e.deleteNode(node)
-		}
+		// Given up: delete the node, found by its guid if its create
+		// failed (a create sent before ctx ended may have been applied),
+		// so that it does not stand in the line.
+		e.removeNode(pc, node)
 		return nil, err
 	}
 	l := &elLeadership{node: node, since: since, stop: make(chan struct{}), done: make(chan struct{})}
@@ -166,7 +166,7 @@ func (e *Election) Campaign(ctx context.Context) (context.Context, error) {
 	if e.closed {
 		e.mu.Unlock()
 		l.cancel(ErrElectionClosed)
-		e.deleteNode(node)
+		e.removeNode(pc, node)
 		return nil, ErrElectionClosed
 	}
 	e.lead = l
@@ -184,30 +184,27 @@ func elCause(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// elect creates this candidacy's node and waits until it is the lowest.
-// It returns the node, also with an error when the node must be deleted,
-// and when the request that found it lowest was sent.
-func (e *Election) elect(ctx context.Context) (node string, since time.Time, err error) {
-	prefix := "_c_" + newGUID() + "-" + elLatchName
-	node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+// elect creates this candidacy's node with pc and waits until it is the
+// lowest. It returns the node, also with an error when the node must be
+// deleted, and when the request that found it lowest was sent.
+func (e *Election) elect(ctx context.Context, pc *protectedCreate) (node string, since time.Time, err error) {
+	node, err = pc.create(ctx)
 	if err != nil {
 		return node, since, elCtxErr(ctx, err)
 	}
 	for {
-		since = time.Now()
-		children, err := e.c.Children(ctx, e.path)
+		children, err := retry1(ctx, func() ([]string, error) {
+			since = time.Now()
+			return e.c.Children(ctx, e.path)
+		})
 		if err != nil {
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return node, since, elCtxErr(ctx, err)
 		}
-		sorted := elSortSequential(children)
-		own := elBase(node)
-		i := elIndex(sorted, own)
+		sorted := sortBySeq(children)
+		i := indexOf(sorted, path.Base(node))
 		if i < 0 {
 			// Our node is gone (deleted by someone else): stand again.
-			node, err = elProtectedCreate(ctx, e.c, e.path, prefix, []byte(e.id), wire.ModeEphemeralSequential, false)
+			node, err = pc.create(ctx)
 			if err != nil {
 				return node, since, elCtxErr(ctx, err)
 			}
@@ -218,23 +215,15 @@ func (e *Election) elect(ctx context.Context) (node string, since time.Time, err
 		}
 		// Watch only the predecessor (a data watch, set only if it exists,
 		// as Curator does).
-		_, _, ch, err := e.c.GetW(ctx, e.path+"/"+sorted[i-1])
+		_, _, ch, err := getDataW(ctx, e.c, e.path+"/"+sorted[i-1].Name)
 		switch {
 		case errors.Is(err, wire.ErrNoNode):
 			continue
 		case err != nil:
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
 			return node, since, elCtxErr(ctx, err)
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return node, since, ev.Err
-			}
-		case <-ctx.Done():
-			return node, since, elCause(ctx)
+		if err := waitEvent(ctx, ch); err != nil {
+			return node, since, elCtxErr(ctx, err)
 		}
 	}
 }
@@ -256,7 +245,7 @@ func (e *Election) monitor(l *elLeadership) {
 	cause := e.watchLeadership(l)
 	l.cancel(cause)
 	if !errors.Is(cause, wire.ErrSessionExpired) && !errors.Is(cause, ErrLeaderNodeGone) {
-		e.deleteNodeNow(l.node)
+		deleteNode(e.closeCtx, e.c, l.node)
 	}
 }
 
@@ -345,24 +334,15 @@ func (e *Election) watchLeadership(l *elLeadership) error {
 	}
 }
 
-// deleteNodeNow deletes one of our nodes, waiting through connection loss
-// until it is done, the session is gone, or Close gives up.
-func (e *Election) deleteNodeNow(node string) {
-	for {
-		err := e.c.Delete(e.closeCtx, node, client.AnyVersion)
-		if err == nil || !isConnLoss(err) || e.closeCtx.Err() != nil {
-			return
-		}
-	}
-}
-
-// deleteNode is deleteNodeNow on a goroutine owned by the Election;
-// called by a goroutine that holds a count of e.wg.
-func (e *Election) deleteNode(node string) {
+// removeNode deletes pc's node (node, or the one found by its guid when
+// node is ""), waiting through connection loss until it is done, the
+// session is gone, or Close gives up. It runs on a goroutine owned by the
+// Election; called by a goroutine that holds a count of e.wg.
+func (e *Election) removeNode(pc *protectedCreate, node string) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.deleteNodeNow(node)
+		pc.remove(e.closeCtx, node)
 	}()
 }
 
@@ -424,13 +404,7 @@ func (e *Election) Leader(ctx context.Context) (string, error) {
 }
 
 func elLeader(ctx context.Context, c *client.Conn, path string) (string, error) {
-	for {
-		id, err := elLeaderOnce(ctx, c, path)
-		if err != nil && isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
-		return id, err
-	}
+	return retry1(ctx, func() (string, error) { return elLeaderOnce(ctx, c, path) })
 }
 
 func elLeaderOnce(ctx context.Context, c *client.Conn, path string) (string, error) {
@@ -446,8 +420,8 @@ func elLeaderOnce(ctx context.Context, c *client.Conn, path string) (string, err
 
 // elLeaderOf is the id of the lowest of children that still exists.
 func elLeaderOf(ctx context.Context, c *client.Conn, path string, children []string) (string, error) {
-	for _, name := range elSortSequential(children) {
-		data, _, err := c.Get(ctx, path+"/"+name)
+	for _, n := range sortBySeq(children) {
+		data, _, err := c.Get(ctx, path+"/"+n.Name)
 		if errors.Is(err, wire.ErrNoNode) {
 			continue // just gone: the next one is the leader
 		}
@@ -475,31 +449,8 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 		defer close(out)
 		last, sent := "", false
 		for {
-			var watch <-chan client.Event
-			children, _, ch, err := c.ChildrenW(ctx, path)
-			if errors.Is(err, wire.ErrNoNode) {
-				var ok bool
-				ok, _, ch, err = c.ExistsW(ctx, path)
-				if err == nil && ok {
-					continue // created meanwhile
-				}
-				children = nil
-			}
-			watch = ch
+			leader, watch, err := retry2(ctx, func() (string, <-chan client.Event, error) { return elObserveOnce(ctx, c, path) })
 			if err != nil {
-				if isConnLoss(err) && ctx.Err() == nil {
-					continue
-				}
-				if !sent {
-					first <- err
-				}
-				return
-			}
-			leader, err := elLeaderOf(ctx, c, path, children)
-			if err != nil {
-				if isConnLoss(err) && ctx.Err() == nil {
-					continue
-				}
 				if !sent {
 					first <- err
 				}
@@ -517,12 +468,7 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 					return
 				}
 			}
-			select {
-			case ev := <-watch:
-				if ev.Err != nil {
-					return
-				}
-			case <-ctx.Done():
+			if waitEvent(ctx, watch) != nil {
 				return
 			}
 		}
@@ -533,97 +479,23 @@ func ObserveLeader(ctx context.Context, c *client.Conn, path string) (<-chan str
 	return out, nil
 }
 
-// Helpers for sequential and protected nodes (prefixed el, private to
-// these recipes).
-
-// elSortSequential returns the names that end with a sequence, sorted by
-// it (ties by name).
-func elSortSequential(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if _, ok := parseSeq(n); ok {
-			out = append(out, n)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := parseSeq(out[i])
-		b, _ := parseSeq(out[j])
-		if a != b {
-			return a < b
-		}
-		return out[i] < out[j]
-	})
-	return out
-}
-
-func elIndex(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func elBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-
-// elProtectedCreate creates dir/prefix<seq> (prefix carries a guid) and
-// returns its path, creating dir if missing. A create that failed with
-// connection loss may have been applied: before creating again it looks
-// for a child of dir starting with prefix, and adopts it (Curator's
-// protected mode). recovering says a create may already have been sent.
-func elProtectedCreate(ctx context.Context, c *client.Conn, dir, prefix string, data []byte, mode wire.CreateMode, recovering bool) (string, error) {
+// elObserveOnce reads the election's leader and watches for a change:
+// the path's children, or its creation when it does not exist.
+func elObserveOnce(ctx context.Context, c *client.Conn, path string) (string, <-chan client.Event, error) {
 	for {
-		if recovering {
-			children, err := c.Children(ctx, dir)
-			switch {
-			case err == nil:
-				if n := elFindPrefix(children, prefix); n != "" {
-					return dir + "/" + n, nil
-				}
-			case errors.Is(err, wire.ErrNoNode):
-			case isConnLoss(err) && ctx.Err() == nil:
-				continue
-			default:
-				return "", err
+		children, _, ch, err := c.ChildrenW(ctx, path)
+		if errors.Is(err, wire.ErrNoNode) {
+			var ok bool
+			ok, _, ch, err = c.ExistsW(ctx, path)
+			if err == nil && ok {
+				continue // created meanwhile
 			}
+			children = nil
 		}
-		p, err := c.Create(ctx, dir+"/"+prefix, data, mode, nil)
-		switch {
-		case err == nil:
-			return p, nil
-		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, dir); err != nil {
-				return "", err
-			}
-		case isConnLoss(err) && ctx.Err() == nil:
-			recovering = true
-		default:
-			if ctx.Err() != nil {
-				// A create sent before ctx ended may have been applied
-				// (its reply is still to come); the caller cannot delete
-				// what it does not know, so look once more. The session
-				// answers in order: the create, if sent, is seen.
-				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
-				children, cerr := c.Children(lctx, dir)
-				cancel()
-				if cerr == nil {
-					if n := elFindPrefix(children, prefix); n != "" {
-						return dir + "/" + n, err
-					}
-				}
-			}
-			return "", err
+		if err != nil {
+			return "", nil, err
 		}
+		leader, err := elLeaderOf(ctx, c, path, children)
+		return leader, ch, err
 	}
-}
-
-// elFindPrefix is the child whose name starts with prefix, or "".
-func elFindPrefix(children []string, prefix string) string {
-	for _, n := range children {
-		if strings.HasPrefix(n, prefix) {
-			return n
-		}
-	}
-	return ""
 }

@@ -15,25 +15,98 @@ import (
 
 // elLeaders counts the candidates that believe they lead; mark fails the
 // test if two do at once.
-type elLeaders struct {
-	n   atomic.Int32
-	max atomic.Int32
-}
+type elLeaders struct{ gauge }
 
 func (l *elLeaders) mark(t testing.TB, who string) {
-	n := l.n.Add(1)
-	for {
-		m := l.max.Load()
-		if n <= m || l.max.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	if n > 1 {
+	if n := l.enter(); n > 1 {
 		t.Errorf("%s leads while %d others do", who, n-1)
 	}
 }
 
-func (l *elLeaders) unmark() { l.n.Add(-1) }
+func (l *elLeaders) unmark() { l.leave() }
+
+// elLead campaigns with e until it leads and counts it in leaders; the
+// channel is closed once its leadership has ended (and is uncounted).
+func elLead(t testing.TB, ctx context.Context, e *Election, leaders *elLeaders, who string) (context.Context, <-chan struct{}) {
+	t.Helper()
+	lctx, err := e.Campaign(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", who, err)
+	}
+	leaders.mark(t, who)
+	done := make(chan struct{})
+	go func() {
+		<-lctx.Done()
+		leaders.unmark()
+		close(done)
+	}()
+	return lctx, done
+}
+
+// elCampaign campaigns with e on a goroutine: the channel receives the
+// leadership's context once e leads (counted in leaders unless nil), or is
+// closed if Campaign fails.
+func elCampaign(t testing.TB, ctx context.Context, e *Election, leaders *elLeaders, who string) <-chan context.Context {
+	ch := make(chan context.Context, 1)
+	go func() {
+		lctx, err := e.Campaign(ctx)
+		if err != nil {
+			t.Errorf("%s: %v", who, err)
+			close(ch)
+			return
+		}
+		if leaders != nil {
+			leaders.mark(t, who)
+		}
+		ch <- lctx
+	}()
+	return ch
+}
+
+// elLeads fails the test unless what the channel of elCampaign gives,
+// within ctx, is a live leadership.
+func elLeads(t testing.TB, ctx context.Context, ch <-chan context.Context, who string) {
+	t.Helper()
+	select {
+	case lctx := <-ch:
+		if lctx == nil || lctx.Err() != nil {
+			t.Fatalf("%s does not lead", who)
+		}
+	case <-ctx.Done():
+		t.Fatalf("%s did not come to lead", who)
+	}
+}
+
+// elDuel is two candidates: a leads, b stands behind it.
+type elDuel struct {
+	leaders elLeaders
+	a, b    *Election
+	actx    context.Context        // a's leadership
+	aDone   <-chan struct{}        // closed when it has ended
+	bLeads  <-chan context.Context // b's leadership, once b leads
+}
+
+// elStartDuel makes a (on ca) lead the election on path and b (on cb)
+// stand behind it, as watcher sees; both are closed when the test ends.
+func elStartDuel(t *testing.T, ctx context.Context, path string, ca, cb, watcher *client.Conn) *elDuel {
+	t.Helper()
+	d := &elDuel{a: NewElection(ca, path, "a"), b: NewElection(cb, path, "b")}
+	t.Cleanup(d.a.Close)
+	t.Cleanup(d.b.Close)
+	d.actx, d.aDone = elLead(t, ctx, d.a, &d.leaders, "a")
+	d.bLeads = elCampaign(t, ctx, d.b, &d.leaders, "b")
+	elAwaitChildren(t, ctx, watcher, path, 2)
+	return d
+}
+
+// connectN opens n sessions.
+func connectN(t testing.TB, s *server, n int) []*client.Conn {
+	conns := make([]*client.Conn, n)
+	for i := range conns {
+		conns[i] = s.Connect(t)
+	}
+	return conns
+}
 
 // elNext reads the next value of an observer's channel.
 func elNext[T any](t testing.TB, ctx context.Context, ch <-chan T) T {
@@ -49,6 +122,17 @@ func elNext[T any](t testing.TB, ctx context.Context, ch <-chan T) T {
 	}
 	var zero T
 	return zero
+}
+
+// elWatch runs watch (ObserveLeader, WatchGroup) on path on a session of
+// its own, and returns its channel and the first value it delivered.
+func elWatch[T any](t testing.TB, ctx context.Context, s *server, path string, watch func(context.Context, *client.Conn, string) (<-chan T, error)) (<-chan T, T) {
+	t.Helper()
+	ch, err := watch(ctx, s.Connect(t), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch, elNext(t, ctx, ch)
 }
 
 // elAwait reads an observer's channel until it yields want.
@@ -68,15 +152,9 @@ func TestElectionContention(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		ctx := testCtx(t)
 		const path = "/app/election"
-		var conns []*client.Conn
-		for range 3 {
-			conns = append(conns, s.Connect(t))
-		}
-		obs, err := ObserveLeader(ctx, s.Connect(t), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := elNext(t, ctx, obs); v != "" {
+		conns := connectN(t, s, 3)
+		obs, v := elWatch(t, ctx, s, path, ObserveLeader)
+		if v != "" {
 			t.Fatalf("observer: first value %q, want \"\" (no election yet)", v)
 		}
 		seen := make(chan string, 100)
@@ -176,16 +254,7 @@ func TestElectionObserve(t *testing.T) {
 			t.Fatal(err)
 		}
 		elAwait(t, ctx, obs, "a")
-		bLeads := make(chan context.Context, 1)
-		go func() {
-			lctx, err := b.Campaign(ctx)
-			if err != nil {
-				t.Errorf("b: %v", err)
-				close(bLeads)
-				return
-			}
-			bLeads <- lctx
-		}()
+		bLeads := elCampaign(t, ctx, b, nil, "b")
 		// b stands: two candidates, a still leads.
 		elAwaitChildren(t, ctx, c1, path, 2)
 		if got, _ := b.Leader(ctx); got != "a" {
@@ -197,9 +266,7 @@ func TestElectionObserve(t *testing.T) {
 		if elNext(t, ctx, obs) != "b" {
 			t.Fatal("the observer did not see b take over")
 		}
-		if lctx := <-bLeads; lctx == nil || lctx.Err() != nil {
-			t.Fatal("b does not lead")
-		}
+		elLeads(t, ctx, bLeads, "b")
 		b.Close()
 		if v := elNext(t, ctx, obs); v != "" {
 			t.Fatalf("after b closed: %q", v)
@@ -250,49 +317,22 @@ func TestElectionExpiry(t *testing.T) {
 		const path = "/expiring"
 		k := s.ConnectCuttable(t)
 		other, watcher := s.Connect(t), s.Connect(t)
-		var leaders elLeaders
-		a := NewElection(k.Conn, path, "a")
-		defer a.Close()
-		actx, err := a.Campaign(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaders.mark(t, "a")
-		aDone := make(chan struct{})
-		go func() {
-			<-actx.Done()
-			leaders.unmark()
-			close(aDone)
-		}()
+		d := elStartDuel(t, ctx, path, k.Conn, other, watcher)
+		a, leaders := d.a, &d.leaders
 		obs, err := ObserveLeader(ctx, watcher, path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		elAwait(t, ctx, obs, "a")
-		b := NewElection(other, path, "b")
-		defer b.Close()
-		bLeads := make(chan struct{})
-		go func() {
-			bctx, err := b.Campaign(ctx)
-			if err != nil {
-				t.Errorf("b: %v", err)
-				return
-			}
-			leaders.mark(t, "b")
-			close(bLeads)
-			<-bctx.Done()
-		}()
-		elAwaitChildren(t, ctx, watcher, path, 2)
 
 		k.Expire(t, watcher)
-		for _, ch := range []chan struct{}{aDone, bLeads} {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				t.Fatal("leadership did not move")
-			}
+		select {
+		case <-d.aDone:
+		case <-ctx.Done():
+			t.Fatal("leadership did not move")
 		}
-		if c := context.Cause(actx); !errors.Is(c, wire.ErrSessionExpired) && !errors.Is(c, wire.ErrConnectionLoss) {
+		elLeads(t, ctx, d.bLeads, "b")
+		if c := context.Cause(d.actx); !errors.Is(c, wire.ErrSessionExpired) && !errors.Is(c, wire.ErrConnectionLoss) {
 			t.Errorf("a's leadership ended with %v", c)
 		}
 		elAwait(t, ctx, obs, "b")
@@ -315,42 +355,18 @@ func TestElectionRestart(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		ctx := testCtx(t)
 		const path = "/restarted"
-		c1, c2 := s.Connect(t), s.Connect(t)
-		var leaders elLeaders
-		a, b := NewElection(c1, path, "a"), NewElection(c2, path, "b")
-		defer a.Close()
-		defer b.Close()
-		actx, err := a.Campaign(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaders.mark(t, "a")
-		aDone := make(chan struct{})
-		go func() { <-actx.Done(); leaders.unmark(); close(aDone) }()
-		bLeads := make(chan context.Context, 1)
-		go func() {
-			bctx, err := b.Campaign(ctx)
-			if err != nil {
-				t.Errorf("b: %v", err)
-				close(bLeads)
-				return
-			}
-			leaders.mark(t, "b")
-			bLeads <- bctx
-		}()
-		elAwaitChildren(t, ctx, c1, path, 2)
+		c1 := s.Connect(t)
+		d := elStartDuel(t, ctx, path, c1, s.Connect(t), c1)
 		s.Restart()
-		if err := a.Resign(ctx); err != nil {
+		if err := d.a.Resign(ctx); err != nil {
 			t.Fatal(err)
 		}
-		<-aDone
-		if c := context.Cause(actx); !errors.Is(c, ErrResigned) && !errors.Is(c, wire.ErrConnectionLoss) {
+		<-d.aDone
+		if c := context.Cause(d.actx); !errors.Is(c, ErrResigned) && !errors.Is(c, wire.ErrConnectionLoss) {
 			t.Errorf("a's leadership ended with %v", c)
 		}
-		if bctx := <-bLeads; bctx == nil || bctx.Err() != nil {
-			t.Fatal("b does not lead")
-		}
-		if m := leaders.max.Load(); m > 1 {
+		elLeads(t, ctx, d.bLeads, "b")
+		if m := d.leaders.max.Load(); m > 1 {
 			t.Errorf("%d leaders at once", m)
 		}
 	})
@@ -369,43 +385,21 @@ func TestElectionPartition(t *testing.T) {
 		// session may expire during the cut, which also moves leadership.
 		k := s.ConnectCuttable(t, client.WithSessionTimeout(5*time.Second))
 		other := s.Connect(t)
-		var leaders elLeaders
-		a, b := NewElection(k.Conn, path, "a"), NewElection(other, path, "b")
-		defer a.Close()
-		defer b.Close()
-		actx, err := a.Campaign(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaders.mark(t, "a")
-		bLeads := make(chan context.Context, 1)
-		go func() {
-			bctx, err := b.Campaign(ctx)
-			if err != nil {
-				t.Errorf("b: %v", err)
-				close(bLeads)
-				return
-			}
-			leaders.mark(t, "b")
-			bLeads <- bctx
-		}()
-		elAwaitChildren(t, ctx, other, path, 2)
+		d := elStartDuel(t, ctx, path, k.Conn, other, other)
+		a, b, actx, bLeads := d.a, d.b, d.actx, d.bLeads
 		k.Cut()
 		select {
-		case <-actx.Done():
+		case <-d.aDone:
 		case <-bLeads:
 			t.Fatal("b leads while a's leadership lives")
 		case <-ctx.Done():
 			t.Fatal("a did not give up leadership when cut off")
 		}
-		leaders.unmark()
 		if c := context.Cause(actx); !errors.Is(c, wire.ErrConnectionLoss) {
 			t.Errorf("a's leadership ended with %v, want connection loss", c)
 		}
 		k.Heal()
-		if bctx := <-bLeads; bctx == nil || bctx.Err() != nil {
-			t.Fatal("b does not lead")
-		}
+		elLeads(t, ctx, bLeads, "b")
 		// The session lived through the cut: a's node was deleted by a
 		// itself. a stands again, behind b.
 		if _, _, err := k.Exists(ctx, "/"); err != nil {
@@ -424,7 +418,7 @@ func TestElectionPartition(t *testing.T) {
 		if got, err := a.Leader(ctx); err != nil || got != "b" {
 			t.Fatalf("Leader = %q (%v), want b", got, err)
 		}
-		leaders.unmark()
+		d.leaders.unmark()
 		if err := b.Resign(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +483,7 @@ func TestElectionLostCreateReply(t *testing.T) {
 		ctx := testCtx(t)
 		c := s.Connect(t)
 		const path = "/lostreply"
-		prefix := "_c_" + newGUID() + "-" + elLatchName
+		pc := newProtectedCreate(c, path, elLatchName, []byte("me"), wire.ModeEphemeralSequential)
 		if err := ensurePath(ctx, c, path); err != nil {
 			t.Fatal(err)
 		}
@@ -497,11 +491,12 @@ func TestElectionLostCreateReply(t *testing.T) {
 		if _, err := c.Create(ctx, path+"/_c_"+newGUID()+"-latch-", nil, wire.ModeEphemeralSequential, nil); err != nil {
 			t.Fatal(err)
 		}
-		made, err := c.Create(ctx, path+"/"+prefix, []byte("me"), wire.ModeEphemeralSequential, nil)
+		made, err := c.Create(ctx, path+"/"+pc.name(), []byte("me"), wire.ModeEphemeralSequential, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := elProtectedCreate(ctx, c, path, prefix, []byte("me"), wire.ModeEphemeralSequential, true)
+		pc.tried = true
+		got, err := pc.create(ctx)
 		if err != nil || got != made {
 			t.Fatalf("recovered %q (%v), want %q", got, err, made)
 		}
@@ -511,8 +506,12 @@ func TestElectionLostCreateReply(t *testing.T) {
 		// Sorting ignores names without a sequence and orders by it.
 		names := []string{"x-0000000010", "ready", "_c_b-latch-0000000002", "a__lock__0000000003"}
 		want := []string{"_c_b-latch-0000000002", "a__lock__0000000003", "x-0000000010"}
-		if got := elSortSequential(names); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("sorted %v, want %v", got, want)
+		var sorted []string
+		for _, n := range sortBySeq(names) {
+			sorted = append(sorted, n.Name)
+		}
+		if fmt.Sprint(sorted) != fmt.Sprint(want) {
+			t.Fatalf("sorted %v, want %v", sorted, want)
 		}
 	})
 }

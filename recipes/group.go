@@ -48,9 +48,9 @@ func JoinGroup(ctx context.Context, c *client.Conn, path, name string, data []by
 	}
 	path = strings.TrimSuffix(path, "/")
 	node := path + "/" + name
-	if err := elCreateOwnEphemeral(ctx, c, node, data); err != nil {
+	if err := createOwnEphemeral(ctx, c, node, data); err != nil {
 		if ctx.Err() != nil {
-			elDeleteIfOwn(ctx, c, node)
+			deleteIfOwn(ctx, c, node)
 		}
 		return nil, err
 	}
@@ -60,23 +60,23 @@ func JoinGroup(ctx context.Context, c *client.Conn, path, name string, data []by
 	return m, nil
 }
 
-// elCreateOwnEphemeral creates the ephemeral node (and its parents),
-// recovering a create whose reply was lost by the node's ephemeral owner.
-func elCreateOwnEphemeral(ctx context.Context, c *client.Conn, node string, data []byte) error {
+// createOwnEphemeral creates the ephemeral node (and its parents),
+// recovering a create whose reply was lost by the node's ephemeral owner:
+// a NodeExists on a node of this session is success. A node of another
+// session is an error matching wire.ErrNodeExists.
+func createOwnEphemeral(ctx context.Context, c *client.Conn, node string, data []byte) error {
 	for {
-		_, err := c.Create(ctx, node, data, wire.ModeEphemeral, nil)
+		_, err := retry1(ctx, func() (string, error) { return c.Create(ctx, node, data, wire.ModeEphemeral, nil) })
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, node[:strings.LastIndexByte(node, '/')]); err != nil {
+			if err := ensurePath(ctx, c, parentOf(node)); err != nil {
 				return err
 			}
 		case errors.Is(err, wire.ErrNodeExists):
-			ok, st, serr := c.Exists(ctx, node)
+			ok, st, serr := exists(ctx, c, node)
 			switch {
-			case serr != nil && isConnLoss(serr) && ctx.Err() == nil:
-				continue
 			case serr != nil:
 				return serr
 			case !ok:
@@ -84,49 +84,38 @@ func elCreateOwnEphemeral(ctx context.Context, c *client.Conn, node string, data
 			case st.EphemeralOwner == c.SessionID():
 				return nil // ours: an earlier create whose reply was lost
 			}
-			return fmt.Errorf("recipes: %s is held by another session: %w", node, err)
-		case isConnLoss(err) && ctx.Err() == nil:
-			// sent again; a NodeExists then is checked for our ownership
+			return fmt.Errorf("paddock/recipes: %s is held by another session: %w", node, err)
 		default:
 			return err
 		}
 	}
 }
 
-// elDeleteIfOwn deletes node if this session made it: after a create
+// deleteIfOwn deletes node if this session made it: after a create
 // whose ctx ended, which may have been applied. Bounded by a session
 // timeout.
-func elDeleteIfOwn(ctx context.Context, c *client.Conn, node string) {
+func deleteIfOwn(ctx context.Context, c *client.Conn, node string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SessionTimeout())
 	defer cancel()
-	for {
-		ok, st, err := c.Exists(ctx, node)
-		if err != nil && isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
+	// A delete whose reply was lost is looked at again.
+	retry(ctx, func() error {
+		ok, st, err := exists(ctx, c, node)
 		if err != nil || !ok || st.EphemeralOwner != c.SessionID() {
-			return
+			return nil
 		}
-		err = c.Delete(ctx, node, st.Version)
-		if err == nil || !isConnLoss(err) || ctx.Err() != nil {
-			return
-		}
-	}
+		return c.Delete(ctx, node, st.Version)
+	})
 }
 
 // watch closes lost when the node goes without Leave.
 func (m *Member) watch(ctx context.Context) {
 	defer close(m.done)
 	for {
-		ok, _, ch, err := m.c.ExistsW(ctx, m.node)
+		ok, _, ch, err := existsW(ctx, m.c, m.node)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() == nil {
+				close(m.lost)
 			}
-			if isConnLoss(err) {
-				continue
-			}
-			close(m.lost)
 			return
 		}
 		if !ok {
@@ -155,13 +144,8 @@ func (m *Member) Lost() <-chan struct{} { return m.lost }
 // Update sets the member's data (watchers see the change). It fails with
 // wire.ErrNoNode if the membership was lost.
 func (m *Member) Update(ctx context.Context, data []byte) error {
-	for {
-		_, err := m.c.Set(ctx, m.node, data, client.AnyVersion)
-		if err != nil && isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
-		return err
-	}
+	_, err := retry1(ctx, func() (wire.Stat, error) { return m.c.Set(ctx, m.node, data, client.AnyVersion) })
+	return err
 }
 
 // Leave deletes the member's node and stops watching it. Leaving twice,
@@ -169,16 +153,7 @@ func (m *Member) Update(ctx context.Context, data []byte) error {
 func (m *Member) Leave(ctx context.Context) error {
 	m.cancel()
 	<-m.done
-	for {
-		err := m.c.Delete(ctx, m.node, client.AnyVersion)
-		switch {
-		case err == nil, errors.Is(err, wire.ErrNoNode):
-			return nil
-		case isConnLoss(err) && ctx.Err() == nil:
-			continue
-		}
-		return err
-	}
+	return deleteNode(ctx, m.c, m.node)
 }
 
 // WatchGroup follows the group at path: the channel receives the full
@@ -274,15 +249,9 @@ func (g *elGroupWatch) run(ctx context.Context, out chan<- []GroupMember, list [
 		case <-ctx.Done():
 			return
 		}
-		for {
-			var err error
-			list, err = g.read(ctx)
-			if err == nil {
-				break
-			}
-			if !isConnLoss(err) || ctx.Err() != nil {
-				return
-			}
+		var err error
+		if list, err = retry1(ctx, func() ([]GroupMember, error) { return g.read(ctx) }); err != nil {
+			return
 		}
 	}
 }

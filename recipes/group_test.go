@@ -38,15 +38,9 @@ func TestGroupContention(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		ctx := testCtx(t)
 		const path = "/services/search"
-		var conns []*client.Conn
-		for range 3 {
-			conns = append(conns, s.Connect(t))
-		}
-		ch, err := WatchGroup(ctx, s.Connect(t), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l := elNext(t, ctx, ch); len(l) != 0 {
+		conns := connectN(t, s, 3)
+		ch, l := elWatch(t, ctx, s, path, WatchGroup)
+		if len(l) != 0 {
 			t.Fatalf("first list %v, want empty", l)
 		}
 		const members, updates = 9, 4

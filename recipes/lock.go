@@ -31,16 +31,11 @@ var RevokeMessage = []byte("__REVOKE__")
 // is a request, not a forced release. A node already gone is not an
 // error. It waits through connection loss within ctx.
 func Revoke(ctx context.Context, c *client.Conn, nodePath string) error {
-	for {
-		_, err := c.Set(ctx, nodePath, RevokeMessage, client.AnyVersion)
-		if err == nil || errors.Is(err, wire.ErrNoNode) {
-			return nil
-		}
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
-		return err
+	_, err := retry1(ctx, func() (wire.Stat, error) { return c.Set(ctx, nodePath, RevokeMessage, client.AnyVersion) })
+	if errors.Is(err, wire.ErrNoNode) {
+		return nil
 	}
+	return err
 }
 
 // lockPolicy decides, given the contenders sorted by sequence and the
@@ -261,10 +256,7 @@ func (m *Mutex) acquire(ctx context.Context, wait bool) (bool, error) {
 		return fail("", err)
 	}
 	for {
-		children, err := m.c.Children(ctx, m.dir)
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
-		}
+		children, err := getChildren(ctx, m.c, m.dir)
 		if err != nil && !errors.Is(err, wire.ErrNoNode) {
 			return fail(p, err)
 		}
@@ -289,20 +281,18 @@ func (m *Mutex) acquire(ctx context.Context, wait bool) (bool, error) {
 		if !wait {
 			return fail(p, nil)
 		}
-		_, _, ch, err := m.c.GetW(ctx, m.dir+"/"+pred)
-		if errors.Is(err, wire.ErrNoNode) || (isConnLoss(err) && ctx.Err() == nil) {
+		_, _, ch, err := getDataW(ctx, m.c, m.dir+"/"+pred)
+		if errors.Is(err, wire.ErrNoNode) {
 			continue
 		}
 		if err != nil {
 			return fail(p, err)
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return false, ev.Err // the session ended, and our node with it
+		if err := waitEvent(ctx, ch); err != nil {
+			if ctx.Err() != nil {
+				return fail(p, err)
 			}
-		case <-ctx.Done():
-			return fail(p, ctx.Err())
+			return false, err // the session ended, and our node with it
 		}
 	}
 }
@@ -362,12 +352,9 @@ func (h *hold) lostErr() error {
 func (h *hold) watch(revocable bool) {
 	defer close(h.done)
 	for {
-		data, _, ch, err := h.c.GetW(h.ctx, h.path)
+		data, _, ch, err := getDataW(h.ctx, h.c, h.path)
 		if h.ctx.Err() != nil {
 			return
-		}
-		if isConnLoss(err) {
-			continue
 		}
 		if errors.Is(err, wire.ErrNoNode) {
 			h.lose(ErrLost)
@@ -409,28 +396,20 @@ func (h *hold) release(ctx context.Context) error {
 	h.releasing = true
 	h.mu.Unlock()
 	if !lost {
-		for {
-			err := h.c.Delete(ctx, h.path, client.AnyVersion)
-			if err == nil || errors.Is(err, wire.ErrNoNode) {
-				break
+		err := deleteNode(ctx, h.c, h.path)
+		h.mu.Lock()
+		switch {
+		case errors.Is(err, wire.ErrSessionExpired):
+			if h.cause == nil {
+				h.cause = err
+				close(h.lost)
 			}
-			if errors.Is(err, wire.ErrSessionExpired) {
-				h.mu.Lock()
-				if h.cause == nil {
-					h.cause = err
-					close(h.lost)
-				}
-				h.mu.Unlock()
-				break
-			}
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
-			h.mu.Lock()
+		case err != nil:
 			h.releasing = false
 			h.mu.Unlock()
 			return err
 		}
+		h.mu.Unlock()
 	}
 	h.stop()
 	<-h.done // its calls return at once once stopped

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -147,63 +145,42 @@ func TestProtectedCreateRecovery(t *testing.T) {
 	})
 }
 
-// TestMutex: exclusion under contention, TryLock, cancellation, revocation,
-// loss by deletion, a server restart and a holder's session expiry.
+// TestMutex: exclusion under contention, TryLock, cancellation, revocation
+// and loss by deletion (TestHold holds it through a server restart and a
+// holder's session expiry).
 func TestMutex(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		t.Run("contention", func(t *testing.T) { testMutexContention(t, s) })
 		t.Run("trylock-cancel", func(t *testing.T) { testMutexTryCancel(t, s) })
 		t.Run("revoke", func(t *testing.T) { testMutexRevoke(t, s) })
 		t.Run("deleted", func(t *testing.T) { testMutexDeleted(t, s) })
-		t.Run("restart", func(t *testing.T) { testMutexRestart(t, s) })
-		t.Run("expiry", func(t *testing.T) { testMutexExpiry(t, s) })
 	})
 }
 
 func testMutexContention(t *testing.T, s *server) {
 	const sessions, workers, rounds = 3, 4, 8
 	const p = "/mutex/contention"
-	var holders, max, total atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, sessions*workers)
-	for i := 0; i < sessions; i++ {
-		c := s.Connect(t)
-		shared := NewMutex(c, p) // the session's workers 0 and 1 share a handle
-		for j := 0; j < workers; j++ {
+	var holders gauge
+	var total atomic.Int32
+	contend(t, s, sessions, workers, rounds, func(c *client.Conn) func(context.Context, int) error {
+		// All but the session's last worker share a handle.
+		shared, own := NewMutex(c, p), NewMutex(c, p)
+		return func(ctx context.Context, j int) error {
 			m := shared
 			if j == workers-1 {
-				m = NewMutex(c, p)
+				m = own
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx := testCtx(t)
-				for r := 0; r < rounds; r++ {
-					if err := m.Lock(ctx); err != nil {
-						errs <- err
-						return
-					}
-					n := holders.Add(1)
-					if n > max.Load() {
-						max.Store(n)
-					}
-					total.Add(1)
-					holders.Add(-1)
-					if err := m.Unlock(ctx); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
+			if err := m.Lock(ctx); err != nil {
+				return err
+			}
+			holders.enter()
+			total.Add(1)
+			holders.leave()
+			return m.Unlock(ctx)
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if max.Load() != 1 || total.Load() != sessions*workers*rounds {
-		t.Fatalf("max holders %d (want 1), %d acquisitions (want %d)", max.Load(), total.Load(), sessions*workers*rounds)
+	})
+	if max := holders.max.Load(); max != 1 || total.Load() != sessions*workers*rounds {
+		t.Fatalf("max holders %d (want 1), %d acquisitions (want %d)", max, total.Load(), sessions*workers*rounds)
 	}
 	waitContenders(t, s.Connect(t), p, 0)
 }
@@ -299,67 +276,6 @@ func testMutexDeleted(t *testing.T, s *server) {
 		t.Fatalf("Lock again: %v", err)
 	}
 	if err := m.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// testMutexRestart: sessions survive a restart, so does a held lock; a
-// waiter waits through it and gets the lock when the holder releases.
-func testMutexRestart(t *testing.T, s *server) {
-	const p = "/mutex/restart"
-	ctx := testCtx(t)
-	hc, wc := s.Connect(t), s.Connect(t)
-	h, w := NewMutex(hc, p), NewMutex(wc, p)
-	if err := h.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := async(func() error { return w.Lock(ctx) })
-	waitContenders(t, hc, p, 2)
-	s.Restart()
-	late := NewMutex(s.Connect(t), p)
-	lateDone := async(func() error { return late.Lock(ctx) })
-	waitContenders(t, hc, p, 3)
-	open(t, "Lost after a restart", h.Lost())
-	notDone(t, "the waiter's Lock", done)
-	if err := h.Unlock(ctx); err != nil {
-		t.Fatalf("Unlock after a restart: %v", err)
-	}
-	wait(t, "the waiter's Lock", done)
-	notDone(t, "the late waiter's Lock", lateDone)
-	if err := w.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wait(t, "the late waiter's Lock", lateDone)
-	if err := late.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// testMutexExpiry: the holder's session expires: it is told (Lost), its
-// Unlock says why, and the waiter gets the lock.
-func testMutexExpiry(t *testing.T, s *server) {
-	const p = "/mutex/expiry"
-	ctx := testCtx(t)
-	k, wc := s.ConnectCuttable(t), s.Connect(t)
-	h, w := NewMutex(k.Conn, p), NewMutex(wc, p)
-	if err := h.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := async(func() error { return w.Lock(ctx) })
-	waitContenders(t, wc, p, 2)
-	k.Expire(t, wc)
-	closed(t, "Lost after expiry", h.Lost())
-	wait(t, "the waiter's Lock", done)
-	if err := h.Unlock(ctx); !errors.Is(err, wire.ErrSessionExpired) {
-		t.Fatalf("Unlock of an expired session's lock: %v", err)
-	}
-	if err := h.Lock(ctx); !errors.Is(err, wire.ErrSessionExpired) {
-		t.Fatalf("Lock on an expired session: %v", err)
-	}
-	if path.Base(w.Node()) == "" {
-		t.Fatal("the waiter holds no node")
-	}
-	if err := w.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/client"
@@ -15,21 +14,14 @@ import (
 
 // This file holds the queues (Queue, PriorityQueue, LockingQueue) and the
 // unexported q-helpers that the queues, the counter and two-phase commit
-// share: retry through connection loss, protected create, and the
-// receipt that tells whether a multi whose reply was lost was applied.
-
-// qProtectPrefix starts a protected node's name, as in Curator:
-// "_c_" + a random UUID + "-", then the node's own name.
-const qProtectPrefix = "_c_"
-
-// qProtectLen is the length of "_c_" + UUID + "-".
-const qProtectLen = len(qProtectPrefix) + 36 + 1
+// share: ordering by name without the protection prefix, and the receipt
+// that tells whether a multi whose reply was lost was applied.
 
 // qKey is the part of a child's name that orders it: the name without
 // its protection prefix, if it has one.
 func qKey(name string) string {
-	if strings.HasPrefix(name, qProtectPrefix) && len(name) > qProtectLen && name[qProtectLen-1] == '-' {
-		return name[qProtectLen:]
+	if strings.HasPrefix(name, protectedPrefix) && len(name) > protectedLen && name[protectedLen-1] == '-' {
+		return name[protectedLen:]
 	}
 	return name
 }
@@ -53,174 +45,6 @@ func qSorted(names []string, prefix string) []string {
 	return out
 }
 
-// qRetry runs op until it returns anything but connection loss: the
-// client queues requests made while it reconnects, so a retry waits for
-// the new connection (bounded by ctx). A short backoff keeps a
-// connection that fails at once from spinning.
-func qRetry(ctx context.Context, op func() error) error {
-	backoff := 5 * time.Millisecond
-	for {
-		err := op()
-		if !errors.Is(err, wire.ErrConnectionLoss) {
-			return err
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
-	}
-}
-
-func qExists(ctx context.Context, c *client.Conn, path string) (ok bool, st wire.Stat, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		ok, st, err = c.Exists(ctx, path)
-		return err
-	})
-	return ok, st, err
-}
-
-func qGet(ctx context.Context, c *client.Conn, path string) (data []byte, st wire.Stat, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		data, st, err = c.Get(ctx, path)
-		return err
-	})
-	return data, st, err
-}
-
-func qChildren(ctx context.Context, c *client.Conn, path string) (names []string, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		names, err = c.Children(ctx, path)
-		return err
-	})
-	return names, err
-}
-
-// qChildrenW lists path's children and watches them; a missing path is
-// created first.
-func qChildrenW(ctx context.Context, c *client.Conn, path string) (names []string, ch <-chan client.Event, err error) {
-	for {
-		err = qRetry(ctx, func() error {
-			var err error
-			names, _, ch, err = c.ChildrenW(ctx, path)
-			return err
-		})
-		if !errors.Is(err, wire.ErrNoNode) {
-			return names, ch, err
-		}
-		if err := ensurePath(ctx, c, path); err != nil {
-			return nil, nil, err
-		}
-	}
-}
-
-// qDelete deletes path, any version, through connection loss; a node
-// already gone is no error.
-func qDelete(ctx context.Context, c *client.Conn, path string) error {
-	err := qRetry(ctx, func() error { return c.Delete(ctx, path, client.AnyVersion) })
-	if errors.Is(err, wire.ErrNoNode) {
-		return nil
-	}
-	return err
-}
-
-// qWait waits for one of the watch channels to fire, or for ctx. A watch
-// that ends with an error (the session expired, the Conn closed) returns
-// that error.
-func qWait(ctx context.Context, chs ...<-chan client.Event) error {
-	// At most a few channels: a goroutine-free select over each shape.
-	switch len(chs) {
-	case 1:
-		select {
-		case ev := <-chs[0]:
-			return ev.Err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	case 2:
-		select {
-		case ev := <-chs[0]:
-			return ev.Err
-		case ev := <-chs[1]:
-			return ev.Err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	panic("qWait: unsupported number of channels")
-}
-
-// qCreateFunc is the create a recipe uses; tests replace it to lose a
-// reply.
-type qCreateFunc func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error)
-
-func qConnCreate(c *client.Conn) qCreateFunc {
-	return func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error) {
-		return c.Create(ctx, path, data, mode, nil)
-	}
-}
-
-// qProtectedCreate creates dir/"_c_<uuid>-"name (Curator's protected
-// create) and returns the created path. A create whose reply was lost
-// (connection loss) is recovered by looking for a child of dir with the
-// same protection prefix: found, it is ours; not found, the create did
-// not happen and is sent again. A missing dir is created.
-func qProtectedCreate(ctx context.Context, c *client.Conn, create qCreateFunc, dir, name string, data []byte, mode wire.CreateMode) (string, error) {
-	return qProtectedCreateID(ctx, c, create, newGUID(), dir, name, data, mode)
-}
-
-// qProtectedCreateID is qProtectedCreate with the uuid given.
-func qProtectedCreateID(ctx context.Context, c *client.Conn, create qCreateFunc, id, dir, name string, data []byte, mode wire.CreateMode) (string, error) {
-	prefix := qProtectPrefix + id + "-"
-	for {
-		p, err := create(ctx, dir+"/"+prefix+name, data, mode)
-		switch {
-		case err == nil:
-			return p, nil
-		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, dir); err != nil {
-				return "", err
-			}
-		case errors.Is(err, wire.ErrConnectionLoss):
-			p, found, err := qFindProtected(ctx, c, dir, prefix)
-			if err != nil && !errors.Is(err, wire.ErrNoNode) {
-				return "", err
-			}
-			if found {
-				return p, nil
-			}
-		default:
-			return "", err
-		}
-	}
-}
-
-// qFindProtected looks for dir's child whose name starts with prefix,
-// after a sync so that the read sees every write the session made.
-func qFindProtected(ctx context.Context, c *client.Conn, dir, prefix string) (string, bool, error) {
-	if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, dir); return err }); err != nil {
-		return "", false, err
-	}
-	names, err := qChildren(ctx, c, dir)
-	if err != nil {
-		return "", false, err
-	}
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return dir + "/" + n, true, nil
-		}
-	}
-	return "", false, nil
-}
-
 // qMultiFunc is the multi a recipe uses; tests replace it to lose a
 // reply.
 type qMultiFunc func(ctx context.Context, ops ...wire.MultiOp) ([]wire.MultiResult, error)
@@ -238,24 +62,24 @@ func qMultiReceipt(ctx context.Context, c *client.Conn, multi qMultiFunc, receip
 		res, err := multi(ctx, all...)
 		switch {
 		case err == nil:
-			qDelete(ctx, c, receipt) // best effort: ephemeral anyway
+			deleteNode(ctx, c, receipt) // best effort: ephemeral anyway
 			return nil
-		case errors.Is(err, wire.ErrConnectionLoss):
-			if err := qRetry(ctx, func() error { _, err := c.Sync(ctx, receipt); return err }); err != nil {
+		case isConnLoss(err):
+			if err := syncPath(ctx, c, receipt); err != nil {
 				return err
 			}
-			ok, st, err := qExists(ctx, c, receipt)
+			ok, st, err := exists(ctx, c, receipt)
 			if err != nil {
 				return err
 			}
 			if ok && st.EphemeralOwner == c.SessionID() {
-				qDelete(ctx, c, receipt)
+				deleteNode(ctx, c, receipt)
 				return nil
 			}
 			// Not applied: send it again.
 		case errors.Is(err, wire.ErrNoNode) && len(res) == len(all) && res[len(all)-1].Err == wire.ErrNoNode:
 			// Only the receipt's parent is missing.
-			if err := ensurePath(ctx, c, receipt[:strings.LastIndexByte(receipt, '/')]); err != nil {
+			if err := ensurePath(ctx, c, parentOf(receipt)); err != nil {
 				return err
 			}
 		default:
@@ -272,32 +96,34 @@ type qCore struct {
 	prefix string
 
 	// create and multi are the Conn's, replaced by tests.
-	create qCreateFunc
+	create createFunc
 	multi  qMultiFunc
 }
 
 func newQCore(c *client.Conn, path, prefix string) qCore {
-	return qCore{c: c, path: path, prefix: prefix, create: qConnCreate(c), multi: c.Multi}
+	return qCore{c: c, path: path, prefix: prefix, create: connCreate(c), multi: c.Multi}
 }
 
 // qReceipts is the child of a queue's path that holds take receipts.
 const qReceipts = "receipts"
 
 func (q *qCore) put(ctx context.Context, name string, data []byte) error {
-	_, err := qProtectedCreate(ctx, q.c, q.create, q.path, name, data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(q.c, q.path, name, data, wire.ModePersistentSequential)
+	pc.send = q.create
+	_, err := pc.create(ctx)
 	return err
 }
 
 func (q *qCore) take(ctx context.Context) ([]byte, error) {
 	for {
-		names, ch, err := qChildrenW(ctx, q.c, q.path)
+		names, ch, err := childrenW(ctx, q.c, q.path)
 		if err != nil {
 			return nil, err
 		}
 		items := qSorted(names, q.prefix)
 		for _, it := range items {
 			p := q.path + "/" + it
-			data, _, err := qGet(ctx, q.c, p)
+			data, _, err := getData(ctx, q.c, p)
 			if errors.Is(err, wire.ErrNoNode) {
 				continue // taken by another consumer
 			}
@@ -316,14 +142,14 @@ func (q *qCore) take(ctx context.Context) ([]byte, error) {
 		if len(items) > 0 {
 			continue // all taken by others: list again
 		}
-		if err := qWait(ctx, ch); err != nil {
+		if err := waitEvent(ctx, ch); err != nil {
 			return nil, err
 		}
 	}
 }
 
 func (q *qCore) len(ctx context.Context) (int, error) {
-	names, err := qChildren(ctx, q.c, q.path)
+	names, err := getChildren(ctx, q.c, q.path)
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -450,13 +276,13 @@ type LockingQueue struct {
 	c    *client.Conn
 	path string
 
-	create qCreateFunc
+	create createFunc
 	multi  qMultiFunc
 }
 
 // NewLockingQueue returns the locking queue at path.
 func NewLockingQueue(c *client.Conn, path string) *LockingQueue {
-	return &LockingQueue{c: c, path: path, create: qConnCreate(c), multi: c.Multi}
+	return &LockingQueue{c: c, path: path, create: connCreate(c), multi: c.Multi}
 }
 
 func (q *LockingQueue) entries() string { return q.path + "/entries" }
@@ -473,13 +299,15 @@ func (q *LockingQueue) PutPriority(ctx context.Context, data []byte, priority in
 	if priority < 0 || priority > 999 {
 		return fmt.Errorf("paddock/recipes: priority %d not in [0, 999]: %w", priority, wire.ErrBadArguments)
 	}
-	_, err := qProtectedCreate(ctx, q.c, q.create, q.entries(), fmt.Sprintf("entry-%03d-", priority), data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(q.c, q.entries(), fmt.Sprintf("entry-%03d-", priority), data, wire.ModePersistentSequential)
+	pc.send = q.create
+	_, err := pc.create(ctx)
 	return err
 }
 
 // Len returns the number of items in the queue, claimed ones included.
 func (q *LockingQueue) Len(ctx context.Context) (int, error) {
-	names, err := qChildren(ctx, q.c, q.entries())
+	names, err := getChildren(ctx, q.c, q.entries())
 	if errors.Is(err, wire.ErrNoNode) {
 		return 0, nil
 	}
@@ -490,11 +318,11 @@ func (q *LockingQueue) Len(ctx context.Context) (int, error) {
 // The caller processes it, then calls Ack (or Release).
 func (q *LockingQueue) Take(ctx context.Context) (*Item, error) {
 	for {
-		names, ech, err := qChildrenW(ctx, q.c, q.entries())
+		names, ech, err := childrenW(ctx, q.c, q.entries())
 		if err != nil {
 			return nil, err
 		}
-		taken, tch, err := qChildrenW(ctx, q.c, q.taken())
+		taken, tch, err := childrenW(ctx, q.c, q.taken())
 		if err != nil {
 			return nil, err
 		}
@@ -520,7 +348,7 @@ func (q *LockingQueue) Take(ctx context.Context) (*Item, error) {
 		if len(avail) > 0 {
 			continue
 		}
-		if err := qWait(ctx, ech, tch); err != nil {
+		if err := waitEvent(ctx, ech, tch); err != nil {
 			return nil, err
 		}
 	}
@@ -532,10 +360,10 @@ func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
 	claim := q.taken() + "/" + name
 	for {
 		_, err := q.create(ctx, claim, id, wire.ModeEphemeral)
-		if errors.Is(err, wire.ErrConnectionLoss) || errors.Is(err, wire.ErrNodeExists) {
+		if isConnLoss(err) || errors.Is(err, wire.ErrNodeExists) {
 			// Ours if it carries our id (a create whose reply was lost).
 			var data []byte
-			data, _, err = qGet(ctx, q.c, claim)
+			data, _, err = getData(ctx, q.c, claim)
 			switch {
 			case errors.Is(err, wire.ErrNoNode):
 				continue // not created (or released since): try again
@@ -550,10 +378,10 @@ func (q *LockingQueue) claim(ctx context.Context, name string) (*Item, error) {
 		}
 		break
 	}
-	data, _, err := qGet(ctx, q.c, q.entries()+"/"+name)
+	data, _, err := getData(ctx, q.c, q.entries()+"/"+name)
 	if errors.Is(err, wire.ErrNoNode) {
 		// Acknowledged by its taker between our listing and our claim.
-		return nil, qDelete(ctx, q.c, claim)
+		return nil, deleteNode(ctx, q.c, claim)
 	}
 	if err != nil {
 		return nil, err
@@ -594,11 +422,11 @@ func (it *Item) Ack(ctx context.Context) error {
 	claim := q.taken() + "/" + it.name
 	for {
 		_, err := q.multi(ctx, client.DeleteOp(q.entries()+"/"+it.name, client.AnyVersion), client.DeleteOp(claim, client.AnyVersion))
-		if errors.Is(err, wire.ErrConnectionLoss) {
+		if isConnLoss(err) {
 			// Applied if our claim is gone (only we delete it while
 			// our session lives).
 			var data []byte
-			data, _, err = qGet(ctx, q.c, claim)
+			data, _, err = getData(ctx, q.c, claim)
 			if errors.Is(err, wire.ErrNoNode) {
 				err = nil
 			} else if err == nil && string(data) == string(it.id) {
@@ -622,7 +450,7 @@ func (it *Item) Release(ctx context.Context) error {
 	if it.done {
 		return ErrItemDone
 	}
-	if err := qDelete(ctx, it.q.c, it.q.taken()+"/"+it.name); err != nil {
+	if err := deleteNode(ctx, it.q.c, it.q.taken()+"/"+it.name); err != nil {
 		return err
 	}
 	it.done = true

@@ -1,20 +1,19 @@
 package recipes
 
 import (
-	"errors"
-	"sync"
+	"context"
 	"sync/atomic"
 	"testing"
 
-	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/client"
 )
 
+// TestRWLock: order and exclusion (TestHold holds a writer through a
+// server restart and its session's expiry).
 func TestRWLock(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *server) {
 		t.Run("order", func(t *testing.T) { testRWOrder(t, s) })
 		t.Run("contention", func(t *testing.T) { testRWContention(t, s) })
-		t.Run("restart", func(t *testing.T) { testRWRestart(t, s) })
-		t.Run("expiry", func(t *testing.T) { testRWExpiry(t, s) })
 	})
 }
 
@@ -69,114 +68,37 @@ func testRWOrder(t *testing.T, s *server) {
 func testRWContention(t *testing.T, s *server) {
 	const sessions, readers, writers, rounds = 2, 4, 2, 5
 	const p = "/rw/contention"
-	var rs, ws, bad, maxReaders atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, sessions*(readers+writers))
-	for i := 0; i < sessions; i++ {
-		rw := NewRWLock(s.Connect(t), p)
-		for j := 0; j < readers+writers; j++ {
+	var rs, ws gauge
+	var bad atomic.Int32
+	contend(t, s, sessions, readers+writers, rounds, func(c *client.Conn) func(context.Context, int) error {
+		rw := NewRWLock(c, p)
+		return func(ctx context.Context, j int) error {
 			writer := j >= readers
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx := testCtx(t)
-				for r := 0; r < rounds; r++ {
-					m := rw.ReadLock()
-					if writer {
-						m = rw.WriteLock()
-					}
-					if err := m.Lock(ctx); err != nil {
-						errs <- err
-						return
-					}
-					if writer {
-						if ws.Add(1) != 1 || rs.Load() != 0 {
-							bad.Add(1)
-						}
-						ws.Add(-1)
-					} else {
-						n := rs.Add(1)
-						if ws.Load() != 0 {
-							bad.Add(1)
-						}
-						if n > maxReaders.Load() {
-							maxReaders.Store(n)
-						}
-						rs.Add(-1)
-					}
-					if err := m.Unlock(ctx); err != nil {
-						errs <- err
-						return
-					}
+			m := rw.ReadLock()
+			if writer {
+				m = rw.WriteLock()
+			}
+			if err := m.Lock(ctx); err != nil {
+				return err
+			}
+			if writer {
+				if ws.enter() != 1 || rs.n.Load() != 0 {
+					bad.Add(1)
 				}
-			}()
+				ws.leave()
+			} else {
+				rs.enter()
+				if ws.n.Load() != 0 {
+					bad.Add(1)
+				}
+				rs.leave()
+			}
+			return m.Unlock(ctx)
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	})
 	if bad.Load() != 0 {
 		t.Fatalf("%d violations of read/write exclusion", bad.Load())
 	}
-	t.Logf("at most %d readers at once", maxReaders.Load())
+	t.Logf("at most %d readers at once", rs.max.Load())
 	waitContenders(t, s.Connect(t), p, 0)
-}
-
-// testRWExpiry: a writer's session expires; the reader waiting for it
-// gets the lock, the writer learns of the loss.
-func testRWExpiry(t *testing.T, s *server) {
-	const p = "/rw/expiry"
-	ctx := testCtx(t)
-	k, rc := s.ConnectCuttable(t), s.Connect(t)
-	w := NewRWLock(k.Conn, p).WriteLock()
-	r := NewRWLock(rc, p).ReadLock()
-	if err := w.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := async(func() error { return r.Lock(ctx) })
-	waitContenders(t, rc, p, 2)
-	k.Expire(t, rc)
-	closed(t, "the writer's Lost", w.Lost())
-	wait(t, "the reader's Lock", done)
-	if err := w.Unlock(ctx); !errors.Is(err, wire.ErrSessionExpired) {
-		t.Fatalf("Unlock after expiry: %v", err)
-	}
-	if err := r.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// testRWRestart: a writer holds through a server restart; readers queued
-// behind it wait through it and get the lock together when it releases.
-func testRWRestart(t *testing.T, s *server) {
-	const p = "/rw/restart"
-	ctx := testCtx(t)
-	wc, rc := s.Connect(t), s.Connect(t)
-	w := NewRWLock(wc, p).WriteLock()
-	r1, r2 := NewRWLock(rc, p).ReadLock(), NewRWLock(rc, p).ReadLock()
-	if err := w.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d1 := async(func() error { return r1.Lock(ctx) })
-	d2 := async(func() error { return r2.Lock(ctx) })
-	waitContenders(t, rc, p, 3)
-	s.Restart()
-	if _, err := w.Contenders(ctx); err != nil {
-		t.Fatalf("after a restart: %v", err)
-	}
-	open(t, "the writer's Lost after a restart", w.Lost())
-	notDone(t, "a reader's Lock while the writer holds", d1)
-	notDone(t, "a reader's Lock while the writer holds", d2)
-	if err := w.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wait(t, "reader 1", d1)
-	wait(t, "reader 2", d2) // both hold at once
-	for _, r := range []*Mutex{r1, r2} {
-		if err := r.Unlock(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

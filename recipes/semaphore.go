@@ -92,12 +92,9 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 		var children []string
 		var ch <-chan client.Event
 		if watch {
-			children, _, ch, err = s.c.ChildrenW(ctx, leases)
+			children, _, ch, err = retry3(ctx, func() ([]string, wire.Stat, <-chan client.Event, error) { return s.c.ChildrenW(ctx, leases) })
 		} else {
-			children, err = s.c.Children(ctx, leases)
-		}
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
+			children, err = getChildren(ctx, s.c, leases)
 		}
 		if err != nil && !errors.Is(err, wire.ErrNoNode) {
 			return fail(p, err)
@@ -116,13 +113,11 @@ func (s *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 			watch = true // look again, this time setting the watch
 			continue
 		}
-		select {
-		case ev := <-ch:
-			if ev.Err != nil {
-				return nil, ev.Err
+		if err := waitEvent(ctx, ch); err != nil {
+			if ctx.Err() != nil {
+				return fail(p, err)
 			}
-		case <-ctx.Done():
-			return fail(p, ctx.Err())
+			return nil, err // the session ended, and our node with it
 		}
 	}
 }

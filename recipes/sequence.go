@@ -26,6 +26,9 @@ const seqDigits = 10
 // Curator's CreateBuilderImpl: "_c_" + guid + "-" + the node's own name.
 const protectedPrefix = "_c_"
 
+// protectedLen is the length of "_c_" + guid + "-".
+const protectedLen = len(protectedPrefix) + 36 + 1
+
 // parseSeq returns the sequence number at the end of a sequential node's
 // name: its last ten characters, if they are all digits.
 func parseSeq(name string) (int64, bool) {
@@ -103,39 +106,22 @@ func findProtected(children []string, guid string) (string, bool) {
 	return "", false
 }
 
-// isConnLoss reports whether err is a connection loss: the request may or
-// may not have been applied, and the session may still be alive.
-func isConnLoss(err error) bool { return errors.Is(err, wire.ErrConnectionLoss) }
+// createFunc is the create a recipe uses; tests replace it to lose a
+// reply.
+type createFunc func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error)
 
-// ensurePath creates path and its missing ancestors as persistent nodes,
-// waiting through connection loss (within ctx).
-func ensurePath(ctx context.Context, c *client.Conn, path string) error {
-	if path == "" || path == "/" {
-		return nil
+func connCreate(c *client.Conn) createFunc {
+	return func(ctx context.Context, path string, data []byte, mode wire.CreateMode) (string, error) {
+		return c.Create(ctx, path, data, mode, nil)
 	}
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		for {
-			_, err := c.Create(ctx, path[:i], nil, wire.ModePersistent, nil)
-			if err == nil || errors.Is(err, wire.ErrNodeExists) {
-				break
-			}
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
-			return err
-		}
-	}
-	return nil
 }
 
-// protectedCreate creates one protected node, dir/_c_<guid>-<base>,
-// recovering a create whose reply was lost: after any failed attempt it
-// first looks for a child of dir carrying guid, and uses it if there is
-// one. The client answers a session's requests in order, so the listing
-// that follows a failed create sees that create's effect if it had any.
+// protectedCreate creates one protected node, dir/_c_<guid>-<base>
+// (Curator's protected mode), and recovers a create whose reply was lost:
+// after a create that failed with connection loss, and before creating
+// again, it looks for a child of dir carrying guid (after a sync, so that
+// the listing sees that create if it was applied) and uses it if there is
+// one. Every recipe that creates sequential nodes makes them with it.
 type protectedCreate struct {
 	c    *client.Conn
 	dir  string
@@ -143,6 +129,7 @@ type protectedCreate struct {
 	data []byte
 	mode wire.CreateMode
 	guid string
+	send createFunc // the Conn's Create; tests replace it to lose a reply
 
 	// tried is set once a create was sent: from then on the node may
 	// exist and is looked for before creating again.
@@ -150,7 +137,7 @@ type protectedCreate struct {
 }
 
 func newProtectedCreate(c *client.Conn, dir, base string, data []byte, mode wire.CreateMode) *protectedCreate {
-	return &protectedCreate{c: c, dir: dir, base: base, data: data, mode: mode, guid: newGUID()}
+	return &protectedCreate{c: c, dir: dir, base: base, data: data, mode: mode, guid: newGUID(), send: connCreate(c)}
 }
 
 // name is the node's name before its sequence suffix.
@@ -158,7 +145,11 @@ func (p *protectedCreate) name() string { return protectedPrefix + p.guid + "-" 
 
 // find looks for the node among dir's children and returns its path.
 func (p *protectedCreate) find(ctx context.Context) (string, bool, error) {
-	children, err := p.c.Children(ctx, p.dir)
+	err := syncPath(ctx, p.c, p.dir)
+	if err != nil && !errors.Is(err, wire.ErrNoNode) {
+		return "", false, err
+	}
+	children, err := getChildren(ctx, p.c, p.dir)
 	if errors.Is(err, wire.ErrNoNode) {
 		return "", false, nil
 	}
@@ -173,17 +164,12 @@ func (p *protectedCreate) find(ctx context.Context) (string, bool, error) {
 }
 
 // create returns the node's path, creating it (and dir) if needed. It
-// waits through connection loss within ctx.
+// waits through connection loss within ctx. Called again (the node was
+// deleted since), it makes a new node with the same guid.
 func (p *protectedCreate) create(ctx context.Context) (string, error) {
 	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
 		if p.tried {
 			path, ok, err := p.find(ctx)
-			if isConnLoss(err) {
-				continue
-			}
 			if err != nil {
 				return "", err
 			}
@@ -192,7 +178,7 @@ func (p *protectedCreate) create(ctx context.Context) (string, error) {
 			}
 		}
 		p.tried = true
-		path, err := p.c.Create(ctx, p.dir+"/"+p.name(), p.data, p.mode, nil)
+		path, err := p.send(ctx, p.dir+"/"+p.name(), p.data, p.mode)
 		switch {
 		case err == nil:
 			return path, nil
@@ -201,36 +187,30 @@ func (p *protectedCreate) create(ctx context.Context) (string, error) {
 				return "", err
 			}
 		case isConnLoss(err):
+			// Applied or not: find tells, before sending again.
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
 		default:
 			return "", err
 		}
 	}
 }
 
-// remove deletes the node if it exists (found by its guid when its path
-// is not known), waiting through connection loss within ctx.
+// remove deletes the node if it exists, waiting through connection loss
+// within ctx. With path "", the node is found by its guid: after a create
+// that failed, perhaps only after it was applied (its ctx ended while the
+// reply was on its way).
 func (p *protectedCreate) remove(ctx context.Context, path string) error {
-	for {
-		if path == "" {
-			if !p.tried {
-				return nil
-			}
-			found, ok, err := p.find(ctx)
-			if isConnLoss(err) && ctx.Err() == nil {
-				continue
-			}
-			if err != nil || !ok {
-				return err
-			}
-			path = found
-		}
-		err := p.c.Delete(ctx, path, client.AnyVersion)
-		if err == nil || errors.Is(err, wire.ErrNoNode) {
+	if path == "" {
+		if !p.tried {
 			return nil
 		}
-		if isConnLoss(err) && ctx.Err() == nil {
-			continue
+		found, ok, err := p.find(ctx)
+		if err != nil || !ok {
+			return err
 		}
-		return err
+		path = found
 	}
+	return deleteNode(ctx, p.c, path)
 }

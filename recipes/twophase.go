@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -88,13 +87,13 @@ type Coordinator struct {
 	path         string
 	participants []string
 
-	create qCreateFunc
+	create createFunc
 }
 
 // NewCoordinator returns a coordinator of transactions under path among
 // the named participants.
 func NewCoordinator(c *client.Conn, path string, participants []string) *Coordinator {
-	return &Coordinator{c: c, path: path, participants: append([]string(nil), participants...), create: qConnCreate(c)}
+	return &Coordinator{c: c, path: path, participants: append([]string(nil), participants...), create: connCreate(c)}
 }
 
 // Run proposes data to the participants, waits for every vote (or for a
@@ -114,10 +113,12 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 		return false, fmt.Errorf("%w: no participants", ErrNotParticipant)
 	}
 	id := newGUID()
-	if err := qCreateOwn(ctx, co.c, co.path+"/coordinators/"+id); err != nil {
+	if err := createOwnEphemeral(ctx, co.c, co.path+"/coordinators/"+id, nil); err != nil {
 		return false, err
 	}
-	tx, err := qProtectedCreateID(ctx, co.c, co.create, id, co.path, "tx-", data, wire.ModePersistentSequential)
+	pc := newProtectedCreate(co.c, co.path, "tx-", data, wire.ModePersistentSequential)
+	pc.guid, pc.send = id, co.create
+	tx, err := pc.create(ctx)
 	if err != nil {
 		return co.finish(ctx, id, "", false, err)
 	}
@@ -127,10 +128,10 @@ func (co *Coordinator) Run(ctx context.Context, data []byte) (committed bool, er
 	}
 	for {
 		_, err := co.c.Multi(ctx, ops...)
-		if errors.Is(err, wire.ErrConnectionLoss) {
+		if isConnLoss(err) {
 			// Applied if the first vote node is there: the tx is ours.
 			var ok bool
-			ok, _, err = qExists(ctx, co.c, tx+"/"+qVotePrefix+co.participants[0])
+			ok, _, err = exists(ctx, co.c, tx+"/"+qVotePrefix+co.participants[0])
 			if err == nil && !ok {
 				continue
 			}
@@ -169,14 +170,7 @@ func (co *Coordinator) collect(ctx context.Context, tx string, watched map[strin
 		var watches []<-chan client.Event
 		var still []string
 		for _, p := range pending {
-			var data []byte
-			var st wire.Stat
-			var ch <-chan client.Event
-			err := qRetry(ctx, func() error {
-				var err error
-				data, st, ch, err = co.c.GetW(ctx, tx+"/"+qVotePrefix+p)
-				return err
-			})
+			data, st, ch, err := getDataW(ctx, co.c, tx+"/"+qVotePrefix+p)
 			if err != nil {
 				return false, err
 			}
@@ -186,13 +180,7 @@ func (co *Coordinator) collect(ctx context.Context, tx string, watched map[strin
 				}
 				continue
 			}
-			var alive bool
-			var mch <-chan client.Event
-			err = qRetry(ctx, func() error {
-				var err error
-				alive, _, mch, err = co.c.ExistsW(ctx, co.path+"/members/"+p)
-				return err
-			})
+			alive, _, mch, err := existsW(ctx, co.c, co.path+"/members/"+p)
 			if err != nil {
 				return false, err
 			}
@@ -208,7 +196,7 @@ func (co *Coordinator) collect(ctx context.Context, tx string, watched map[strin
 			return true, nil
 		}
 		pending = still
-		if err := qWaitAny(ctx, watches); err != nil {
+		if err := waitEvent(ctx, watches...); err != nil {
 			return false, err
 		}
 	}
@@ -235,7 +223,7 @@ func (co *Coordinator) finish(ctx context.Context, id, tx string, yes bool, err 
 	if tx != "" {
 		committed, werr = qDecide(wctx, co.c, tx, out)
 	}
-	qDelete(wctx, co.c, co.path+"/coordinators/"+id)
+	deleteNode(wctx, co.c, co.path+"/coordinators/"+id)
 	if werr != nil {
 		return false, werr
 	}
@@ -249,9 +237,8 @@ func (co *Coordinator) finish(ctx context.Context, id, tx string, yes bool, err 
 // outcome that stands.
 func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) {
 	for {
-		err := qRetry(ctx, func() error {
-			_, err := c.Create(ctx, tx+"/"+qOutcome, []byte(out), wire.ModePersistent, nil)
-			return err
+		_, err := retry1(ctx, func() (string, error) {
+			return c.Create(ctx, tx+"/"+qOutcome, []byte(out), wire.ModePersistent, nil)
 		})
 		if err == nil {
 			return out == qCommit, nil
@@ -259,7 +246,7 @@ func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) 
 		if !errors.Is(err, wire.ErrNodeExists) {
 			return false, err
 		}
-		data, _, err := qGet(ctx, c, tx+"/"+qOutcome)
+		data, _, err := getData(ctx, c, tx+"/"+qOutcome)
 		if errors.Is(err, wire.ErrNoNode) {
 			continue
 		}
@@ -270,81 +257,12 @@ func qDecide(ctx context.Context, c *client.Conn, tx, out string) (bool, error) 
 	}
 }
 
-// qCreateOwn creates the ephemeral node path (and its missing parents);
-// a create whose reply was lost is recognised by the node's owner.
-func qCreateOwn(ctx context.Context, c *client.Conn, path string) error {
-	for {
-		err := qRetry(ctx, func() error {
-			_, err := c.Create(ctx, path, nil, wire.ModeEphemeral, nil)
-			return err
-		})
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, c, path[:strings.LastIndexByte(path, '/')]); err != nil {
-				return err
-			}
-		case errors.Is(err, wire.ErrNodeExists):
-			ok, st, err := qExists(ctx, c, path)
-			if err != nil {
-				return err
-			}
-			if ok && st.EphemeralOwner == c.SessionID() {
-				return nil
-			}
-			if ok {
-				return fmt.Errorf("paddock/recipes: %s belongs to another session: %w", path, wire.ErrNodeExists)
-			}
-		default:
-			return err
-		}
-	}
-}
-
-func qExistsW(ctx context.Context, c *client.Conn, path string) (ok bool, st wire.Stat, ch <-chan client.Event, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		ok, st, ch, err = c.ExistsW(ctx, path)
-		return err
-	})
-	return ok, st, ch, err
-}
-
-// qChildrenW2 is ChildrenW through connection loss; a missing node is
-// ErrNoNode.
-func qChildrenW2(ctx context.Context, c *client.Conn, path string) (names []string, st wire.Stat, ch <-chan client.Event, err error) {
-	err = qRetry(ctx, func() error {
-		var err error
-		names, st, ch, err = c.ChildrenW(ctx, path)
-		return err
-	})
-	return names, st, ch, err
-}
-
 // qTxID is the uuid in a transaction's name.
 func qTxID(name string) string {
-	if len(name) < qProtectLen {
+	if len(name) < protectedLen {
 		return ""
 	}
-	return name[len(qProtectPrefix) : qProtectLen-1]
-}
-
-// qWaitAny waits for any of chs to fire, or for ctx.
-func qWaitAny(ctx context.Context, chs []<-chan client.Event) error {
-	cases := make([]reflect.SelectCase, 0, len(chs)+1)
-	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	for _, ch := range chs {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	i, v, ok := reflect.Select(cases)
-	if i == 0 {
-		return ctx.Err()
-	}
-	if ok {
-		return v.Interface().(client.Event).Err
-	}
-	return nil
+	return name[len(protectedPrefix) : protectedLen-1]
 }
 
 // Participant takes part in the transactions under a path, as name.
@@ -372,26 +290,16 @@ func (p *Participant) Register(ctx context.Context) error {
 	}
 	member := p.path + "/members/" + p.name
 	for {
-		err := qRetry(ctx, func() error {
-			_, err := p.c.Create(ctx, member, nil, wire.ModeEphemeral, nil)
-			return err
-		})
+		_, err := retry1(ctx, func() (string, error) { return p.c.Create(ctx, member, nil, wire.ModeEphemeral, nil) })
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, wire.ErrNoNode):
-			if err := ensurePath(ctx, p.c, p.path+"/members"); err != nil {
+			if err := ensurePath(ctx, p.c, parentOf(member)); err != nil {
 				return err
 			}
 		case errors.Is(err, wire.ErrNodeExists):
-			var ok bool
-			var st wire.Stat
-			var ch <-chan client.Event
-			err := qRetry(ctx, func() error {
-				var err error
-				ok, st, ch, err = p.c.ExistsW(ctx, member)
-				return err
-			})
+			ok, st, ch, err := existsW(ctx, p.c, member)
 			if err != nil {
 				return err
 			}
@@ -399,7 +307,7 @@ func (p *Participant) Register(ctx context.Context) error {
 				return nil // ours (a create whose reply was lost, or an earlier call)
 			}
 			if ok {
-				if err := qWait(ctx, ch); err != nil {
+				if err := waitEvent(ctx, ch); err != nil {
 					return err
 				}
 			}
@@ -418,7 +326,7 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 		return nil, err
 	}
 	for {
-		names, pch, err := qChildrenW(ctx, p.c, p.path)
+		names, pch, err := childrenW(ctx, p.c, p.path)
 		if err != nil {
 			return nil, err
 		}
@@ -431,10 +339,10 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 		var wait []<-chan client.Event
 		for _, n := range txs {
 			tx := p.path + "/" + n
-			kids, err := qChildren(ctx, p.c, tx)
+			kids, err := getChildren(ctx, p.c, tx)
 			var tch <-chan client.Event
 			if err == nil && len(kids) == 0 {
-				kids, _, tch, err = qChildrenW2(ctx, p.c, tx) // watch only what we may wait on
+				kids, _, tch, err = retry3(ctx, func() ([]string, wire.Stat, <-chan client.Event, error) { return p.c.ChildrenW(ctx, tx) }) // watch only what we may wait on
 			}
 			if errors.Is(err, wire.ErrNoNode) {
 				p.last = qKey(n) // deleted
@@ -446,7 +354,7 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 			if len(kids) == 0 {
 				// Its votes are not created yet: wait for them while
 				// its coordinator lives; skip it once it is dead.
-				alive, _, cch, err := qExistsW(ctx, p.c, p.path+"/coordinators/"+qTxID(n))
+				alive, _, cch, err := existsW(ctx, p.c, p.path+"/coordinators/"+qTxID(n))
 				if err != nil {
 					return nil, err
 				}
@@ -463,13 +371,13 @@ func (p *Participant) Next(ctx context.Context) (*Proposal, error) {
 			if has[qOutcome] || !has[qVotePrefix+p.name] {
 				continue // decided already, not ours, or abandoned
 			}
-			data, _, err := qGet(ctx, p.c, tx)
+			data, _, err := getData(ctx, p.c, tx)
 			if err != nil {
 				return nil, err
 			}
 			return &Proposal{p: p, tx: tx, id: qTxID(n), data: data}, nil
 		}
-		if err := qWaitAny(ctx, append(wait, pch)); err != nil {
+		if err := waitEvent(ctx, append(wait, pch)...); err != nil {
 			return nil, err
 		}
 	}
@@ -497,14 +405,11 @@ func (pr *Proposal) Vote(ctx context.Context, yes bool) error {
 		v = qYes
 	}
 	node := pr.tx + "/" + qVotePrefix + pr.p.name
-	err := qRetry(ctx, func() error {
-		_, err := pr.p.c.Set(ctx, node, []byte(v), 0)
-		return err
-	})
+	_, err := retry1(ctx, func() (wire.Stat, error) { return pr.p.c.Set(ctx, node, []byte(v), 0) })
 	if !errors.Is(err, wire.ErrBadVersion) {
 		return err
 	}
-	data, _, err := qGet(ctx, pr.p.c, node)
+	data, _, err := getData(ctx, pr.p.c, node)
 	if err != nil {
 		return err
 	}
@@ -519,18 +424,12 @@ func (pr *Proposal) Vote(ctx context.Context, yes bool) error {
 func (pr *Proposal) Outcome(ctx context.Context) (bool, error) {
 	c := pr.p.c
 	for {
-		var ok bool
-		var och <-chan client.Event
-		err := qRetry(ctx, func() error {
-			var err error
-			ok, _, och, err = c.ExistsW(ctx, pr.tx+"/"+qOutcome)
-			return err
-		})
+		ok, _, och, err := existsW(ctx, c, pr.tx+"/"+qOutcome)
 		if err != nil {
 			return false, err
 		}
 		if ok {
-			data, _, err := qGet(ctx, c, pr.tx+"/"+qOutcome)
+			data, _, err := getData(ctx, c, pr.tx+"/"+qOutcome)
 			if errors.Is(err, wire.ErrNoNode) {
 				continue
 			}
@@ -539,14 +438,14 @@ func (pr *Proposal) Outcome(ctx context.Context) (bool, error) {
 			}
 			return string(data) == qCommit, nil
 		}
-		alive, _, cch, err := qExistsW(ctx, c, pr.p.path+"/coordinators/"+pr.id)
+		alive, _, cch, err := existsW(ctx, c, pr.p.path+"/coordinators/"+pr.id)
 		if err != nil {
 			return false, err
 		}
 		if !alive {
 			return qDecide(ctx, c, pr.tx, qAbort)
 		}
-		if err := qWait(ctx, och, cch); err != nil {
+		if err := waitEvent(ctx, och, cch); err != nil {
 			return false, err
 		}
 	}
