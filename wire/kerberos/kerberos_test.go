@@ -91,8 +91,8 @@ func TestExchange(t *testing.T) {
 		if err := run(t, s, c); err != nil {
 			t.Fatalf("etype %d: %v", etype, err)
 		}
-		if !s.Complete() || s.Peer() != "bob@EXAMPLE.COM" || s.Authzid() != "bob@EXAMPLE.COM" {
-			t.Errorf("etype %d: complete %v peer %q authzid %q", etype, s.Complete(), s.Peer(), s.Authzid())
+		if !s.Complete() || s.User() != "bob@EXAMPLE.COM" || s.Authzid() != "bob@EXAMPLE.COM" {
+			t.Errorf("etype %d: complete %v peer %q authzid %q", etype, s.Complete(), s.User(), s.Authzid())
 		}
 		if _, err := s.Step(nil); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "already complete") {
 			t.Errorf("token after success: %v", err)

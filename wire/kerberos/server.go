@@ -210,9 +210,9 @@ func (a *Acceptor) NewServer() *Server { return &Server{a: a} }
 // Complete reports whether the client has authenticated.
 func (s *Server) Complete() bool { return s.complete }
 
-// Peer is the authenticated client principal (name@REALM); "" until the
+// User is the authenticated client principal (name@REALM); "" until the
 // AP-REQ checked out.
-func (s *Server) Peer() string {
+func (s *Server) User() string {
 	if s.peer.Name == nil {
 		return ""
 	}

@@ -19,9 +19,17 @@ func (p *parser) finishSASL() {
 			section = "Server"
 		}
 		j, err := ReadJAAS(sc.JAASFile)
-		if err != nil {
+		krb5, isKrb5 := JAASModule{}, false
+		if err == nil {
+			krb5, isKrb5 = j.krb5Module(section)
+		}
+		p.loadKrb5Conf(isKrb5)
+		switch {
+		case err != nil:
 			p.errs = append(p.errs, err)
-		} else {
+		case isKrb5:
+			p.finishKerberos(j, section, krb5)
+		default:
 			users, ok, err := j.DigestUsers(section)
 			switch {
 			case err != nil:
