@@ -226,3 +226,10 @@ func WithKerberos(k *KDC, jaas string) Option {
 		s.extra = append(s.extra, "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")
 	}
 }
+
+// Rekey gives principal a new random key (a new key version): keytabs
+// exported before no longer hold its current key.
+func (k *KDC) Rekey(principal string) {
+	k.t.Helper()
+	k.run("/usr/sbin/kadmin.local", "-r", Realm, "-q", "cpw -randkey "+principal)
+}
