@@ -24,11 +24,10 @@ type krbSetup struct {
 
 func kerberosServers(t *testing.T) *krbSetup {
 	k := zktest.StartKDC(t)
-	k.AddPrincipal("zookeeper/localhost", "")
+	jaas, ktPath := k.ZooKeeperService()
 	k.AddPrincipal("other/localhost", "")
 	k.AddPrincipal("bob", "bobsecret")
 	k.AddPrincipal("alice", "alicesecret")
-	ktPath := k.Keytab("zk.keytab", "zookeeper/localhost")
 	kt, err := keytab.Load(ktPath)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +44,7 @@ func kerberosServers(t *testing.T) *krbSetup {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	zk := zktest.Start(t, zktest.WithKerberos(k, k.ServerJAAS(ktPath, "zookeeper/localhost")), zktest.WithJVMFlags("-Dzookeeper.superUser=alice@EXAMPLE.COM"))
+	zk := zktest.Start(t, zktest.WithKerberos(k, jaas), zktest.WithJVMFlags("-Dzookeeper.superUser=alice@EXAMPLE.COM"))
 	conf, err := kerberos.LoadConfig(k.Krb5Conf)
 	if err != nil {
 		t.Fatal(err)

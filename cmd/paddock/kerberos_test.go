@@ -19,10 +19,9 @@ import (
 // flags: the Go client's sessions get the same ids on both.
 func TestServeWithKerberos(t *testing.T) {
 	k := zktest.StartKDC(t)
-	k.AddPrincipal("zookeeper/localhost", "")
+	jaas, _ := k.ZooKeeperService()
 	k.AddPrincipal("bob", "bobsecret")
 	k.AddPrincipal("svc/localhost", "svcsecret")
-	jaas := k.ServerJAAS(k.Keytab("zk.keytab", "zookeeper/localhost"), "zookeeper/localhost")
 	flags := []string{"-Djava.security.auth.login.config=" + jaas, "-Djava.security.krb5.conf=" + k.Krb5Conf,
 		"-Dzookeeper.superUser=svc@EXAMPLE.COM", "-Dzookeeper.kerberos.removeHostFromPrincipal=true"}
 

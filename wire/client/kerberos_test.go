@@ -16,9 +16,8 @@ import (
 // password fails Connect with AuthFailed.
 func TestKerberosAgainstZooKeeper(t *testing.T) {
 	k := zktest.StartKDC(t)
-	k.AddPrincipal("zookeeper/localhost", "")
+	jaas, _ := k.ZooKeeperService()
 	k.AddPrincipal("bob", "bobsecret")
-	jaas := k.ServerJAAS(k.Keytab("zk.keytab", "zookeeper/localhost"), "zookeeper/localhost")
 	s := zktest.Start(t, zktest.WithKerberos(k, jaas), zktest.WithConfig("sessionRequireClientSASLAuth=true"))
 	ctx := testCtx(t)
 	bobKeytab := Kerberos{Principal: "bob@" + zktest.Realm, Keytab: k.Keytab("bob.keytab", "bob"), Krb5Conf: k.Krb5Conf}

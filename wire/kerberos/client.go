@@ -147,12 +147,9 @@ func (c *Client) step1(server []byte) ([]byte, error) {
 		c.step = 2
 		return []byte{}, nil
 	case 2:
-		msg, seq, err := unwrap(c.key, true, server)
+		msg, err := unwrapNext(c.key, true, server, c.peerSeq)
 		if err != nil {
 			return nil, err
-		}
-		if seq != c.peerSeq {
-			return nil, failf("the server's wrap token has sequence number %d, want %d", seq, c.peerSeq)
 		}
 		if len(msg) != 4 {
 			return nil, failf("the server's security-layer offer is %d bytes, want 4", len(msg))

@@ -252,12 +252,9 @@ func (s *Server) step1(token []byte) ([]byte, error) {
 		}
 		return s.offer()
 	case 2:
-		msg, seq, err := unwrap(s.key, false, token)
+		msg, err := unwrapNext(s.key, false, token, s.peerSeq)
 		if err != nil {
 			return nil, err
-		}
-		if seq != s.peerSeq {
-			return nil, failf("wrap token sequence number %d, want %d (a replayed or reordered token)", seq, s.peerSeq)
 		}
 		if len(msg) < 4 {
 			return nil, failf("the client's security-layer answer is %d bytes, want at least 4", len(msg))

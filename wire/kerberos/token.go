@@ -248,6 +248,19 @@ func unwrap(key types.EncryptionKey, fromAcceptor bool, tok []byte) (payload []b
 	return payload, seq, nil
 }
 
+// unwrapNext is unwrap of the peer's next token, whose sequence number
+// must be want: another one is a replayed or reordered token.
+func unwrapNext(key types.EncryptionKey, fromAcceptor bool, tok []byte, want uint64) ([]byte, error) {
+	msg, seq, err := unwrap(key, fromAcceptor, tok)
+	if err != nil {
+		return nil, err
+	}
+	if seq != want {
+		return nil, failf("wrap token sequence number %d, want %d (a replayed or reordered token)", seq, want)
+	}
+	return msg, nil
+}
+
 // layerToken is the 4-byte security-layer message of RFC 4752 3.1: the
 // layers bitmask (or the chosen layer) and a 3-byte max buffer size,
 // followed (from the client) by the authorization id.

@@ -233,3 +233,14 @@ func (k *KDC) Rekey(principal string) {
 	k.t.Helper()
 	k.run("/usr/sbin/kadmin.local", "-r", Realm, "-q", "cpw -randkey "+principal)
 }
+
+// ZooKeeperService creates zookeeper/localhost with a random key (the
+// principal a server on 127.0.0.1 needs: the clients canonicalize the
+// address to localhost), exports it to a keytab and writes a JAAS file
+// whose Server section logs it in (ServerJAAS). It returns both paths.
+func (k *KDC) ZooKeeperService() (jaas, keytab string) {
+	k.t.Helper()
+	k.AddPrincipal("zookeeper/localhost", "")
+	keytab = k.Keytab("zk.keytab", "zookeeper/localhost")
+	return k.ServerJAAS(keytab, "zookeeper/localhost"), keytab
+}

@@ -112,18 +112,18 @@ type KerberosClient struct {
 	ClientJAAS string // a JAAS file whose Client section logs bob in from Keytab
 }
 
-// KerberosDrivers run the clients' SASL GSSAPI as bob against a server
-// whose JAAS Server section holds zookeeper/localhost's Krb5LoginModule,
-// with the SASL provider.
+// KerberosDrivers run the SASL drivers with GSSAPI (SASL_MECH=GSSAPI) as
+// bob against a server whose JAAS Server section holds
+// zookeeper/localhost's Krb5LoginModule, with the SASL provider.
 func KerberosDrivers(k KerberosClient) []Driver {
-	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "REALM=" + k.Realm}
+	env := []string{"SASL_MECH=GSSAPI", "KRB5_CONFIG=" + k.Krb5Conf, "REALM=" + k.Realm}
 	return []Driver{
 		{"kazoo-kerberos", func(ctx context.Context, addr string) (string, error) {
-			return runPython(ctx, "kazoo-kerberos", "kazoo_kerberos_check.py", addr,
+			return runPython(ctx, "kazoo-kerberos", "kazoo_sasl_check.py", addr,
 				append(env, "BOB_CCACHE="+k.CCache, "BOB_KEYTAB="+k.Keytab), "python3-kazoo", Python)
 		}},
 		{"zkcli-kerberos", func(ctx context.Context, addr string) (string, error) {
-			return runPython(ctx, "zkcli-kerberos", "zkcli_kerberos_check.py", addr,
+			return runPython(ctx, "zkcli-kerberos", "zkcli_sasl_check.py", addr,
 				append(env, "ZKCLI="+ZkCli, "CLIENT_JAAS="+k.ClientJAAS), "zookeeper", ZkCli)
 		}},
 	}

@@ -15,11 +15,10 @@ import (
 // Server section, keytab and krb5.conf, on a KDC of the test's own.
 func TestKerberosDrivers(t *testing.T) {
 	k := zktest.StartKDC(t)
-	k.AddPrincipal("zookeeper/localhost", "")
+	jaas, _ := k.ZooKeeperService()
 	k.AddPrincipal("other/localhost", "")
 	k.AddPrincipal("bob", "bobsecret")
-	serverKeytab, bobKeytab := k.Keytab("zk.keytab", "zookeeper/localhost"), k.Keytab("bob.keytab", "bob")
-	jaas := k.ServerJAAS(serverKeytab, "zookeeper/localhost")
+	bobKeytab := k.Keytab("bob.keytab", "bob")
 	c, err := zoocfg.Parse(strings.NewReader(""), "zoo.cfg", []zoocfg.Property{
 		{Name: "java.security.auth.login.config", Value: jaas, File: "$SERVER_JVMFLAGS"},
 		{Name: "java.security.krb5.conf", Value: k.Krb5Conf, File: "$SERVER_JVMFLAGS"},
