@@ -364,3 +364,18 @@ func FuzzServerStep(f *testing.F) {
 		}
 	})
 }
+
+// TestReplayCacheExpires: an authenticator is remembered while it could
+// pass the clock-skew check, and forgotten after.
+func TestReplayCacheExpires(t *testing.T) {
+	a, _ := fixture(t)
+	now := time.Now()
+	k := replayKey{client: "bob@EXAMPLE.COM", ctime: now.Unix()}
+	if a.seen(k, now) || !a.seen(k, now.Add(MaxClockSkew)) {
+		t.Fatal("a replay within the skew went unseen")
+	}
+	later := now.Add(3*MaxClockSkew + time.Second)
+	if a.seen(replayKey{client: "carol@EXAMPLE.COM"}, later); len(a.replay) != 1 {
+		t.Errorf("%d entries after the sweep, want only the new one", len(a.replay))
+	}
+}

@@ -93,8 +93,9 @@ type Acceptor struct {
 	keytab    *keytab.Keytab
 	now       func() time.Time
 
-	mu     sync.Mutex
-	replay map[replayKey]time.Time // authenticator -> when it stops being replayable
+	mu        sync.Mutex
+	replay    map[replayKey]time.Time // authenticator -> when it stops being replayable
+	nextPrune time.Time               // when to drop the entries that have stopped
 }
 
 type replayKey struct {
@@ -162,15 +163,19 @@ func (a *Acceptor) Principal() Principal { return a.principal }
 
 // seen records an authenticator and reports whether it was already
 // accepted within the clock skew (a replay, RFC 4120 3.2.3). Entries
-// older than twice the skew can no longer pass the time check and are
-// dropped as new ones come.
+// older than twice the skew can no longer pass the time check: they are
+// dropped, by a sweep at most once a skew, so the cache holds what a few
+// skews of authentications leave.
 func (a *Acceptor) seen(k replayKey, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for old, until := range a.replay {
-		if now.After(until) {
-			delete(a.replay, old)
+	if now.After(a.nextPrune) {
+		for old, until := range a.replay {
+			if now.After(until) {
+				delete(a.replay, old)
+			}
 		}
+		a.nextPrune = now.Add(MaxClockSkew)
 	}
 	if _, ok := a.replay[k]; ok {
 		return true

@@ -272,7 +272,7 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.forceSync", "no effect: paddock always fsyncs", noEffect("paddock always fsyncs its log")},
 	{"zookeeper.jute.maxbuffer.extrasize", "no effect: see Limits (a transaction may exceed `jute.maxbuffer` by 1 KiB and its auth ids)", noEffect("paddock's transaction bound is fixed")},
 	{"zookeeper.digest.enabled", "no effect", noEffect("paddock keeps no tree digest; Raft checks the log")},
-	{"zookeeper.kinit", "no effect", noEffect("no Kerberos")},
+	{"zookeeper.kinit", "no effect", noEffect("paddock never runs kinit: a server needs only its keytab")},
 	{"zookeeper.largeRequestMaxBytes", "no effect (only with `largeRequestThreshold`)", noEffect("only used with largeRequestThreshold")},
 	{"zookeeper.connection_throttle_*", "no effect (only with `connection_throttle_tokens`)", noEffect("only used with connection_throttle_tokens")},
 	{"zookeeper.request_throttle_*", "no effect (only with `request_throttle_max_requests`)", noEffect("only used with request_throttle_max_requests")},
