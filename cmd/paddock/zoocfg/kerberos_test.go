@@ -109,3 +109,13 @@ func TestKerberosServerErrors(t *testing.T) {
 		t.Errorf("unknown module: %v", err)
 	}
 }
+
+// TestKrb5PropertiesRefused: the JDK's realm and KDC properties are
+// refused as -D flags: krb5.conf says both.
+func TestKrb5PropertiesRefused(t *testing.T) {
+	for _, prop := range []string{"java.security.krb5.realm=EXAMPLE.COM", "java.security.krb5.kdc=kdc.example.com"} {
+		name, _, _ := strings.Cut(prop, "=")
+		_, err := parseWith(t, "", flags(prop))
+		wantRefused(t, err, "$SERVER_JVMFLAGS: -D"+name+": ")
+	}
+}

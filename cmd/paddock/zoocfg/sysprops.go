@@ -195,6 +195,8 @@ var systemProperties = []SystemProperty{
 	{"java.security.krb5.conf", "the krb5.conf whose `default_realm` completes a principal without a realm and maps names (see SASL); read when set or when the server speaks Kerberos (else `KRB5_CONFIG`'s first file, else /etc/krb5.conf); one that does not parse stops the server. No KDC is contacted", func(p *parser, s setting) {
 		p.cfg.SASL.Krb5Conf = s.value
 	}},
+	{"java.security.krb5.realm", "refused: give `default_realm` (and the KDC) in krb5.conf", refuseAny("java.security.krb5.realm (give default_realm in krb5.conf)")},
+	{"java.security.krb5.kdc", "refused, as above", refuseAny("java.security.krb5.kdc (paddock's server contacts no KDC; give it in krb5.conf)")},
 	{"zookeeper.sasl.serverconfig", "the JAAS section the server reads (default `Server`)", func(p *parser, s setting) {
 		p.cfg.SASL.Section = s.value
 	}},
