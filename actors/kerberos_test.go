@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ type krbSetup struct {
 	kdc        *zktest.KDC
 	pd, zk     string
 	bob, alice *kerberos.Credentials
+	log        *linesHandler // Paddock's log
 }
 
 func kerberosServers(t *testing.T) *krbSetup {
@@ -36,7 +38,9 @@ func kerberosServers(t *testing.T) *krbSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &linesHandler{}
 	s, err := startTestServer(t.TempDir(), func(c *Config) {
+		c.Logger = slog.New(log)
 		c.SASL = &SASLConfig{Kerberos: acc, DefaultRealm: zktest.Realm, SuperUsers: []string{"alice@EXAMPLE.COM"}}
 		c.SASLScheme = true
 	})
@@ -57,7 +61,7 @@ func kerberosServers(t *testing.T) *krbSetup {
 		t.Cleanup(c.Close)
 		return c
 	}
-	return &krbSetup{kdc: k, pd: s.Addr().String(), zk: zk.Addr, bob: creds("bob", "bobsecret"), alice: creds("alice", "alicesecret")}
+	return &krbSetup{kdc: k, pd: s.Addr().String(), zk: zk.Addr, bob: creds("bob", "bobsecret"), alice: creds("alice", "alicesecret"), log: log}
 }
 
 // gssClient starts an exchange of creds with service/localhost.
@@ -98,8 +102,10 @@ func gssLogin(t *testing.T, c *rawClient, cl *kerberos.Client) string {
 // servers and compares what the client sees: a login, a super user, a
 // sasl ACL, and bad input (guarantee 8): a token after success, a ticket
 // for another service, tokens that do not decode, a DIGEST-MD5 client, a
-// replayed AP-REQ, a large token; then a service key the servers' keytab
-// no longer holds. A session of each server must not notice any of it.
+// replayed AP-REQ, a large token, a 10 MB frame, a sasl request before
+// the handshake; then a service key the servers' keytab no longer holds.
+// Paddock logs a failure with the session's id. A session of each server
+// must not notice any of it.
 func TestKerberosAgainstZooKeeper(t *testing.T) {
 	k := kerberosServers(t)
 	bystanders := []*rawClient{dialRawAddr(t, k.zk, 0, nil), dialRawAddr(t, k.pd, 0, nil)}
@@ -147,6 +153,11 @@ func TestKerberosAgainstZooKeeper(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := c.sasl(1, tok)
+			if addr == k.pd {
+				if l := k.log.find("SASL authentication failed", "session="+sid(c.sid), "ticket for other/localhost@EXAMPLE.COM"); l == "" {
+					t.Errorf("no log line names session %s and the ticket's service", sid(c.sid))
+				}
+			}
 			return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
 		}},
 		{"token that does not decode", func(t *testing.T, addr string) string {
@@ -183,6 +194,12 @@ func TestKerberosAgainstZooKeeper(t *testing.T) {
 			r := c.sasl(1, bytes.Repeat([]byte{0x60}, 300<<10))
 			return fmt.Sprintf("%v null=%v closed=%v", r.code, r.null, c.closed())
 		}},
+	}
+	// The framing's own refusals, as with DIGEST-MD5.
+	for _, sc := range saslScenarios {
+		if sc.name == "10 MB token" || sc.name == "sasl before the handshake" {
+			scenarios = append(scenarios, sc)
+		}
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { sameOutcome(t, k.pd, k.zk, sc.run) })
