@@ -28,7 +28,9 @@
 //     (members.go); the start of a member on an empty data directory:
 //     bootstrap a new ensemble, or rejoin one as a new replica of its
 //     server id (join.go); the Raft transport on the quorum port is
-//     package raftnet's;
+//     package raftnet's; quorum SASL (Config.QuorumAuth) opens the
+//     connections of both ports, the member channel's join asks included,
+//     and is package quorumauth's;
 //   - the watch router and per-path watch actors (registrations are
 //     watcher ids, a path actor lives while its path has registrations);
 //   - the session tracker (expiry by proposing OpCloseSession, on the

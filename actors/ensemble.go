@@ -40,6 +40,15 @@ import (
 //     channel (members.go): session liveness from followers to the leader.
 //     There is no separate leader election: Raft elects.
 //
+// Quorum SASL (Config.QuorumAuth: zoo.cfg's quorum.auth.*) opens every
+// connection on both ports: the dialling member authenticates with its
+// QuorumLearner credentials when learnerRequireSasl, the accepting one
+// verifies them against its QuorumServer users and, when
+// serverRequireSasl, closes a connection that does not authenticate
+// (package quorumauth). A member whose credentials are refused sends
+// nothing: its votes and acknowledgements never arrive, so it does not
+// count in any quorum, and both sides log why.
+//
 // Timing, from tickTime: a Raft tick (RTTMillisecond) is tickTime/40, the
 // leader's heartbeat 2 ticks (tickTime/20), the election timeout 10 ticks
 // (Dragonboat picks it at random in [10, 20) ticks: tickTime/4 to
@@ -81,7 +90,7 @@ func (s *Server) ensembleConfig(nhc *config.NodeHostConfig, rc *config.Config) e
 	self, _ := s.cfg.member(s.cfg.ServerID)
 	nhc.RaftAddress = self.QuorumAddr
 	nhc.RTTMillisecond = raftTick(s.cfg.TickTime)
-	nhc.Expert.TransportFactory = &raftnet.Factory{Logger: s.cfg.Logger, Peer: func(shardID, replicaID uint64) (string, bool) {
+	nhc.Expert.TransportFactory = &raftnet.Factory{Logger: s.cfg.Logger, QuorumAuth: s.cfg.QuorumAuth, Peer: func(shardID, replicaID uint64) (string, bool) {
 		m, ok := s.cfg.member(serverOf(replicaID))
 		return m.QuorumAddr, ok && shardID == MetaShard
 	}}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/paddockdb/paddock/actors/quorumauth"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/zktest"
@@ -871,13 +872,13 @@ func TestMemberChannelRefusesBadInput(t *testing.T) {
 		b = binary.BigEndian.AppendUint32(b, n)
 		return append(b, make([]byte, extra)...)
 	}
-	hello := appendHello(nil, uint64((leader+1)%3+1))
+	hello := appendHello(nil, uint64((leader+1)%3+1), quorumauth.MechNone)
 	for name, in := range map[string][]byte{
 		"garbage":          []byte("GET / HTTP/1.1\r\n\r\n"),
 		"not a hello":      frame([]byte("PDKX\x01\x00\x00\x00\x00\x00\x00\x00\x02")),
 		"other version":    frame([]byte("PDKM\x07\x00\x00\x00\x00\x00\x00\x00\x02")),
-		"unknown server":   appendHello(nil, 9),
-		"itself":           appendHello(nil, uint64(leader+1)),
+		"unknown server":   appendHello(nil, 9, quorumauth.MechNone),
+		"itself":           appendHello(nil, uint64(leader+1), quorumauth.MechNone),
 		"oversize frame":   append(hello, 0xff, 0xff, 0xff, 0xff),
 		"short touch":      append(hello, frame(touch(2, memberTouchEntryB))...),
 		"wrong frame type": append(hello, frame([]byte{9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})...),
@@ -910,7 +911,7 @@ func TestEnsembleQuorumPortRefusesBadInput(t *testing.T) {
 	hello := []byte("PDKR\x01\x01")
 	for name, in := range map[string][]byte{
 		"garbage":             []byte("GET / HTTP/1.1\r\n\r\n"),
-		"member channel":      appendHello(nil, 2),
+		"member channel":      appendHello(nil, 2, quorumauth.MechNone),
 		"other version":       []byte("PDKR\x09\x01"),
 		"oversize frame":      append(hello, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0),
 		"bad checksum":        append(hello, 0, 0, 0, 3, 0, 0, 0, 0, 1, 2, 3),

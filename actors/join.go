@@ -304,8 +304,11 @@ func (s *Server) askPeer(ctx context.Context, m Member) (joinAnswer, error) {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	if err := s.members.open(c, m, s.initBound()); err != nil {
+		return joinAnswer{}, err
+	}
 	_ = c.SetDeadline(time.Now().Add(s.initBound()))
-	if _, err := c.Write(append(appendHello(nil, s.cfg.ServerID), joinAsk...)); err != nil {
+	if _, err := c.Write(joinAsk); err != nil {
 		return joinAnswer{}, err
 	}
 	r := bufio.NewReader(c)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 // A follower whose data directory is replaced by an empty one rejoins as
@@ -119,7 +121,7 @@ func TestJoinRefusedWhileTheMemberIsAlive(t *testing.T) {
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(testTimeout))
-	if _, err := nc.Write(append(appendHello(nil, live), joinAsk...)); err != nil {
+	if _, err := nc.Write(append(appendHello(nil, live, quorumauth.MechNone), joinAsk...)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := io.ReadAll(nc)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 // The member channel: Paddock's own traffic between the members of an
@@ -35,7 +37,16 @@ import (
 //
 // Frames: a 4-byte big-endian length, then the body. The first frame on a
 // connection is the hello: "PDKM", version 2, the sender's server id
-// (uint64). Then touch frames: type 1, the applied zxid (int64), a count
+// (uint64); or, from a member whose quorum SASL authenticates it
+// (quorum.auth.learnerRequireSasl), version 3: the same and a mechanism
+// byte (1: DIGEST-MD5), and quorum SASL's authentication phase follows
+// (package quorumauth documents its frames, which are length-prefixed as
+// these are). The acceptor verifies the dialler against its QuorumServer
+// users and closes, with a warning naming the peer and the reason, a
+// connection that fails, or that sends version 2 while
+// quorum.auth.serverRequireSasl is true; the dialler sends nothing more
+// on a connection whose exchange failed. Join asks (below) go through
+// the same phase. Then touch frames: type 1, the applied zxid (int64), a count
 // (uint32), and per session its id (int64) and age in ms (uint32). The
 // leader's acks are frames of one byte, type 2. A member on an empty data
 // directory asks instead, with a frame of one byte, type 3, whether the
@@ -47,7 +58,8 @@ import (
 
 const (
 	memberMagic        = "PDKM"
-	memberVersion      = 2
+	memberVersion      = 2 // no authentication follows
+	memberVersionAuth  = 3 // a mechanism byte, and quorum SASL, follow
 	memberTouch        = 1
 	memberAck          = 2
 	memberJoinAsk      = 3
@@ -77,6 +89,10 @@ type memberChannel struct {
 	// replacing serialises the leader's replacements of members that
 	// rejoin on an empty data directory (join.go).
 	replacing sync.Mutex
+
+	// The outcomes of quorum SASL exchanges, per peer: as a dialler (by
+	// election address) and as an acceptor (by the peer's host).
+	learnReports, acceptReports quorumauth.Reporter
 }
 
 // lastHeard returns when the leader last had touches from server.
@@ -96,6 +112,13 @@ func (s *Server) startMembers() error {
 		return fmt.Errorf("paddock/actors: member channel: listen %s: %w", self.ElectionAddr, err)
 	}
 	mc := &memberChannel{s: s, ln: ln, followers: map[uint64]follower{}, conns: map[net.Conn]struct{}{}}
+	mc.learnReports.Log, mc.acceptReports.Log = s.log, s.log
+	if qa := s.cfg.QuorumAuth; qa != nil {
+		s.log.Info("quorum SASL between the members", "mechanism", qa.Mechanism.Name(),
+			"learnerRequireSasl", qa.LearnerRequire, "serverRequireSasl", qa.ServerRequire)
+	} else {
+		s.log.Info("members do not authenticate one another (quorum.auth.enableSasl is off)")
+	}
 	s.members = mc
 	s.wg.Add(2)
 	go mc.accept()
@@ -187,7 +210,7 @@ func (mc *memberChannel) serve(c net.Conn) {
 		}
 		return
 	}
-	id, err := parseHello(hello)
+	id, mech, err := parseHello(hello)
 	if err == nil {
 		if _, ok := mc.s.cfg.member(id); !ok || id == mc.s.cfg.ServerID {
 			err = fmt.Errorf("server id %d is not another member of this ensemble", id)
@@ -196,6 +219,21 @@ func (mc *memberChannel) serve(c net.Conn) {
 	if err != nil {
 		mc.s.log.Warn("member channel: refusing peer", "remote", c.RemoteAddr().String(), "err", err)
 		return
+	}
+	if qa := mc.s.cfg.QuorumAuth; qa != nil || mech != quorumauth.MechNone {
+		_ = c.SetDeadline(time.Now().Add(mc.s.syncBound() + mc.s.cfg.TickTime))
+		p, err := quorumauth.Accept(qa, r, c, mech)
+		peer := quorumauth.PeerHost(c.RemoteAddr())
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				mc.acceptReports.Failed(peer, "member channel: quorum SASL: closing the connection of a peer that did not authenticate", err,
+					"server", id, "remote", c.RemoteAddr().String())
+			}
+			return
+		}
+		if p != "" {
+			mc.acceptReports.Succeeded(peer, "member channel: quorum SASL: a peer authenticated", "server", id, "principal", p)
+		}
 	}
 	for {
 		f, err := read()
@@ -336,14 +374,15 @@ func (mc *memberChannel) sendLoop() {
 				nc.Close()
 				return
 			}
+			if err := mc.open(nc, m, mc.s.cfg.TickTime); err != nil {
+				mc.s.log.Debug("member channel: open", "leader", leader, "addr", m.ElectionAddr, "err", err)
+				mc.untrack(nc)
+				continue
+			}
 			c, to, acked, dialled = nc, leader, new(atomic.Int64), time.Now().UnixMilli()
 			acked.Store(dialled)
 			mc.s.wg.Add(1)
 			go mc.readAcks(nc, acked)
-			if _, err := c.Write(appendHello(nil, mc.s.cfg.ServerID)); err != nil {
-				drop()
-				continue
-			}
 		}
 		frame = mc.s.appendTouches(frame[:0], time.Now())
 		_ = c.SetWriteDeadline(time.Now().Add(mc.s.cfg.TickTime))
@@ -352,6 +391,27 @@ func (mc *memberChannel) sendLoop() {
 			drop()
 		}
 	}
+}
+
+// open sends the hello on c, dialled to member m, and runs quorum SASL
+// when this member authenticates (quorum.auth.learnerRequireSasl), all
+// within timeout; nothing else may be sent on c unless it succeeds. It
+// leaves c without deadlines.
+func (mc *memberChannel) open(c net.Conn, m Member, timeout time.Duration) error {
+	qa := mc.s.cfg.QuorumAuth
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write(appendHello(nil, mc.s.cfg.ServerID, qa.HelloMech())); err != nil {
+		return err
+	}
+	if qa.HelloMech() != quorumauth.MechNone {
+		host, _, _ := net.SplitHostPort(m.ElectionAddr)
+		if err := quorumauth.Learn(qa, c, c, host); err != nil {
+			mc.learnReports.Failed(m.ElectionAddr, "member channel: quorum SASL: cannot authenticate to a member; not sending to it", err, "server", m.ID)
+			return err
+		}
+		mc.learnReports.Succeeded(m.ElectionAddr, "member channel: quorum SASL: authenticated to a member", "server", m.ID)
+	}
+	return c.SetDeadline(time.Time{})
 }
 
 // readAcks records the time of every ack the leader sends on c until c
@@ -378,21 +438,38 @@ type touch struct {
 	ageMs uint32
 }
 
-func appendHello(b []byte, id uint64) []byte {
-	b = binary.BigEndian.AppendUint32(b, memberHelloLen)
+// appendHello appends the hello of server id; mech is the quorum SASL
+// mechanism of the authentication phase that follows (version 3), or
+// quorumauth.MechNone for none (version 2).
+func appendHello(b []byte, id uint64, mech byte) []byte {
+	if mech == quorumauth.MechNone {
+		b = binary.BigEndian.AppendUint32(b, memberHelloLen)
+		b = append(b, memberMagic...)
+		b = append(b, memberVersion)
+		return binary.BigEndian.AppendUint64(b, id)
+	}
+	b = binary.BigEndian.AppendUint32(b, memberHelloLen+1)
 	b = append(b, memberMagic...)
-	b = append(b, memberVersion)
-	return binary.BigEndian.AppendUint64(b, id)
+	b = append(b, memberVersionAuth)
+	b = binary.BigEndian.AppendUint64(b, id)
+	return append(b, mech)
 }
 
-func parseHello(b []byte) (uint64, error) {
-	if len(b) != memberHelloLen || string(b[:4]) != memberMagic {
-		return 0, errors.New("not a Paddock member hello")
+// parseHello returns a hello's server id and its mechanism
+// (quorumauth.MechNone: no authentication follows).
+func parseHello(b []byte) (uint64, byte, error) {
+	if len(b) < memberHelloLen || string(b[:4]) != memberMagic {
+		return 0, 0, errors.New("not a Paddock member hello")
 	}
-	if b[4] != memberVersion {
-		return 0, fmt.Errorf("member channel version %d, want %d", b[4], memberVersion)
+	switch {
+	case b[4] == memberVersion && len(b) == memberHelloLen:
+		return binary.BigEndian.Uint64(b[5:]), quorumauth.MechNone, nil
+	case b[4] == memberVersionAuth && len(b) == memberHelloLen+1 && b[memberHelloLen] != quorumauth.MechNone:
+		return binary.BigEndian.Uint64(b[5:]), b[memberHelloLen], nil
+	case b[4] == memberVersion || b[4] == memberVersionAuth:
+		return 0, 0, fmt.Errorf("member hello of version %d and %d bytes", b[4], len(b))
 	}
-	return binary.BigEndian.Uint64(b[5:]), nil
+	return 0, 0, fmt.Errorf("member channel version %d, want %d or %d", b[4], memberVersion, memberVersionAuth)
 }
 
 // appendTouches appends a touch frame for the sessions connected here.

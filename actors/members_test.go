@@ -12,6 +12,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 // linkProxy forwards one member's member-channel connections to another
@@ -307,14 +309,15 @@ func TestTrackerWaitsForItsLeadership(t *testing.T) {
 //
 //	go test -run '^$' -fuzz '^FuzzMemberFrame$' -fuzztime 10s ./actors
 func FuzzMemberFrame(f *testing.F) {
-	f.Add(appendHello(nil, 3)[4:])
+	f.Add(appendHello(nil, 3, quorumauth.MechNone)[4:])
+	f.Add(appendHello(nil, 3, quorumauth.MechDigest)[4:])
 	f.Add([]byte{memberTouch, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 1, 0})
 	f.Add([]byte{memberTouch, 0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte("PDKM\x01\x00\x00\x00\x00\x00\x00\x00\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if id, err := parseHello(b); err == nil {
-			if got := appendHello(nil, id)[4:]; string(got) != string(b) {
-				t.Fatalf("hello %x read as server %d, written back as %x", b, id, got)
+		if id, mech, err := parseHello(b); err == nil {
+			if got := appendHello(nil, id, mech)[4:]; string(got) != string(b) {
+				t.Fatalf("hello %x read as server %d, mechanism %d, written back as %x", b, id, mech, got)
 			}
 		}
 		zxid, touches, err := parseTouch(b)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/paddockdb/paddock/actors/faults"
+	"github.com/paddockdb/paddock/actors/quorumauth"
 	"github.com/paddockdb/paddock/actors/walcheck"
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
@@ -81,6 +83,13 @@ type Config struct {
 	// enforce.auth.enabled, or ["sasl"] for sessionRequireClientSASLAuth);
 	// nil: not enforced.
 	EnforceAuth []string
+
+	// QuorumAuth is quorum SASL between the members (zoo.cfg's
+	// quorum.auth.enableSasl and its require flags, the JAAS QuorumServer
+	// and QuorumLearner sections), on the quorum port and the member
+	// channel alike (package quorumauth); nil: none. Its Hosts, when
+	// empty, are the hosts of Members.
+	QuorumAuth *quorumauth.Config
 
 	// LogRetention is the number of Raft entries kept in the log behind
 	// a snapshot (zoo.cfg commitLogCount); zero is compactionOverhead. A
@@ -186,6 +195,22 @@ func (c *Config) setDefaults() error {
 			}
 			seen[m.ID] = true
 		}
+	}
+	if c.QuorumAuth != nil {
+		if c.QuorumAuth.Mechanism == nil {
+			return errors.New("paddock/actors: Config.QuorumAuth has no mechanism")
+		}
+		qa := *c.QuorumAuth
+		if len(qa.Hosts) == 0 {
+			for _, m := range c.Members {
+				for _, addr := range []string{m.QuorumAddr, m.ElectionAddr} {
+					if host, _, err := net.SplitHostPort(addr); err == nil && !slices.Contains(qa.Hosts, host) {
+						qa.Hosts = append(qa.Hosts, host)
+					}
+				}
+			}
+		}
+		c.QuorumAuth = &qa
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 const writeStep = 1 << 20 // a write deadline covers at most this much
@@ -45,9 +47,24 @@ func (t *transport) dial(ctx context.Context, target string, kind byte) (*link, 
 		return nil, fmt.Errorf("paddock/raftnet: dial %s: %w", target, err)
 	}
 	l := &link{nc: nc, gone: make(chan struct{}), done: make(chan struct{})}
-	if err := l.write(appendHello(nil, kind), t.cfg.IOTimeout); err != nil {
+	// ctx and Close end the hello and the authentication too.
+	unwatch := context.AfterFunc(dctx, func() { nc.Close() })
+	qa := t.cfg.QuorumAuth
+	err = l.write(appendHello(nil, kind, qa.HelloMech()), t.cfg.IOTimeout)
+	if err != nil {
+		err = fmt.Errorf("paddock/raftnet: hello to %s: %w", target, err)
+	} else if qa.HelloMech() != quorumauth.MechNone {
+		err = t.learn(nc, target)
+	}
+	if !unwatch() {
+		err = errClosed
+		if t.ctx.Err() == nil {
+			err = fmt.Errorf("paddock/raftnet: dial %s: %w", target, ctx.Err())
+		}
+	}
+	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("paddock/raftnet: hello to %s: %w", target, err)
+		return nil, err
 	}
 	if !t.track(nc) {
 		nc.Close()
@@ -55,6 +72,24 @@ func (t *transport) dial(ctx context.Context, target string, kind byte) (*link, 
 	}
 	go t.watch(l, target)
 	return l, nil
+}
+
+// learn authenticates this member on a dialled connection whose hello
+// asked for quorum SASL, within the IOTimeout. Nothing else is written on
+// the connection unless it succeeds.
+func (t *transport) learn(nc net.Conn, target string) error {
+	host, _, _ := net.SplitHostPort(target)
+	_ = nc.SetDeadline(time.Now().Add(t.cfg.IOTimeout))
+	if err := quorumauth.Learn(t.cfg.QuorumAuth, nc, nc, host); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return err // the dial's context ended, or Close: dial says which
+		}
+		t.learnReports.Failed(target, "quorum SASL: cannot authenticate to a peer; not sending to it", err)
+		return fmt.Errorf("paddock/raftnet: quorum SASL with %s: %w", target, err)
+	}
+	_ = nc.SetDeadline(time.Time{}) // the link's reader waits without one
+	t.learnReports.Succeeded(target, "quorum SASL: authenticated to a peer")
+	return nil
 }
 
 // watch is the link's reader goroutine: it learns at once that the peer

@@ -27,12 +27,26 @@
 //
 // Wire format (all integers big-endian):
 //
-//	hello  = magic "PDKR" | version (1 byte, 1) | kind (1 byte: 1 messages, 2 snapshot chunks)
+//	hello  = magic "PDKR" | version (1 byte) | kind (1 byte: 1 messages, 2 snapshot chunks) [| mechanism (1 byte)]
 //	frame  = length (4 bytes) | CRC-32C of the payload (4 bytes) | payload
 //
-// A connection carries one hello, from the dialler, then frames in one
-// direction only: the acceptor never writes, and the dialler's reader
-// takes any byte it reads as a broken peer. A message frame's payload is
+// Version 1 has no mechanism byte: no authentication follows. Version 2
+// has one (1: DIGEST-MD5, never 0), and quorum SASL's authentication
+// phase follows the hello (package quorumauth documents its frames). A
+// dialler sends version 2 when its quorum SASL asks the learner to
+// authenticate (Factory.QuorumAuth, quorum.auth.learnerRequireSasl) and
+// version 1 otherwise, so that members of an earlier Paddock still read
+// it. An acceptor with quorum SASL verifies the dialler, and closes the
+// connection, with a warning naming the peer and the reason, when the
+// dialler fails, or sends version 1 while quorum.auth.serverRequireSasl
+// is true; one without answers a version 2 hello "unsupported" and
+// closes. A dialler whose exchange fails (its credentials rejected, or
+// the acceptor unable to prove it knows the password) closes the
+// connection having sent nothing else, and the dial fails.
+//
+// After the hello (and the authentication phase) a connection carries
+// frames in one direction only: the acceptor never writes, and the
+// dialler's reader takes any byte it reads as a broken peer. A message frame's payload is
 // one pb.MessageBatch, a chunk frame's one pb.Chunk, each at most the
 // bound of its kind (frame.go: Dragonboat's batch and chunk sizes plus
 // room for their own fields). A bad hello, a bad CRC, a length over the
@@ -42,12 +56,15 @@
 // end once it has handed every chunk to the ChunkHandler, so Close on the
 // sending side returns after the receiver has taken the last chunk.
 //
-// The quorum port trusts its peers as Dragonboat's own transport does:
-// the checks keep corruption and stray connections (a port scan, another
-// protocol) from costing more than their connection, and a payload never
-// reaches Dragonboat's decoder before its structure is known to be sound,
-// since that decoder indexes out of range on some malformed input. A
-// peer that can reach the port can send any Raft message it likes.
+// Without quorum SASL the quorum port trusts its peers as Dragonboat's
+// own transport does: the checks keep corruption and stray connections (a
+// port scan, another protocol) from costing more than their connection,
+// and a payload never reaches Dragonboat's decoder before its structure is
+// known to be sound, since that decoder indexes out of range on some
+// malformed input. A peer that can reach the port can send any Raft
+// message it likes, unless quorum.auth.serverRequireSasl makes it prove
+// first that it holds a QuorumLearner password (the traffic itself is not
+// encrypted: SASL here authenticates, as in ZooKeeper).
 //
 // Goroutines: the accept loop, one per accepted connection and one reader
 // per dialled connection, all counted by the transport; Close stops the

@@ -10,17 +10,24 @@ import (
 	"time"
 
 	pb "github.com/lni/dragonboat/v4/raftpb"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
-// The hello: magic, version, kind (doc.go).
+// The hello: magic, version, kind, and in version 2 the quorum SASL
+// mechanism (doc.go).
 const (
-	helloLen        = 6
-	protocolVersion = 1
-	kindMessages    = 1
-	kindChunks      = 2
-	frameHeaderLen  = 8 // length, CRC-32C
-	frameReadStep   = 1 << 20
-	keptBufferCap   = 1 << 20 // a connection keeps a payload buffer up to this size between frames
+	helloLen = 6
+	// versionPlain: no authentication phase follows the hello.
+	versionPlain = 1
+	// versionAuth: the hello has one more byte, the mechanism of the
+	// authentication phase that follows (package quorumauth).
+	versionAuth    = 2
+	kindMessages   = 1
+	kindChunks     = 2
+	frameHeaderLen = 8 // length, CRC-32C
+	frameReadStep  = 1 << 20
+	keptBufferCap  = 1 << 20 // a connection keeps a payload buffer up to this size between frames
 )
 
 var magic = [4]byte{'P', 'D', 'K', 'R'}
@@ -65,23 +72,30 @@ var (
 	errPeerWrote = errors.New("paddock/raftnet: peer wrote on a one-way connection")
 )
 
-func appendHello(b []byte, kind byte) []byte {
+// appendHello appends the hello of a connection of kind; mech is the
+// quorum SASL mechanism of the authentication phase that follows, or
+// quorumauth.MechNone for none.
+func appendHello(b []byte, kind, mech byte) []byte {
 	b = append(b, magic[:]...)
-	return append(b, protocolVersion, kind)
+	if mech == quorumauth.MechNone {
+		return append(b, versionPlain, kind)
+	}
+	return append(b, versionAuth, kind, mech)
 }
 
-// parseHello checks a hello and returns its kind.
-func parseHello(b []byte) (byte, error) {
+// parseHello checks the first helloLen bytes of a hello and returns its
+// kind and whether a mechanism byte follows.
+func parseHello(b []byte) (kind byte, auth bool, err error) {
 	if len(b) != helloLen || [4]byte(b[:4]) != magic {
-		return 0, fmt.Errorf("%w: not a Paddock Raft connection", errHello)
+		return 0, false, fmt.Errorf("%w: not a Paddock Raft connection", errHello)
 	}
-	if b[4] != protocolVersion {
-		return 0, fmt.Errorf("%w: version %d, want %d", errHello, b[4], protocolVersion)
+	if b[4] != versionPlain && b[4] != versionAuth {
+		return 0, false, fmt.Errorf("%w: version %d, want %d or %d", errHello, b[4], versionPlain, versionAuth)
 	}
 	if b[5] != kindMessages && b[5] != kindChunks {
-		return 0, fmt.Errorf("%w: unknown kind %d", errHello, b[5])
+		return 0, false, fmt.Errorf("%w: unknown kind %d", errHello, b[5])
 	}
-	return b[5], nil
+	return b[5], b[4] == versionAuth, nil
 }
 
 // frameReader reads the hello and then frames off an accepted connection.
@@ -104,19 +118,31 @@ func (r *frameReader) setDeadline(idle bool) error {
 	return r.deadline(time.Now().Add(r.timeout))
 }
 
-// hello reads the connection's hello and returns its kind.
-func (r *frameReader) hello() (byte, error) {
+// hello reads the connection's hello and returns its kind and the
+// mechanism of the authentication phase that follows
+// (quorumauth.MechNone: none).
+func (r *frameReader) hello() (kind, mech byte, err error) {
 	if err := r.setDeadline(false); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var b [helloLen]byte
-	if _, err := io.ReadFull(r.br, b[:]); err != nil {
+	var b [helloLen + 1]byte
+	if _, err := io.ReadFull(r.br, b[:helloLen]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, fmt.Errorf("%w: the peer closed inside it", errHello)
+			return 0, 0, fmt.Errorf("%w: the peer closed inside it", errHello)
 		}
-		return 0, err
+		return 0, 0, err
 	}
-	return parseHello(b[:])
+	kind, auth, err := parseHello(b[:helloLen])
+	if err != nil || !auth {
+		return kind, quorumauth.MechNone, err
+	}
+	if b[helloLen], err = r.br.ReadByte(); err != nil {
+		return 0, 0, fmt.Errorf("%w: the peer closed inside it", errHello)
+	}
+	if b[helloLen] == quorumauth.MechNone {
+		return 0, 0, fmt.Errorf("%w: version %d without a mechanism", errHello, versionAuth)
+	}
+	return kind, b[helloLen], nil
 }
 
 // next reads one frame of at most max payload bytes and returns its

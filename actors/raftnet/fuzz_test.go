@@ -7,12 +7,14 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 // connectionError reports whether err is one a connection may end with
 // on bad or ended input.
 func connectionError(err error) bool {
-	for _, e := range []error{io.EOF, errHello, errFrameSize, errChecksum, errTruncated, errDecode} {
+	for _, e := range []error{io.EOF, errHello, errFrameSize, errChecksum, errTruncated, errDecode, quorumauth.ErrFrame, quorumauth.ErrFailed, quorumauth.ErrUnsupported} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -21,7 +23,9 @@ func connectionError(err error) bool {
 }
 
 // FuzzDecoder feeds bytes to what serves an accepted connection: the
-// hello, the frames and their payloads' decoding; and the same bytes to
+// hello, the quorum SASL exchange its version 2 asks for (nothing
+// authenticates: the nonce is random), the frames and their payloads'
+// decoding; and the same bytes to
 // the payload decoders directly, as if past the checksum. Nothing may
 // panic, and every error is one that closes the connection.
 func FuzzDecoder(f *testing.F) {
@@ -35,7 +39,7 @@ func FuzzDecoder(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	hm, hc := appendHello(nil, kindMessages), appendHello(nil, kindChunks)
+	hm, hc := appendHello(nil, kindMessages, quorumauth.MechNone), appendHello(nil, kindChunks, quorumauth.MechNone)
 	f.Add(cat(hm, bf, bf))
 	f.Add(cat(hc, cf))
 	f.Add(cat(hm, bf[:len(bf)-1]))
@@ -44,10 +48,19 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte{0x0a, 0x00, 0x0a, 0xff}) // Dragonboat's decoder indexes out of range on it
 	f.Add(cat(hm, frame([]byte{0x0a, 0x00, 0x0a, 0xff})))
 	f.Add([]byte("PDKR\x01"))
+	f.Add(cat(appendHello(nil, kindMessages, quorumauth.MechDigest), []byte{0, 0, 0, 1, 0}, bf))
+	f.Add([]byte("PDKR\x02\x01\x01\xff\xff\xff\xff"))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := &frameReader{br: bufio.NewReader(bytes.NewReader(data)), timeout: time.Second}
-		kind, err := r.hello()
+		kind, mech, err := r.hello()
+		if err == nil && mech != quorumauth.MechNone {
+			qa := &quorumauth.Config{ServerRequire: true, Mechanism: &quorumauth.Digest{Users: map[string]string{"learner": "pw"}}}
+			_, err = quorumauth.Accept(qa, r.br, io.Discard, mech)
+			if err == nil {
+				t.Fatal("authenticated by fuzz input")
+			}
+		}
 		for err == nil {
 			var p []byte
 			if p, err = r.next(maxPayload(kind)); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
 
+	"github.com/paddockdb/paddock/actors/quorumauth"
 	"github.com/paddockdb/paddock/wire/zktest"
 )
 
@@ -466,7 +467,7 @@ func TestMalformedInput(t *testing.T) {
 	a, _ := start(t, addrA, Factory{}, lg)
 	_, recB := start(t, addrB, Factory{IOTimeout: 300 * time.Millisecond}, lg)
 
-	hm, hc := appendHello(nil, kindMessages), appendHello(nil, kindChunks)
+	hm, hc := appendHello(nil, kindMessages, quorumauth.MechNone), appendHello(nil, kindChunks, quorumauth.MechNone)
 	good := testBatch(addrA, 1, 100)
 	goodFrame, err := appendBatchFrame(nil, &good)
 	if err != nil {
@@ -487,7 +488,9 @@ func TestMalformedInput(t *testing.T) {
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, "not a Paddock Raft connection"},
 		{"member channel hello", []byte("PDKM\x01\x00\x00\x00\x00\x00\x00\x01"), false, "not a Paddock Raft connection"},
 		{"bad magic", []byte("PDKX\x01\x01"), false, "not a Paddock Raft connection"},
-		{"wrong version", []byte("PDKR\x02\x01"), false, "version 2"},
+		{"wrong version", []byte("PDKR\x03\x01"), false, "version 3"},
+		{"version 2 without a mechanism", []byte("PDKR\x02\x01\x00"), false, "without a mechanism"},
+		{"version 2 cut before the mechanism", []byte("PDKR\x02\x01"), true, "closed inside"},
 		{"unknown kind", []byte("PDKR\x01\x07"), false, "unknown kind 7"},
 		{"truncated hello", []byte("PDK"), true, "bad hello"},
 		{"no hello", nil, false, "stalled"},
@@ -740,7 +743,7 @@ func TestCloseEndsEveryGoroutine(t *testing.T) {
 	defer quiet.Close()
 	mid := rawConn(t, addrB) // inside a frame
 	defer mid.Close()
-	if _, err := mid.Write(cat(appendHello(nil, kindMessages), header(1000, 0), []byte("abc"))); err != nil {
+	if _, err := mid.Write(cat(appendHello(nil, kindMessages, quorumauth.MechNone), header(1000, 0), []byte("abc"))); err != nil {
 		t.Fatal(err)
 	}
 	// 2 accept loops, 3 readers of dialled connections (ab, ba, sc), 5

@@ -15,6 +15,8 @@ import (
 	"github.com/lni/dragonboat/v4/config"
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
+
+	"github.com/paddockdb/paddock/actors/quorumauth"
 )
 
 // Name is the transport's name as Dragonboat logs it.
@@ -47,11 +49,17 @@ type Factory struct {
 	Peer func(shardID, replicaID uint64) (string, bool)
 	// DialTimeout bounds each dial (default DefaultDialTimeout).
 	DialTimeout time.Duration
-	// IOTimeout bounds every step of a write, a hello and every step of
-	// a frame being read once its first byte has come, and the wait for
-	// a snapshot receiver to take the last chunk (default
-	// DefaultIOTimeout).
+	// IOTimeout bounds every step of a write, a hello with its
+	// authentication phase and every step of a frame being read once its
+	// first byte has come, and the wait for a snapshot receiver to take
+	// the last chunk (default DefaultIOTimeout).
 	IOTimeout time.Duration
+	// QuorumAuth is the member's quorum SASL (zoo.cfg's
+	// quorum.auth.enableSasl and its require flags; package quorumauth):
+	// dialled connections authenticate when it asks the learner to,
+	// accepted ones are verified; nil: none (a peer that asks to
+	// authenticate is told so and closed).
+	QuorumAuth *quorumauth.Config
 }
 
 var _ config.TransportFactory = (*Factory)(nil)
@@ -85,6 +93,7 @@ func (f *Factory) Create(nhc config.NodeHostConfig, onBatch raftio.MessageHandle
 		log:        cfg.Logger,
 		conns:      map[net.Conn]struct{}{},
 	}
+	t.learnReports.Log, t.acceptReports.Log = cfg.Logger, cfg.Logger
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t
 }
@@ -137,6 +146,9 @@ type transport struct {
 	onBatch    raftio.MessageHandler
 	onChunk    raftio.ChunkHandler
 	log        *slog.Logger
+	// The outcomes of quorum SASL exchanges, per peer: as a dialler (by
+	// target) and as an acceptor (by the peer's host).
+	learnReports, acceptReports quorumauth.Reporter
 	// ctx is cancelled by Close: it ends the dials in progress.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -253,10 +265,26 @@ func (t *transport) serve(nc net.Conn) {
 	defer t.untrack(nc)
 	defer nc.Close()
 	r := &frameReader{br: bufio.NewReaderSize(nc, 64<<10), deadline: nc.SetReadDeadline, timeout: t.cfg.IOTimeout}
-	kind, err := r.hello()
+	kind, mech, err := r.hello()
 	if err != nil {
 		t.ended(nc, "hello", err)
 		return
+	}
+	if t.cfg.QuorumAuth != nil || mech != quorumauth.MechNone {
+		_ = nc.SetDeadline(time.Now().Add(t.cfg.IOTimeout))
+		p, err := quorumauth.Accept(t.cfg.QuorumAuth, r.br, nc, mech)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.acceptReports.Failed(quorumauth.PeerHost(nc.RemoteAddr()), "quorum SASL: closing the connection of a peer that did not authenticate",
+				err, "remote", nc.RemoteAddr().String())
+			return
+		}
+		if p != "" {
+			t.acceptReports.Succeeded(quorumauth.PeerHost(nc.RemoteAddr()), "quorum SASL: a peer authenticated", "principal", p, "remote", nc.RemoteAddr().String())
+		}
+		_ = nc.SetWriteDeadline(time.Time{})
 	}
 	src := sourceCheck{t: t, remote: nc.RemoteAddr().String()}
 	for {

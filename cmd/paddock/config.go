@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/paddockdb/paddock/actors"
+	"github.com/paddockdb/paddock/actors/quorumauth"
 	"github.com/paddockdb/paddock/cmd/paddock/zoocfg"
 )
 
@@ -176,6 +177,7 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		ExtendedTypes:          zk.ExtendedTypes,
 		SuperDigest:            zk.SuperDigest,
 		SASL:                   saslConfig(zk.SASL),
+		QuorumAuth:             quorumAuth(zk.QuorumSASL),
 		SASLScheme:             zk.SASL.Provider,
 		EnforceAuth:            zk.EnforceAuth,
 		EnforceQuota:           zk.EnforceQuota,
@@ -210,6 +212,17 @@ func saslConfig(sc zoocfg.SASL) *actors.SASLConfig {
 		c.Kerberos = sc.Kerberos.Acceptor
 	}
 	return c
+}
+
+// quorumAuth is quorum SASL between the members: nil without
+// quorum.auth.enableSasl; the hosts it authorizes are the members'
+// (actors fills them in).
+func quorumAuth(q *zoocfg.QuorumSASL) *quorumauth.Config {
+	if q == nil {
+		return nil
+	}
+	return &quorumauth.Config{LearnerRequire: q.LearnerRequire, ServerRequire: q.ServerRequire,
+		Mechanism: &quorumauth.Digest{Users: q.Users, User: q.User, Password: q.Password}}
 }
 
 // ensembleOf returns the members of the ensemble zk describes (none for a

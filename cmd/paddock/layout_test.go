@@ -21,14 +21,18 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// wire/ stays stdlib only (wire/kerberos/doc.go).
 		"wire/kerberos": {"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"},
 		"statemachine":  {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
-		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", mod + "actors/walcheck", "github.com/lni/dragonboat/v4",
+		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", mod + "actors/quorumauth", mod + "actors/walcheck", "github.com/lni/dragonboat/v4",
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
 		// The storage fault layer sits under Dragonboat's LogDB and
 		// snapshots (its vfs.FS) and wraps the state machine.
 		"actors/faults": {"github.com/lni/vfs", "github.com/lni/dragonboat/v4"},
 		// The Raft transport speaks TCP under Dragonboat's generic layer
 		// (actors/raftnet/doc.go).
-		"actors/raftnet": {"github.com/lni/dragonboat/v4"},
+		"actors/raftnet": {"github.com/lni/dragonboat/v4", mod + "actors/quorumauth"},
+		// Quorum SASL runs its mechanisms on the SASL code under wire
+		// (actors/quorumauth/doc.go); it is used by the quorum port and
+		// the member channel alike.
+		"actors/quorumauth": {mod + "wire"},
 		// The WAL scan reads pebble's format itself, before pebble opens
 		// the files (actors/walcheck/walcheck.go).
 		"actors/walcheck": nil,

@@ -13,7 +13,8 @@ import (
 type Client struct {
 	user, password string
 	random         io.Reader
-	step           int // 0: initial; 1: wants the challenge; 2: wants rspauth; 3: complete
+	service, host  string // the digest-uri's protocol and server name
+	step           int    // 0: initial; 1: wants the challenge; 2: wants rspauth; 3: complete
 	uri, realm     string
 	nonce, cnonce  string
 	complete       bool
@@ -22,7 +23,14 @@ type Client struct {
 // NewClient starts an exchange for user and password, taking the cnonce
 // from random (crypto/rand.Reader).
 func NewClient(user, password string, random io.Reader) *Client {
-	return &Client{user: user, password: password, random: random}
+	return NewClientFor(user, password, random, Service, Realm)
+}
+
+// NewClientFor is NewClient for another protocol (service) and server
+// name (host, the digest-uri's): ZooKeeper's quorum learner runs
+// QuorumService, QuorumRealm.
+func NewClientFor(user, password string, random io.Reader, service, host string) *Client {
+	return &Client{user: user, password: password, random: random, service: service, host: host}
 }
 
 // Complete reports whether the server proved it knows the password too.
@@ -87,7 +95,7 @@ func (c *Client) respond(challenge []byte) ([]byte, error) {
 		return nil, failf("generating the cnonce: %v", err)
 	}
 	c.realm, c.nonce, c.cnonce = d["realm"], nonce, base64.StdEncoding.EncodeToString(raw[:])
-	c.uri = Service + "/" + Realm
+	c.uri = c.service + "/" + c.host
 	resp := responseValue("AUTHENTICATE", c.uri, "auth", c.user, c.realm, c.password, c.nonce, c.cnonce, nil)
 	var b strings.Builder
 	b.WriteString("charset=utf-8,username=")

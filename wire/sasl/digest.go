@@ -20,6 +20,10 @@
 // JDK, a first token that is not empty is ignored (the JDK supports no
 // subsequent authentication) and a token over MaxResponse bytes is refused.
 //
+// ZooKeeper's quorum SASL between ensemble members runs the same exchange
+// under other names: protocol QuorumService and server name QuorumRealm
+// (NewServerFor, NewClientFor; actors/quorumauth carries the tokens).
+//
 // The package is pure: the caller supplies the randomness (nonces) and the
 // user database. It imports only the standard library.
 package sasl
@@ -47,6 +51,15 @@ const (
 	Mechanism = "DIGEST-MD5"
 )
 
+// The names of ZooKeeper's quorum SASL (QuorumAuth): SaslQuorumAuthServer
+// and SaslQuorumAuthLearner run DIGEST-MD5 for protocol
+// "zookeeper-quorum" and server name "zk-quorum-sasl-md5" (NewServerFor,
+// NewClientFor).
+const (
+	QuorumService = "zookeeper-quorum"
+	QuorumRealm   = "zk-quorum-sasl-md5"
+)
+
 // MaxResponse is the JDK's bound on a DIGEST-MD5 response (4096 bytes):
 // a longer token is an error before it is parsed.
 const MaxResponse = 4096
@@ -69,7 +82,9 @@ type Passwords func(user string) (password string, ok bool)
 type Server struct {
 	passwords Passwords
 	random    io.Reader
-	step      int // 1: wants the empty token; 3: wants the response; 0: done or failed
+	service   string // the digest-uri's protocol
+	realm     string // the server name: the realm and the digest-uri's host
+	step      int    // 1: wants the empty token; 3: wants the response; 0: done or failed
 	nonce     string
 	user      string
 	authzid   string
@@ -79,7 +94,13 @@ type Server struct {
 // NewServer starts an exchange that takes its nonce from random
 // (crypto/rand.Reader in a server) and its users from passwords.
 func NewServer(passwords Passwords, random io.Reader) *Server {
-	return &Server{passwords: passwords, random: random, step: 1}
+	return NewServerFor(passwords, random, Service, Realm)
+}
+
+// NewServerFor is NewServer for another protocol (service) and server
+// name (realm): ZooKeeper's quorum SASL runs QuorumService, QuorumRealm.
+func NewServerFor(passwords Passwords, random io.Reader, service, realm string) *Server {
+	return &Server{passwords: passwords, random: random, service: service, realm: realm, step: 1}
 }
 
 // Complete reports whether the client has authenticated.
@@ -110,7 +131,7 @@ func (s *Server) Step(token []byte) ([]byte, error) {
 		}
 		s.nonce = base64.StdEncoding.EncodeToString(raw[:])
 		s.step = 3
-		return []byte(`realm="` + Realm + `",nonce="` + s.nonce + `",charset=utf-8,algorithm=md5-sess`), nil
+		return []byte(`realm="` + s.realm + `",nonce="` + s.nonce + `",charset=utf-8,algorithm=md5-sess`), nil
 	case 3:
 		s.step = 0 // whatever happens, no third token
 		rspauth, err := s.validate(token)
@@ -146,7 +167,7 @@ func (s *Server) validate(token []byte) ([]byte, error) {
 		return nil, failf("missing username")
 	}
 	realm := d["realm"] // "" when absent, which is not the server's realm
-	if realm != Realm {
+	if realm != s.realm {
 		return nil, failf("nonexistent realm: %q", realm)
 	}
 	nonce, ok := d["nonce"]
@@ -173,8 +194,8 @@ func (s *Server) validate(token []byte) ([]byte, error) {
 		return nil, failf("server does not support qop %q", qop)
 	}
 	uri, ok := d["digest-uri"]
-	if !ok || !strings.EqualFold(uri, DigestURI) {
-		return nil, failf("mismatched URI: %q; expecting %q", uri, DigestURI)
+	if want := s.service + "/" + s.realm; !ok || !strings.EqualFold(uri, want) {
+		return nil, failf("mismatched URI: %q; expecting %q", uri, want)
 	}
 	resp, ok := d["response"]
 	if !ok {

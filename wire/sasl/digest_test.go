@@ -34,8 +34,11 @@ func users(u string) (string, bool) {
 
 func exchange(t *testing.T, user, pass string) (*Server, error) {
 	t.Helper()
-	s := NewServer(users, rand.Reader)
-	c := NewClient(user, pass, rand.Reader)
+	return exchangeWith(t, NewServer(users, rand.Reader), NewClient(user, pass, rand.Reader))
+}
+
+func exchangeWith(t *testing.T, s *Server, c *Client) (*Server, error) {
+	t.Helper()
 	tok, err := c.Step(nil)
 	if err != nil || len(tok) != 0 {
 		t.Fatalf("first client token %q, %v; want empty", tok, err)
@@ -53,6 +56,23 @@ func exchange(t *testing.T, user, pass string) (*Server, error) {
 		t.Fatal("client complete, server not")
 	}
 	return s, nil
+}
+
+// The quorum's names (QuorumService, QuorumRealm) make another
+// digest-uri and realm: a quorum learner authenticates against a quorum
+// server, and a client-port client does not, nor the other way round.
+func TestExchangeQuorumNames(t *testing.T) {
+	quorum := func() *Server { return NewServerFor(users, rand.Reader, QuorumService, QuorumRealm) }
+	s, err := exchangeWith(t, quorum(), NewClientFor("bob", "bobsecret", rand.Reader, QuorumService, QuorumRealm))
+	if err != nil || s.User() != "bob" {
+		t.Fatalf("quorum exchange: user %q, %v", s.User(), err)
+	}
+	if _, err := exchangeWith(t, quorum(), NewClient("bob", "bobsecret", rand.Reader)); err == nil || !strings.Contains(err.Error(), "mismatched URI") {
+		t.Errorf("client-port client against a quorum server: %v", err)
+	}
+	if _, err := exchangeWith(t, NewServer(users, rand.Reader), NewClientFor("bob", "bobsecret", rand.Reader, QuorumService, QuorumRealm)); err == nil || !strings.Contains(err.Error(), "URI") {
+		t.Errorf("quorum learner against a client-port server: %v", err)
+	}
 }
 
 func TestExchange(t *testing.T) {

@@ -47,6 +47,15 @@
 //     JAAS file is an error. sessionRequireClientSASLAuth and
 //     enforce.auth.* are checked as AuthenticationHelper checks them,
 //     with strict booleans.
+//   - Quorum SASL (quorumsasl.go): the quorum.auth.* keys are checked
+//     as QuorumPeerConfig checks them, and with quorum.auth.enableSasl the
+//     JAAS file's QuorumServer and QuorumLearner sections (or those the
+//     saslLoginContext keys name) must exist, hold DigestLoginModule and
+//     give users, and a username and password: errors with file and line
+//     at start, where ZooKeeper fails when the quorum peer starts. A
+//     misspelt quorum.auth.* key, which ZooKeeper would ignore as a
+//     system property, is an error; so is -Dquorum.auth.*=true, which
+//     ZooKeeper never reads.
 //   - Unknown keys and properties are warnings, not errors (ZooKeeper
 //     takes them without a word); known ZooKeeper settings without effect
 //     here are warnings that say so.

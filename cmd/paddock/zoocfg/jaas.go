@@ -291,11 +291,49 @@ const (
 // an error: a Krb5LoginModule here (the client port's server section
 // takes it through finishKerberos instead), or any other class.
 func (j *JAAS) DigestUsers(section string) (users map[string]string, ok bool, err error) {
+	mods, ok, err := j.digestModules(section)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	users = map[string]string{}
+	for _, m := range mods {
+		for k, v := range m.Options {
+			if name, ok := strings.CutPrefix(k, "user_"); ok {
+				users[name] = v
+			}
+		}
+	}
+	return users, true, nil
+}
+
+// DigestCredentials returns the username and password options of
+// section's DigestLoginModule: the credentials of the side that logs in
+// (ZooKeeper's QuorumLearner section, as its DigestLoginModule takes
+// them); ok is false when the file has no such section. line is the
+// module's, for errors; a section with a module other than
+// DigestLoginModule is an error, as in DigestUsers.
+func (j *JAAS) DigestCredentials(section string) (user, password string, line int, ok bool, err error) {
+	mods, ok, err := j.digestModules(section)
+	if !ok || err != nil {
+		return "", "", 0, ok, err
+	}
+	for _, m := range mods {
+		u, hasUser := m.Options["username"]
+		pw, hasPassword := m.Options["password"]
+		if hasUser || hasPassword {
+			return u, pw, m.Line, true, nil
+		}
+		line = m.Line
+	}
+	return "", "", line, true, nil
+}
+
+// digestModules returns section's login modules, all DigestLoginModule.
+func (j *JAAS) digestModules(section string) ([]JAASModule, bool, error) {
 	mods, ok := j.Sections[section]
 	if !ok {
 		return nil, false, nil
 	}
-	users = map[string]string{}
 	for _, m := range mods {
 		switch m.Class {
 		case DigestLoginModule:
@@ -304,11 +342,6 @@ func (j *JAAS) DigestUsers(section string) (users map[string]string, ok bool, er
 		default:
 			return nil, true, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: unknown login module %s (paddock knows %s)", section, m.Class, DigestLoginModule)}
 		}
-		for k, v := range m.Options {
-			if name, ok := strings.CutPrefix(k, "user_"); ok {
-				users[name] = v
-			}
-		}
 	}
-	return users, true, nil
+	return mods, true, nil
 }

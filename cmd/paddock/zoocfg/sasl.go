@@ -21,6 +21,7 @@ func (p *parser) finishSASL() {
 		j, err := ReadJAAS(sc.JAASFile)
 		krb5, isKrb5 := JAASModule{}, false
 		if err == nil {
+			p.jaas = j // the quorum SASL sections are read from it too (quorumsasl.go)
 			krb5, isKrb5 = j.krb5Module(section)
 		}
 		p.loadKrb5Conf(isKrb5)

@@ -238,6 +238,7 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.kerberos.", "other keys refused (Kerberos)", refuseAny("Kerberos (SASL GSSAPI)")},
 	{"zookeeper.letAnySaslUserDoX", "refused", refuseAny("letAnySaslUserDoX")},
 	{"zookeeper.ensembleAuthName", "refused (ensemble authentication)", refuseAny("ensemble authentication")},
+	{"quorum.auth.", "not a system property: ZooKeeper reads `quorum.auth.*` from zoo.cfg only, so a flag that asks for quorum SASL (`true`, a Kerberos principal) stops the server, and any other is ignored with a warning", quorumAuthFlag},
 	{"zookeeper.X509AuthenticationProvider.superUser", "refused (TLS)", refuseAny(needTLS)},
 	{"zookeeper.ssl.", "refused (TLS), every key, `ssl.quorum.*` too", refuseAny(needTLS)},
 	{"zookeeper.client.portUnification", "`true` refused (TLS)", refuseBool(needTLS, true)},
@@ -395,6 +396,18 @@ func refuseInt(what string, asks func(int) bool) func(p *parser, s setting) {
 			p.refuse(s, what)
 		}
 	}
+}
+
+// quorumAuthFlag handles a -Dquorum.auth.* flag: ZooKeeper never reads
+// one, so it would run without the quorum SASL the flag asks for.
+func quorumAuthFlag(p *parser, s setting) {
+	asks := s.name == "quorum.auth.kerberos.servicePrincipal" ||
+		strings.EqualFold(s.value, "true") && (s.name == keyQuorumEnable || s.name == keyQuorumServerRequire || s.name == keyQuorumLearnerRequire)
+	if asks {
+		p.propErrorf(s, "ZooKeeper reads %s from zoo.cfg only, never as a system property, and would not authenticate its members: set it in zoo.cfg", s.name)
+		return
+	}
+	p.propWarnf(s, "ZooKeeper reads %s from zoo.cfg only; ignored (set it in zoo.cfg)", s.name)
 }
 
 // authProvider handles zookeeper.authProvider.N: ZooKeeper loads the

@@ -84,6 +84,10 @@ type Config struct {
 
 	// SASL is the client port's SASL (DIGEST-MD5 or GSSAPI) configuration.
 	SASL SASL
+	// QuorumSASL is quorum SASL between the members (quorum.auth.*,
+	// quorumsasl.go); nil unless quorum.auth.enableSasl=true in an
+	// ensemble.
+	QuorumSASL *QuorumSASL
 	// EnforceAuth lists the schemes a session must hold an id of before
 	// any request but auth and sasl (enforce.auth.enabled with
 	// enforce.auth.schemes, or sessionRequireClientSASLAuth); nil: off.
@@ -321,7 +325,7 @@ func Parse(r io.Reader, name string, props []Property) (*Config, error) {
 }
 
 func newParser(name string) *parser {
-	p := &parser{cfg: Default(), name: name, seen: map[string]int{}, servers: map[uint64]entry{}, propAt: map[string]int{}}
+	p := &parser{cfg: Default(), name: name, seen: map[string]int{}, servers: map[uint64]entry{}, propAt: map[string]int{}, quorumKeys: map[string]entry{}}
 	p.cfg.File = name
 	return p
 }
@@ -339,6 +343,7 @@ func (p *parser) run(entries []entry, props []Property) (*Config, error) {
 	p.applyProps()
 	p.finishSASL()
 	p.finish()
+	p.finishQuorumSASL()
 	// Per file in the order first met, by line.
 	rank := map[string]int{}
 	for _, w := range p.cfg.Warnings {
@@ -366,6 +371,10 @@ type parser struct {
 	// The enforced-authentication settings, checked together (finishSASL).
 	requireSASL, enforceAuth, enforceSchemes *setting
 	servers                                  map[uint64]entry
+	// The JAAS file, once read (finishSASL); nil without one.
+	jaas *JAAS
+	// The quorum.auth.* lines by key (finishQuorumSASL).
+	quorumKeys map[string]entry
 
 	// The system properties, in the order given (setProp).
 	props  []setting
@@ -550,10 +559,24 @@ func (p *parser) entry(e entry) {
 		if b, ok := p.boolean(e); ok && b {
 			p.refuseKey(e, needTLS+" between servers")
 		}
-	case k == "quorum.auth.enableSasl" || k == "quorum.auth.serverRequireSasl" || k == "quorum.auth.learnerRequireSasl":
-		if b, ok := p.boolean(e); ok && b {
-			p.refuseKey(e, needSASL+" between servers")
+	case k == keyQuorumEnable || k == keyQuorumServerRequire || k == keyQuorumLearnerRequire:
+		if _, ok := p.boolean(e); ok {
+			p.quorumKeys[k] = e
 		}
+	case k == keyQuorumLearnerContext || k == keyQuorumServerContext:
+		if e.value == "" {
+			p.errorf(e.line, k, "empty JAAS section name")
+			return
+		}
+		p.quorumKeys[k] = e
+	case k == "quorum.auth.kerberos.servicePrincipal":
+		p.refuseKey(e, "quorum SASL with Kerberos (GSSAPI, which quorum.auth.kerberos.servicePrincipal names the principal of)")
+	case strings.HasPrefix(k, "quorum.auth."):
+		// ZooKeeper would take it for the system property zookeeper.KEY
+		// and ignore it: a misspelt key that meant to ask for quorum
+		// SASL must not go unnoticed.
+		p.errorf(e.line, k, "unknown quorum SASL key (ZooKeeper's are %s, %s, %s, %s, %s and quorum.auth.kerberos.servicePrincipal)",
+			keyQuorumEnable, keyQuorumLearnerRequire, keyQuorumServerRequire, keyQuorumLearnerContext, keyQuorumServerContext)
 	case slices.Contains(quorumPeerIgnored, k):
 		p.warnf(e.line, k, "ZooKeeper setting has no effect in paddock; ignored")
 	default:
@@ -567,8 +590,7 @@ var quorumPeerIgnored = []string{
 	"localSessionsEnabled", "localSessionsUpgradingEnabled", "observerMasterPort",
 	"clientPortListenBacklog", "connectToLearnerMasterLimit", "electionAlg",
 	"quorumListenOnAllIPs", "peerType", "syncEnabled", "dynamicConfigFile",
-	"quorum.auth.learner.saslLoginContext", "quorum.auth.server.saslLoginContext",
-	"quorum.auth.kerberos.servicePrincipal", "quorum.cnxn.threads.size",
+	"quorum.cnxn.threads.size",
 	"jvm.pause.info-threshold.ms", "jvm.pause.warn-threshold.ms", "jvm.pause.sleep.time.ms",
 	"jvm.pause.monitor", "multiAddress.enabled", "multiAddress.reachabilityCheckTimeoutMs",
 	"multiAddress.reachabilityCheckEnabled", "oraclePath",

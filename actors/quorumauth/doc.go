@@ -1,0 +1,66 @@
+// Package quorumauth is quorum SASL: the authentication phase that opens
+// a connection between the members of an ensemble, on the quorum port
+// (package raftnet) and on the election port (the member channel,
+// actors/members.go), as ZooKeeper 3.8's QuorumAuth runs it between its
+// servers (SaslQuorumAuthLearner on the side that connects,
+// SaslQuorumAuthServer on the side that accepts).
+//
+// The member that dials is the learner: it authenticates with the
+// credentials of the JAAS QuorumLearner section. The member that accepts
+// is the server: it verifies them against the users of the QuorumServer
+// section. The settings are ZooKeeper's zoo.cfg keys:
+//
+//   - quorum.auth.enableSasl: a member has a Config at all (nil: no quorum
+//     SASL, as ZooKeeper's NullQuorumAuthServer and NullQuorumAuthLearner).
+//   - quorum.auth.learnerRequireSasl (Config.LearnerRequire): the dialler
+//     authenticates, and sends nothing else on a connection before the
+//     acceptor has proved it knows the password too (DIGEST-MD5's
+//     rspauth). Without it the dialler does not authenticate at all, as
+//     ZooKeeper's learner skips SASL then.
+//   - quorum.auth.serverRequireSasl (Config.ServerRequire): the acceptor
+//     closes a connection whose dialler does not authenticate. Without it
+//     such a connection is let through (a rolling upgrade: enableSasl on
+//     every member first, then learnerRequireSasl, then
+//     serverRequireSasl).
+//
+// A failed authentication closes the connection on both sides, whatever
+// the flags: the acceptor answers an error and closes, with a warning
+// naming the peer and the reason. (ZooKeeper's server keeps such a
+// connection when serverRequireSasl is false, but its learner, which
+// authenticates only when learnerRequireSasl, drops it on that error: the
+// outcome is the same.)
+//
+// Wire format. The protocol's own hello says whether an authentication
+// phase follows and with which mechanism (raftnet's hello version 2, the
+// member channel's version 3; the older versions mean no authentication
+// and are still accepted). Then frames, all integers big-endian:
+//
+//	frame = length (4 bytes, of what follows: 1 + the token's length) | status (1 byte) | token
+//	status: 0 in progress, 1 success, 2 error, 3 unsupported
+//
+// The learner sends the first frame (status 0, its initial token:
+// empty for DIGEST-MD5); the server answers each frame with one, status
+// 0 and its challenge while the exchange goes on, 1 and its last token
+// (DIGEST-MD5's rspauth) when the learner has authenticated, 2 (no token)
+// when it failed, 3 (no token) when this member does not do quorum SASL
+// or not with the mechanism asked for. The learner sends only status 0.
+// A token is at most MaxToken bytes; an exchange has at most MaxRounds
+// server answers in progress (ZooKeeper's MAX_RETRIES, 5). A frame out of
+// bounds, an unknown status or a learner frame that is not in progress
+// ends the exchange as a failure. Once both sides are done the protocol's
+// own frames follow on the connection.
+//
+// Mechanisms. A Mechanism (mechanism.go) makes both sides' exchanges;
+// Digest is DIGEST-MD5 (package wire/sasl) with ZooKeeper's quorum names
+// (protocol "zookeeper-quorum", server name "zk-quorum-sasl-md5"). The
+// wire names a mechanism by one byte (MechDigest, 1); GSSAPI (Kerberos)
+// is to plug in as another Mechanism, with its own byte.
+//
+// Authorization, as SaslQuorumServerCallbackHandler: the authenticated
+// and the authorization ids must be the same, and a principal of the form
+// name/host@REALM must name a host of the ensemble (Config.Hosts).
+//
+// The package does no I/O of its own beyond the reader and writer it is
+// given and starts no goroutines: callers set the connection's deadlines
+// around Learn and Accept.
+package quorumauth
