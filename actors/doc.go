@@ -13,8 +13,9 @@
 //     writes parked and served by onApply at the right entry boundary
 //     while later writes keep flowing (readgate.go), responses and watch
 //     events released in zxid order behind the delivery watermark; its
-//     auth ids (auth.go) and SASL DIGEST-MD5 exchange and enforced
-//     authentication (sasl.go), both answered out of the Raft path;
+//     auth ids (auth.go) and SASL exchange (DIGEST-MD5, or GSSAPI with the
+//     server's Kerberos acceptor) and enforced authentication (sasl.go),
+//     both answered out of the Raft path;
 //   - the proposer: wall-clock stamping, group commit of many txns per Raft
 //     entry, many entries in flight, each entry tagged with this member's
 //     origin and proposed again until applied, completion matched in

@@ -1,8 +1,10 @@
 package actors
 
 // SASL on the client port, as ZooKeeperServer.processSasl runs it: the
-// sasl request's token goes to the connection's DIGEST-MD5 server
-// (wire/sasl); once complete the session gains the id ("sasl", principal),
+// sasl request's token goes to the connection's SASL server, DIGEST-MD5
+// (wire/sasl) or, when the JAAS server section has a Krb5LoginModule,
+// GSSAPI (wire/kerberos: one acceptor, with its keytab and replay cache,
+// for the whole server); once complete the session gains the id ("sasl", principal),
 // and ("super", "") when the principal is a zookeeper.superUser. A failed
 // exchange is answered AuthFailed (SessionClosedRequireSasl when SASL is
 // enforced) with an empty SetSASLResponse, and the connection closed;
@@ -16,7 +18,7 @@ package actors
 // expires, as in ZooKeeper).
 //
 // A session that never sends a sasl request pays nothing: its session
-// holds a nil *sasl.Server, and the enforcement check is one length test
+// holds a nil saslServer, and the enforcement check is one length test
 // of the configuration while enforcement is off.
 
 import (
@@ -27,6 +29,7 @@ import (
 
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/kerberos"
 	"github.com/paddockdb/paddock/wire/sasl"
 )
 
@@ -34,6 +37,14 @@ import (
 // section's DIGEST-MD5 users and ZooKeeper's SASL system properties.
 type SASLConfig struct {
 	Users map[string]string // user -> password (user_NAME="password")
+	// Kerberos, when set, makes the mechanism GSSAPI for every session
+	// (the JAAS server section's Krb5LoginModule); Users are not used then,
+	// as in ZooKeeper, whose server picks GSSAPI when its Subject holds a
+	// Kerberos principal, whatever the client's first token.
+	Kerberos *kerberos.Acceptor
+	// DefaultRealm is krb5.conf's default_realm ("" without one): names
+	// in it map by KerberosName's DEFAULT rule.
+	DefaultRealm string
 	// SuperPassword, when HasSuperPassword, is the password of the user
 	// "super" (zookeeper.SASLAuthenticationProvider.superPassword).
 	SuperPassword    string
@@ -42,6 +53,22 @@ type SASLConfig struct {
 	RemoveHost       bool     // zookeeper.kerberos.removeHostFromPrincipal
 	RemoveRealm      bool     // zookeeper.kerberos.removeRealmFromPrincipal
 	AllowFailed      bool     // zookeeper.allowSaslFailedClients
+}
+
+// saslServer is one SASL exchange of a session: sasl.Server
+// (DIGEST-MD5) or kerberos.Server (GSSAPI).
+type saslServer interface {
+	Step(token []byte) ([]byte, error)
+	Complete() bool
+	User() string // the authenticated name, once Complete
+}
+
+// newServer starts the configured mechanism's exchange.
+func (c *SASLConfig) newServer() saslServer {
+	if c.Kerberos != nil {
+		return c.Kerberos.NewServer()
+	}
+	return sasl.NewServer(c.password, rand.Reader)
 }
 
 func (c *SASLConfig) password(user string) (string, bool) {
@@ -64,7 +91,7 @@ func (ss *session) saslStep(sl *slot) {
 		ss.s.log.Warn("sasl request but no SASL users are configured (no JAAS server section)", "session", sid(ss.id))
 	default:
 		if ss.saslSrv == nil {
-			ss.saslSrv = sasl.NewServer(cfg.password, rand.Reader)
+			ss.saslSrv = cfg.newServer()
 		}
 		tok, err := ss.saslSrv.Step(req.Token)
 		switch {
@@ -80,7 +107,7 @@ func (ss *session) saslStep(sl *slot) {
 			}
 			ss.s.log.Warn("SASL authentication failed, closing connection", "session", sid(ss.id), "err", err)
 		case ss.saslSrv.Complete():
-			id, ok := saslPrincipal(ss.saslSrv.User(), cfg.RemoveHost, cfg.RemoveRealm)
+			id, ok := saslPrincipal(ss.saslSrv.User(), cfg.DefaultRealm, cfg.RemoveHost, cfg.RemoveRealm)
 			if !ok || !ss.authRoom(wire.ID{Scheme: statemachine.SchemeSASL, ID: id}) {
 				h.Err = wire.ErrAuthFailed
 				ss.s.log.Warn("SASL principal refused, closing connection", "session", sid(ss.id), "user", ss.saslSrv.User())
@@ -136,15 +163,14 @@ var kerberosName = regexp.MustCompile(`^([^/@]*)(/([^/@]*))?@([^/@]*)$`)
 // saslPrincipal is the id SaslServerCallbackHandler.handleAuthorizeCallback
 // gives the authenticated user: the KerberosName's short name (by the
 // DEFAULT rule: the name when it has no realm or its realm is the default
-// one), then "/host" unless removeHostFromPrincipal and "@REALM" unless
-// removeRealmFromPrincipal. Paddock reads no Kerberos configuration, so
-// the default realm is "", as in a ZooKeeper without one; a realm the
-// rule does not map leaves the name as it is (ZooKeeper logs the
-// NoMatchingRule and keeps the client's authorization id: paddock keeps
-// the authenticated name, so a client cannot choose its id). A name with
-// '@' that is not a Kerberos name is refused (ZooKeeper fails the
+// one, krb5.conf's default_realm, "" without one), then "/host" unless
+// removeHostFromPrincipal and "@REALM" unless removeRealmFromPrincipal. A
+// realm the rule does not map leaves the name as it is (ZooKeeper logs
+// the NoMatchingRule and keeps the client's authorization id: paddock
+// keeps the authenticated name, so a client cannot choose its id). A name
+// with '@' that is not a Kerberos name is refused (ZooKeeper fails the
 // exchange with an IllegalArgumentException).
-func saslPrincipal(user string, removeHost, removeRealm bool) (string, bool) {
+func saslPrincipal(user, defaultRealm string, removeHost, removeRealm bool) (string, bool) {
 	m := kerberosName.FindStringSubmatch(user)
 	if m == nil {
 		if strings.Contains(user, "@") {
@@ -153,7 +179,6 @@ func saslPrincipal(user string, removeHost, removeRealm bool) (string, bool) {
 		return user, true
 	}
 	service, hasHost, host, realm := m[1], m[2] != "", m[3], m[4]
-	const defaultRealm = ""
 	if realm != defaultRealm {
 		return user, true // no rule applies
 	}

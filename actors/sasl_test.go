@@ -509,7 +509,7 @@ func TestSASLPrincipal(t *testing.T) {
 		{"a@b@c", false, false, "", false},
 		{"a/b/c@R", false, false, "", false},
 	} {
-		got, ok := saslPrincipal(c.user, c.removeHost, c.realm)
+		got, ok := saslPrincipal(c.user, "", c.removeHost, c.realm)
 		if got != c.want || ok != c.ok {
 			t.Errorf("saslPrincipal(%q, host %v, realm %v) = %q, %v; want %q, %v", c.user, c.removeHost, c.realm, got, ok, c.want, c.ok)
 		}

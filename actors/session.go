@@ -20,7 +20,6 @@ import (
 
 	"github.com/paddockdb/paddock/statemachine"
 	"github.com/paddockdb/paddock/wire"
-	"github.com/paddockdb/paddock/wire/sasl"
 )
 
 var tracer = otel.Tracer("github.com/paddockdb/paddock/actors")
@@ -78,7 +77,7 @@ type session struct {
 	ref     *watcherRef // in Server.watchers from Started on
 	self    *actor.PID
 	auth    []wire.ID
-	saslSrv *sasl.Server // the SASL exchange, from its first sasl request on (sasl.go)
+	saslSrv saslServer // the SASL exchange, from its first sasl request on (sasl.go)
 
 	queue  []*slot
 	next   int // first slot not started

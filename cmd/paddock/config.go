@@ -191,14 +191,16 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 	}, nil
 }
 
-// saslConfig is the SASL server's configuration: nil without users from
-// a JAAS server section (ZooKeeper then has no SASL server).
+// saslConfig is the SASL server's configuration: nil without users or a
+// Kerberos principal from a JAAS server section (ZooKeeper then has no
+// SASL server).
 func saslConfig(sc zoocfg.SASL) *actors.SASLConfig {
-	if sc.Users == nil {
+	if sc.Users == nil && sc.Kerberos == nil {
 		return nil
 	}
-	return &actors.SASLConfig{
+	c := &actors.SASLConfig{
 		Users:            sc.Users,
+		DefaultRealm:     sc.DefaultRealm,
 		SuperPassword:    sc.SuperPassword,
 		HasSuperPassword: sc.HasSuperPassword,
 		SuperUsers:       sc.SuperUsers,
@@ -206,6 +208,10 @@ func saslConfig(sc zoocfg.SASL) *actors.SASLConfig {
 		RemoveRealm:      sc.RemoveRealm,
 		AllowFailed:      sc.AllowFailed,
 	}
+	if sc.Kerberos != nil {
+		c.Kerberos = sc.Kerberos.Acceptor
+	}
+	return c
 }
 
 // quorumAuth is quorum SASL between the members: nil without

@@ -17,7 +17,10 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"wire/zktest":  nil,
 		"wire/client":  {mod + "wire"},
 		"wire/conform": {mod + "wire"},
-		"statemachine": {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
+		// SASL GSSAPI stands on gokrb5's Kerberos crypto and KDC client;
+		// wire/ stays stdlib only (wire/kerberos/doc.go).
+		"wire/kerberos": {"github.com/jcmturner/gokrb5/v8", "github.com/jcmturner/gofork"},
+		"statemachine":  {mod + "wire", "github.com/vmihailenco/msgpack/v5", "github.com/lni/dragonboat/v4/statemachine"},
 		"actors": {mod + "wire", mod + "statemachine", mod + "actors/faults", mod + "actors/raftnet", mod + "actors/quorumauth", mod + "actors/walcheck", "github.com/lni/dragonboat/v4",
 			"github.com/asynkron/protoactor-go", "go.opentelemetry.io/otel"},
 		// The storage fault layer sits under Dragonboat's LogDB and

@@ -30,7 +30,7 @@ func newServeFlags(opts *serveOptions, out io.Writer) *flag.FlagSet {
 		"client listen `address` host:port (overrides zoo.cfg; default "+defaultClientAddr+" without --config)")
 	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&opts.jaas, "jaas", "",
-		"JAAS `file`: its Server section's SASL DIGEST-MD5 users, and with quorum.auth.enableSasl its QuorumServer and QuorumLearner sections (overrides -Djava.security.auth.login.config)")
+		"JAAS `file`: its Server section's SASL DIGEST-MD5 users or Kerberos keytab and principal, and with quorum.auth.enableSasl its QuorumServer and QuorumLearner sections (overrides -Djava.security.auth.login.config)")
 	return fs
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paddockdb/paddock/wire"
+	"github.com/paddockdb/paddock/wire/kerberos"
 )
 
 // ErrClosed is returned by calls made on, or pending at, a closed Conn.
@@ -87,6 +88,7 @@ type Conn struct {
 	cfg     config
 	servers []string
 	chroot  string
+	krb     *kerberos.Credentials // WithKerberos's tickets; closed at shutdown
 
 	// runCtx is cancelled by Close; closing is its Done channel.
 	runCtx  context.Context
@@ -156,10 +158,15 @@ func Connect(ctx context.Context, connectString string, opts ...Option) (*Conn, 
 	}
 	c.runCtx, c.cancel = context.WithCancel(context.Background())
 	c.closing = c.runCtx.Done()
+	if c.krb, err = newKerberos(cfg.kerberos); err != nil {
+		c.cancel()
+		return nil, err
+	}
 
 	nc, err := c.connectLoop(ctx)
 	if err != nil {
 		c.cancel()
+		c.closeKerberos()
 		return nil, err
 	}
 	go c.run(nc)
@@ -355,7 +362,15 @@ func (c *Conn) emit(ev Event) {
 	}
 }
 
+// closeKerberos drops the WithKerberos tickets, if any.
+func (c *Conn) closeKerberos() {
+	if c.krb != nil {
+		c.krb.Close()
+	}
+}
+
 func (c *Conn) shutdown(state wire.State, err error) {
+	c.closeKerberos()
 	c.mu.Lock()
 	if c.terminal == nil || state == wire.StateExpired || state == wire.StateAuthFailed {
 		c.terminal = err
@@ -497,8 +512,8 @@ func (c *Conn) handshake(ctx context.Context, addr string) (net.Conn, error) {
 		nc.Close()
 		return nil, wire.ErrSessionExpired
 	}
-	if c.cfg.sasl != nil {
-		if err := c.saslExchange(nc); err != nil {
+	if c.cfg.sasl != nil || c.krb != nil {
+		if err := c.saslExchange(nc, addr); err != nil {
 			nc.Close()
 			if ctx := dctx.Err(); ctx != nil && !errors.Is(err, wire.ErrAuthFailed) {
 				return nil, ctx

@@ -1,13 +1,16 @@
 // Package client is Paddock's Go client for the ZooKeeper protocol. It
 // works against Apache ZooKeeper (3.5+) and Paddock alike, and imports
-// only packages wire and wire/sasl and the standard library.
+// only packages wire, wire/sasl and wire/kerberos (and, through it,
+// gokrb5) and the standard library.
 //
 // # What it owns
 //
 // A Conn is one ZooKeeper session: the TCP connection to one server of the
 // connect string, the handshake that opens or resumes the session, the
-// SASL DIGEST-MD5 exchange that follows it on every connection (WithSASL,
-// through package wire/sasl), the request pipeline, the local watch
+// SASL exchange that follows it on every connection (DIGEST-MD5 with
+// WithSASL through package wire/sasl, GSSAPI with WithKerberos through
+// package wire/kerberos, whose credentials the Conn holds and closes when
+// it ends), the request pipeline, the local watch
 // registry, the auth identities to resend, and reconnection. Connect
 // string, chroot, session timeout, dialer, logger, max packet size, auth
 // at connect, SASL and the event buffer are set with Options.

@@ -39,6 +39,7 @@ type config struct {
 	maxPacket      int
 	auths          []authInfo
 	sasl           *saslUser
+	kerberos       *Kerberos
 	eventBuffer    int
 }
 
@@ -89,6 +90,43 @@ func WithAuth(scheme string, auth []byte) Option {
 // AuthFailed). Each reconnection authenticates again.
 func WithSASL(user, password string) Option {
 	return func(c *config) { c.sasl = &saslUser{user, password} }
+}
+
+// Kerberos is what WithKerberos authenticates with: a client principal
+// and its keytab or password, the krb5.conf that names the realm's KDC,
+// and the server's principal.
+type Kerberos struct {
+	// Principal is the client principal, "bob@EXAMPLE.COM" ("bob": in
+	// krb5.conf's default_realm).
+	Principal string
+	// Keytab is a keytab file holding the principal's key; when it is "",
+	// Password is used instead.
+	Keytab   string
+	Password string
+	// Krb5Conf is the krb5.conf to read; "" is KRB5_CONFIG's first file,
+	// else /etc/krb5.conf.
+	Krb5Conf string
+	// Service is the server principal's first component, "zookeeper" by
+	// default (the Java client's zookeeper.sasl.client.username).
+	Service string
+	// Host is the server principal's host. "" means the host of the
+	// address dialled, canonicalized as the Java client does by default
+	// (zookeeper.sasl.client.canonicalize.hostname): resolved to an
+	// address, then that address's name (127.0.0.1 gives localhost).
+	Host string
+}
+
+// WithKerberos authenticates every connection with SASL GSSAPI
+// (Kerberos), right after the handshake and before any other request,
+// as ZooKeeper's Java client does with a JAAS Client section holding a
+// Krb5LoginModule: the client gets a ticket for Service/host in its own
+// realm from the KDC and the session gains the id ("sasl", principal)
+// as the server maps it. The client asks for mutual authentication and
+// checks the server's answer. Failures are as with WithSASL; Connect
+// also fails when the krb5.conf or the keytab cannot be read. The
+// tickets are kept, and renewed, until the Conn ends.
+func WithKerberos(k Kerberos) Option {
+	return func(c *config) { c.kerberos = &k }
 }
 
 // WithEventBuffer sets the capacity of the Events channel and of each

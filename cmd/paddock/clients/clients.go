@@ -101,6 +101,34 @@ func RunKazoo(ctx context.Context, addr string) (string, error) {
 	return runPython(ctx, "kazoo", "kazoo_check.py", addr, nil, "python3-kazoo", Python)
 }
 
+// KerberosClient is what the Kerberos drivers authenticate with: a
+// principal's credential cache and keytab, a JAAS Client section for the
+// Java client, and the realm's krb5.conf.
+type KerberosClient struct {
+	Realm      string
+	Krb5Conf   string
+	CCache     string // KRB5CCNAME of a cache holding bob's tickets (kinit)
+	Keytab     string // bob's keytab
+	ClientJAAS string // a JAAS file whose Client section logs bob in from Keytab
+}
+
+// KerberosDrivers run the SASL drivers with GSSAPI (SASL_MECH=GSSAPI) as
+// bob against a server whose JAAS Server section holds
+// zookeeper/localhost's Krb5LoginModule, with the SASL provider.
+func KerberosDrivers(k KerberosClient) []Driver {
+	env := []string{"SASL_MECH=GSSAPI", "KRB5_CONFIG=" + k.Krb5Conf, "REALM=" + k.Realm}
+	return []Driver{
+		{"kazoo-kerberos", func(ctx context.Context, addr string) (string, error) {
+			return runPython(ctx, "kazoo-kerberos", "kazoo_sasl_check.py", addr,
+				append(env, "BOB_CCACHE="+k.CCache, "BOB_KEYTAB="+k.Keytab), "python3-kazoo", Python)
+		}},
+		{"zkcli-kerberos", func(ctx context.Context, addr string) (string, error) {
+			return runPython(ctx, "zkcli-kerberos", "zkcli_sasl_check.py", addr,
+				append(env, "ZKCLI="+ZkCli, "CLIENT_JAAS="+k.ClientJAAS), "zookeeper", ZkCli)
+		}},
+	}
+}
+
 // RunKazooSASL runs kazoo_sasl_check.py against addr, a server running
 // with SASLServerJAAS.
 func RunKazooSASL(ctx context.Context, addr string) (string, error) {

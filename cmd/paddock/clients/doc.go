@@ -39,6 +39,16 @@
 //   - CuratorSASLCheck.java (RunCuratorSASL): Curator with a JAAS Client
 //     section, and a Java client with SASL off.
 //
+// KerberosDrivers run kazoo_sasl_check.py and zkcli_sasl_check.py with
+// SASL_MECH=GSSAPI as bob against a server whose JAAS Server section holds
+// zookeeper/localhost's Krb5LoginModule, on a KDC the test starts
+// (wire/zktest.StartKDC): kazoo's sasl_options GSSAPI (pure-sasl on
+// python3-kerberos, MIT Kerberos) from a kinit credential cache and from a
+// client keytab (KRB5_CLIENT_KTNAME); zkCli.sh (the JDK's Kerberos) with a
+// JAAS Client section (Krb5LoginModule useKeyTab) and
+// -Djava.security.krb5.conf; the sasl:bob@REALM ACL, whoami, and a ticket
+// for another service answered AuthFailed.
+//
 // Every Run function bounds the driver by Timeout (and the caller's
 // context), kills the driver's whole process group when it is exceeded, and
 // returns the driver's combined output along with an error unless the

@@ -31,11 +31,17 @@
 //     throttles, ...) is an error naming it, from zoo.cfg and from the
 //     flags alike: paddock does not start rather than run without it.
 //     Its default or off value is accepted.
-//   - SASL (sasl.go, jaas.go): the JAAS file of
+//   - SASL (sasl.go, jaas.go, kerberos.go): the JAAS file of
 //     java.security.auth.login.config is read at start, and one that does
 //     not parse, uses ${property} expansion, or gives the server section a
-//     login module other than DigestLoginModule is an error with its file
-//     and line (ZooKeeper would fail later, or run Kerberos). A JAAS file
+//     login module other than DigestLoginModule and Krb5LoginModule is an
+//     error with its file and line (ZooKeeper would fail later). A
+//     Krb5LoginModule makes the mechanism GSSAPI: its keytab is loaded and
+//     must hold the principal's key, its options are checked (useKeyTab and
+//     storeKey true, a service/host principal), and krb5.conf
+//     (java.security.krb5.conf, else KRB5_CONFIG, else /etc/krb5.conf) gives
+//     the default realm; what cannot work is an error with the JAAS file
+//     and line, and no KDC is contacted. A JAAS file
 //     without the server section is a warning (ZooKeeper starts without a
 //     SASL server then, silently). zookeeper.sasl.serverconfig without a
 //     JAAS file is an error. sessionRequireClientSASLAuth and

@@ -19,10 +19,18 @@ func (p *parser) finishSASL() {
 			section = "Server"
 		}
 		j, err := ReadJAAS(sc.JAASFile)
-		if err != nil {
+		krb5, isKrb5 := JAASModule{}, false
+		if err == nil {
+			p.jaas = j // the quorum SASL sections are read from it too (quorumsasl.go)
+			krb5, isKrb5 = j.krb5Module(section)
+		}
+		p.loadKrb5Conf(isKrb5)
+		switch {
+		case err != nil:
 			p.errs = append(p.errs, err)
-		} else {
-			p.jaas = j
+		case isKrb5:
+			p.finishKerberos(j, section, krb5)
+		default:
 			users, ok, err := j.DigestUsers(section)
 			switch {
 			case err != nil:

@@ -189,9 +189,14 @@ var systemProperties = []SystemProperty{
 
 	// Refused when they ask for something paddock does not do yet.
 	// SASL and enforced authentication (checked together in finishSASL).
-	{"java.security.auth.login.config", "the JAAS file: its `Server` section's `DigestLoginModule` users (`user_NAME=\"password\"`) can authenticate with SASL DIGEST-MD5; a file that does not parse, or another login module (`Krb5LoginModule`: Kerberos not yet), stops the server; also `paddock serve --jaas FILE`", func(p *parser, s setting) {
+	{"java.security.auth.login.config", "the JAAS file: its `Server` section's `DigestLoginModule` users (`user_NAME=\"password\"`) authenticate with SASL DIGEST-MD5, or its `Krb5LoginModule` (`useKeyTab=true keyTab=… storeKey=true principal=\"zookeeper/host@REALM\"`) makes the mechanism GSSAPI (Kerberos); a file that does not parse, another login module, a keytab that cannot be read or lacks the principal's key stops the server; also `paddock serve --jaas FILE`", func(p *parser, s setting) {
 		p.cfg.SASL.JAASFile = s.value
 	}},
+	{"java.security.krb5.conf", "the krb5.conf whose `default_realm` completes a principal without a realm and maps names (see SASL); read when set or when the server speaks Kerberos (else `KRB5_CONFIG`'s first file, else /etc/krb5.conf); one that does not parse stops the server. No KDC is contacted", func(p *parser, s setting) {
+		p.cfg.SASL.Krb5Conf = s.value
+	}},
+	{"java.security.krb5.realm", "refused: give `default_realm` (and the KDC) in krb5.conf", refuseAny("java.security.krb5.realm (give default_realm in krb5.conf)")},
+	{"java.security.krb5.kdc", "refused, as above", refuseAny("java.security.krb5.kdc (paddock's server contacts no KDC; give it in krb5.conf)")},
 	{"zookeeper.sasl.serverconfig", "the JAAS section the server reads (default `Server`)", func(p *parser, s setting) {
 		p.cfg.SASL.Section = s.value
 	}},
@@ -205,7 +210,7 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.SASLAuthenticationProvider.superPassword", "the DIGEST-MD5 password of the user `super` (replaces the JAAS file's)", func(p *parser, s setting) {
 		p.cfg.SASL.SuperPassword, p.cfg.SASL.HasSuperPassword = s.value, true
 	}},
-	{"zookeeper.kerberos.removeHostFromPrincipal", "`true`: a principal `name/host@REALM` is `name@REALM` in ACLs (only when paddock's principal rule maps it, see README)", func(p *parser, s setting) {
+	{"zookeeper.kerberos.removeHostFromPrincipal", "`true`: a principal `name/host@REALM` of the default realm is `name@REALM` in ACLs (see SASL for the mapping)", func(p *parser, s setting) {
 		p.cfg.SASL.RemoveHost = p.exactBool(s)
 	}},
 	{"zookeeper.kerberos.removeRealmFromPrincipal", "`true`: `name/host@REALM` is `name/host`, as above", func(p *parser, s setting) {
@@ -270,7 +275,7 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.forceSync", "no effect: paddock always fsyncs", noEffect("paddock always fsyncs its log")},
 	{"zookeeper.jute.maxbuffer.extrasize", "no effect: see Limits (a transaction may exceed `jute.maxbuffer` by 1 KiB and its auth ids)", noEffect("paddock's transaction bound is fixed")},
 	{"zookeeper.digest.enabled", "no effect", noEffect("paddock keeps no tree digest; Raft checks the log")},
-	{"zookeeper.kinit", "no effect", noEffect("no Kerberos")},
+	{"zookeeper.kinit", "no effect", noEffect("paddock never runs kinit: a server needs only its keytab")},
 	{"zookeeper.largeRequestMaxBytes", "no effect (only with `largeRequestThreshold`)", noEffect("only used with largeRequestThreshold")},
 	{"zookeeper.connection_throttle_*", "no effect (only with `connection_throttle_tokens`)", noEffect("only used with connection_throttle_tokens")},
 	{"zookeeper.request_throttle_*", "no effect (only with `request_throttle_max_requests`)", noEffect("only used with request_throttle_max_requests")},

@@ -82,7 +82,7 @@ type Config struct {
 	ReconfigEnabled bool
 	Servers         []Server // server.N lines, in id order
 
-	// SASL is the client port's SASL (DIGEST-MD5) configuration.
+	// SASL is the client port's SASL (DIGEST-MD5 or GSSAPI) configuration.
 	SASL SASL
 	// QuorumSASL is quorum SASL between the members (quorum.auth.*,
 	// quorumsasl.go); nil unless quorum.auth.enableSasl=true in an
@@ -120,6 +120,11 @@ type SASL struct {
 	RemoveHost       bool // kerberos.removeHostFromPrincipal
 	RemoveRealm      bool // kerberos.removeRealmFromPrincipal
 	AllowFailed      bool // allowSaslFailedClients
+	// Kerberos, when the server section has a Krb5LoginModule: the
+	// mechanism is GSSAPI (kerberos.go), and Users stays nil.
+	Kerberos     *Kerberos
+	Krb5Conf     string // java.security.krb5.conf
+	DefaultRealm string // krb5.conf's default_realm (see loadKrb5Conf)
 }
 
 // Admin is the AdminServer configuration (admin.*).

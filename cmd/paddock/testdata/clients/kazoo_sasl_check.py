@@ -1,21 +1,32 @@
 #!/usr/bin/python3
 """kazoo_sasl_check.py ADDR -- drive a ZooKeeper-protocol server at ADDR
-(host:port) with kazoo's SASL DIGEST-MD5 (pure-sasl), the server running
-with the JAAS Server section of cmd/paddock/clients (SASLServerJAAS: the
-users bob/bobsecret and alice/alicesecret) and
-authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider.
+(host:port) with kazoo's SASL (pure-sasl) and the SASL provider
+(authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)
+on the server. The mechanism is SASL_MECH from the environment:
 
-Checks: sasl_options DIGEST-MD5 authenticates and the session passes a
-sasl:bob ACL that an anonymous session does not; the legacy
-auth_data=[("sasl", "user:pw")] does the same; with a wrong password the
-session is LOST and requests fail (kazoo reports CONNECTED before its SASL
-exchange, so start() itself returns), as against ZooKeeper 3.8. Prints one line per check and a final
-"N passed, M failed" line; exits 0 only when every check passed.
+- DIGEST-MD5 (the default): the server runs with the JAAS Server section of
+  cmd/paddock/clients (SASLServerJAAS: the users bob/bobsecret and
+  alice/alicesecret).
+- GSSAPI: the server's JAAS Server section holds zookeeper/localhost's
+  Krb5LoginModule; the environment gives KRB5_CONFIG, REALM, BOB_CCACHE (a
+  credential cache holding bob's tickets, from kinit) and BOB_KEYTAB (bob's
+  keytab). kazoo runs python3-kerberos, MIT Kerberos underneath.
+
+Checks: sasl_options authenticate and the session passes a sasl ACL for
+bob (bob@REALM with GSSAPI) that an anonymous session does not; the legacy
+auth_data=[("sasl", "user:pw")] does the same (DIGEST-MD5), or GSSAPI from
+the client keytab alone (KRB5_CLIENT_KTNAME, an empty cache) does; with a
+wrong password (DIGEST-MD5) or a ticket for another service (GSSAPI, service
+"other") the session is LOST and requests fail (kazoo reports CONNECTED
+before its SASL exchange, so start() itself returns), as against ZooKeeper
+3.8. Prints one line per check and a final "N passed, M failed" line; exits
+0 only when every check passed.
 """
 
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -52,12 +63,22 @@ def client(**kw):
     return c
 
 
-BOB = ACL(Permissions.ALL, Id("sasl", "bob"))
+MECH = os.environ.get("SASL_MECH", "DIGEST-MD5")
+if MECH == "GSSAPI":
+    USER = "bob@" + os.environ.get("REALM", "EXAMPLE.COM")
+    os.environ["KRB5CCNAME"] = os.environ["BOB_CCACHE"]
+    GOOD = {"mechanism": "GSSAPI", "service": "zookeeper"}
+    BAD, BAD_NAME = {"mechanism": "GSSAPI", "service": "other"}, "a ticket for another service"
+else:
+    USER = "bob"
+    GOOD = {"mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"}
+    BAD, BAD_NAME = dict(GOOD, password="wrong"), "wrong password"
+BOB = ACL(Permissions.ALL, Id("sasl", USER))
 
 
-@check("sasl_options DIGEST-MD5: a sasl:bob ACL passes, anonymous is refused")
+@check("sasl_options %s: a sasl:%s ACL passes, anonymous is refused" % (MECH, USER))
 def _():
-    bob = client(sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
+    bob = client(sasl_options=GOOD)
     try:
         bob.create(root, b"secret", acl=[BOB])
         data, _ = bob.get(root)
@@ -79,9 +100,22 @@ def _():
         anon.close()
 
 
-@check("legacy auth_data sasl user:pw")
+def second_login():
+    """The other way to log in: kazoo's legacy auth_data (DIGEST-MD5), or
+    MIT's client keytab with an empty credential cache (GSSAPI)."""
+    if MECH != "GSSAPI":
+        return client(auth_data=[("sasl", "bob:bobsecret")])
+    os.environ["KRB5CCNAME"] = "FILE:" + os.path.join(tempfile.mkdtemp(prefix="kazoo-krb-"), "cc")
+    os.environ["KRB5_CLIENT_KTNAME"] = os.environ["BOB_KEYTAB"]
+    try:
+        return client(sasl_options=GOOD)
+    finally:
+        os.environ["KRB5CCNAME"] = os.environ["BOB_CCACHE"]
+
+
+@check("legacy auth_data sasl user:pw" if MECH != "GSSAPI" else "GSSAPI from the client keytab (KRB5_CLIENT_KTNAME)")
 def _():
-    bob = client(auth_data=[("sasl", "bob:bobsecret")])
+    bob = second_login()
     try:
         data, _ = bob.get(root)
         expect(data == b"secret", "read %r" % data)
@@ -91,10 +125,9 @@ def _():
         bob.close()
 
 
-@check("wrong password: the session is LOST, get fails")
+@check("%s: the session is LOST, get fails" % BAD_NAME)
 def _():
-    c = KazooClient(hosts=addr, timeout=WAIT, connection_retry={"max_tries": 1},
-                    sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "wrong"})
+    c = KazooClient(hosts=addr, timeout=WAIT, connection_retry={"max_tries": 1}, sasl_options=BAD)
     try:
         c.start(timeout=WAIT)
         deadline = time.monotonic() + WAIT

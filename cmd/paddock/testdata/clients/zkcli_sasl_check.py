@@ -1,16 +1,25 @@
 #!/usr/bin/python3
 """zkcli_sasl_check.py ADDR -- drive a ZooKeeper-protocol server at ADDR
-(host:port) with zkCli.sh (Java client 3.8) authenticating with SASL
-DIGEST-MD5 from a JAAS Client section
-(-Djava.security.auth.login.config in CLIENT_JVMFLAGS, as its users give
-it), the server running with cmd/paddock/clients' SASLServerJAAS and
+(host:port) with zkCli.sh (Java client 3.8) authenticating with SASL from a
+JAAS Client section (-Djava.security.auth.login.config in CLIENT_JVMFLAGS,
+as its users give it), the server running with
 authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider.
+The mechanism is SASL_MECH from the environment:
 
-Checks: bob creates a node with a sasl:bob ACL, reads it back, getAcl
-shows it, whoami shows sasl bob; without JAAS the read is refused; with a
-wrong password the command fails with AuthFailed. Prints one line per
-check and a final "N passed, M failed" line; exits 0 only when every check
-passed. Python standard library only.
+- DIGEST-MD5 (the default): the server runs with cmd/paddock/clients'
+  SASLServerJAAS; the Client sections are written here.
+- GSSAPI: the server's JAAS Server section holds zookeeper/localhost's
+  Krb5LoginModule; the environment gives CLIENT_JAAS (bob's Client section,
+  a Krb5LoginModule with useKeyTab), KRB5_CONFIG (passed as
+  -Djava.security.krb5.conf) and REALM. The Java client asks for
+  zookeeper/<host>, 127.0.0.1 canonicalized to localhost.
+
+Checks: bob creates a node with a sasl ACL for him (bob@REALM with GSSAPI),
+reads it back, getAcl shows it, whoami shows it; without JAAS the read is
+refused; a wrong password (DIGEST-MD5) or a ticket for another service
+(GSSAPI, zookeeper.sasl.client.username=other) fails the command with
+AuthFailed. Prints one line per check and a final "N passed, M failed"
+line; exits 0 only when every check passed. Python standard library only.
 """
 
 import os
@@ -42,9 +51,9 @@ def jaas(user, password):
     return path
 
 
-def zk(jaas_file, *args):
+def zk(jaas_file, *args, flags=""):
     env = dict(os.environ)
-    env["CLIENT_JVMFLAGS"] = FLAGS + ("" if jaas_file is None else " -Djava.security.auth.login.config=" + jaas_file)
+    env["CLIENT_JVMFLAGS"] = FLAGS + flags + ("" if jaas_file is None else " -Djava.security.auth.login.config=" + jaas_file)
     try:
         p = subprocess.run([ZKCLI, "-server", addr] + list(args), stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT, env=env)
@@ -55,12 +64,21 @@ def zk(jaas_file, *args):
     return p.returncode, out
 
 
-BOB = jaas("bob", "bobsecret")
+MECH = os.environ.get("SASL_MECH", "DIGEST-MD5")
+if MECH == "GSSAPI":
+    USER = "bob@" + os.environ.get("REALM", "EXAMPLE.COM")
+    BOB = os.environ["CLIENT_JAAS"]
+    FLAGS += " -Djava.security.krb5.conf=" + os.environ["KRB5_CONFIG"]
+    BAD_NAME, BAD_JAAS, BAD_FLAGS = "a ticket for another service", BOB, " -Dzookeeper.sasl.client.username=other"
+else:
+    USER = "bob"
+    BOB = jaas("bob", "bobsecret")
+    BAD_NAME, BAD_JAAS, BAD_FLAGS = "a wrong password", jaas("bob", "wrong"), ""
 
 
-@check("create with a sasl:bob ACL, authenticated as bob")
+@check("create with a sasl:%s ACL, authenticated as bob" % USER)
 def _():
-    rc, out = zk(BOB, "create", root, "secret", "sasl:bob:cdrwa")
+    rc, out = zk(BOB, "create", root, "secret", "sasl:%s:cdrwa" % USER)
     expect(rc == 0 and "Created " + root in out, "exit %d:\n%s" % (rc, out))
 
 
@@ -70,17 +88,17 @@ def _():
     expect(rc == 0 and out.strip().splitlines()[-1] == "secret", "exit %d:\n%s" % (rc, out))
 
 
-@check("getAcl shows sasl bob")
+@check("getAcl shows sasl %s" % USER)
 def _():
     rc, out = zk(BOB, "getAcl", root)
-    expect(rc == 0 and "'sasl,'bob\n: cdrwa" in out, "exit %d:\n%s" % (rc, out))
+    expect(rc == 0 and "'sasl,'%s\n: cdrwa" % USER in out, "exit %d:\n%s" % (rc, out))
 
 
 @check("whoami as bob")
 def _():
     rc, out = zk(BOB, "whoami")
     lines = [l.strip() for l in out.splitlines()]
-    expect(rc == 0 and "sasl: bob" in lines, "exit %d:\n%s" % (rc, out))
+    expect(rc == 0 and "sasl: " + USER in lines, "exit %d:\n%s" % (rc, out))
 
 
 @check("get without JAAS: Insufficient permission")
@@ -89,9 +107,9 @@ def _():
     expect(rc != 0 and "Insufficient permission : " + root in out, "exit %d:\n%s" % (rc, out))
 
 
-@check("get with a wrong password: AuthFailed")
+@check("get with %s: AuthFailed" % BAD_NAME)
 def _():
-    rc, out = zk(jaas("bob", "wrong"), "get", root)
+    rc, out = zk(BAD_JAAS, "get", root, flags=BAD_FLAGS)
     expect(rc != 0 and "AuthFailed" in out, "exit %d:\n%s" % (rc, out))
     return [l for l in out.splitlines() if "AuthFailed" in l][-1].strip()
 

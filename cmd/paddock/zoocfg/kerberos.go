@@ -1,0 +1,137 @@
+package zoocfg
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/paddockdb/paddock/wire/kerberos"
+)
+
+// Kerberos is the server section's Krb5LoginModule: with it the client
+// port speaks SASL GSSAPI, as ZooKeeper does when its JAAS Subject holds
+// a Kerberos principal (SecurityUtils.createSaslServer).
+type Kerberos struct {
+	Principal string // service/host@REALM, as the JAAS principal option names it (realm added)
+	Keytab    string // the keyTab option
+	Acceptor  *kerberos.Acceptor
+}
+
+// krb5Options are the Krb5LoginModule options paddock reads or accepts
+// without effect; any other option is warned about (the JDK ignores
+// options it does not know).
+var krb5NoEffect = []string{"doNotPrompt", "debug", "refreshKrb5Config", "renewTGT", "isInitiator",
+	"useTicketCache", "ticketCache", "tryFirstPass", "useFirstPass", "storePass", "clearPass"}
+
+// krb5Module returns the section's Krb5LoginModule, if it has one.
+func (j *JAAS) krb5Module(section string) (JAASModule, bool) {
+	for _, m := range j.Sections[section] {
+		if m.Class == krb5LoginModule {
+			return m, true
+		}
+	}
+	return JAASModule{}, false
+}
+
+// loadKrb5Conf reads krb5.conf for its default_realm, which names
+// principals without a realm and decides how authenticated names map
+// (KerberosName's DEFAULT rule): from java.security.krb5.conf, else
+// KRB5_CONFIG's first file, else /etc/krb5.conf. It is read when the
+// property names it or the server speaks Kerberos (required); a file
+// that does not parse stops the start, an absent default one means no
+// default realm (as in a JVM without krb5.conf). A DIGEST-MD5 server
+// without the property reads none: its names map with no default realm.
+func (p *parser) loadKrb5Conf(required bool) {
+	sc := &p.cfg.SASL
+	path, explicit := sc.Krb5Conf, sc.Krb5Conf != ""
+	if !explicit && !required {
+		return // DIGEST-MD5 alone: names map as without krb5.conf
+	}
+	if !explicit {
+		path = kerberos.DefaultConfigPath()
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+	}
+	conf, err := kerberos.LoadConfig(path)
+	if err != nil {
+		p.errs = append(p.errs, &Error{File: path, Msg: fmt.Sprintf("cannot read krb5.conf: %v", err)})
+		return
+	}
+	sc.DefaultRealm = conf.LibDefaults.DefaultRealm
+}
+
+// finishKerberos checks the Krb5LoginModule m of section as the JDK's
+// module and ZooKeeper's acceptor would at start: a keytab that cannot be
+// read or holds no key for the principal stops the server with the file,
+// the line and the reason. Paddock never contacts the KDC: the keytab is
+// all an acceptor needs (ZooKeeper logs in at start when isInitiator is
+// true, its default; paddock does not).
+func (p *parser) finishKerberos(j *JAAS, section string, m JAASModule) {
+	fail := func(format string, args ...any) {
+		p.errs = append(p.errs, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: %s: ", section, krb5LoginModule) + fmt.Sprintf(format, args...)})
+	}
+	for _, other := range j.Sections[section] {
+		switch other.Class {
+		case krb5LoginModule:
+		case DigestLoginModule:
+			p.cfg.Warnings = append(p.cfg.Warnings, Warning{File: j.File, Line: other.Line, Msg: fmt.Sprintf(
+				"section %s: %s is not used: with a Kerberos principal the server speaks only GSSAPI, as ZooKeeper does", section, DigestLoginModule)})
+		default:
+			fail("unknown login module %s beside it", other.Class)
+			return
+		}
+	}
+	opt := func(k string) string { return m.Options[k] }
+	isTrue := func(k string) bool { return strings.EqualFold(opt(k), "true") } // Boolean.parseBoolean
+	switch {
+	case !isTrue("useKeyTab"):
+		fail("useKeyTab=true is needed: a server authenticates clients with the keys of its keytab")
+		return
+	case opt("keyTab") == "":
+		fail("keyTab=\"/path/to/zookeeper.keytab\" is needed")
+		return
+	case !isTrue("storeKey"):
+		fail("storeKey=true is needed: without it the JDK keeps no key to accept tickets with, and neither can paddock")
+		return
+	case opt("principal") == "" || opt("principal") == "*":
+		fail("principal=\"zookeeper/host@REALM\" is needed (paddock accepts tickets for one principal)")
+		return
+	}
+	keys := make([]string, 0, len(m.Options))
+	for k := range m.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch {
+		case k == "useKeyTab" || k == "keyTab" || k == "storeKey" || k == "principal":
+		case slices.Contains(krb5NoEffect, k):
+		default:
+			p.cfg.Warnings = append(p.cfg.Warnings, Warning{File: j.File, Line: m.Line, Msg: fmt.Sprintf(
+				"section %s: %s option %s is unknown; ignored", section, krb5LoginModule, k)})
+		}
+	}
+	princ, err := kerberos.ParsePrincipal(opt("principal"), p.cfg.SASL.DefaultRealm)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	kt, err := keytab.Load(opt("keyTab"))
+	if err != nil {
+		fail("cannot read the keytab %s: %v", opt("keyTab"), err)
+		return
+	}
+	acc, err := kerberos.NewAcceptor(kt, princ)
+	if err != nil {
+		fail("keytab %s: %v", opt("keyTab"), err)
+		return
+	}
+	p.cfg.SASL.Kerberos = &Kerberos{Principal: princ.String(), Keytab: opt("keyTab"), Acceptor: acc}
+}
