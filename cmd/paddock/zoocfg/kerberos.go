@@ -100,7 +100,7 @@ func (p *parser) krb5Login(j *JAAS, section string, m JAASModule, acceptor bool)
 		case krb5LoginModule:
 		case DigestLoginModule:
 			p.cfg.Warnings = append(p.cfg.Warnings, Warning{File: j.File, Line: other.Line, Msg: fmt.Sprintf(
-				"section %s: %s is not used: with a Kerberos principal the server speaks only GSSAPI, as ZooKeeper does", section, DigestLoginModule)})
+				"section %s: %s is not used: with a Kerberos principal in the section only GSSAPI is spoken, as in ZooKeeper", section, DigestLoginModule)})
 		default:
 			return fail("unknown login module %s beside it", other.Class)
 		}

@@ -5,35 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
-	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 // quorumKrbFiles writes a keytab with zkquorum/a@EXAMPLE.COM and
 // learner/a@EXAMPLE.COM, and a krb5.conf naming EXAMPLE.COM's KDC.
 func quorumKrbFiles(t *testing.T) (kt, conf string) {
-	t.Helper()
-	dir := t.TempDir()
-	k := keytab.New()
-	for _, p := range []string{"zkquorum/a", "learner/a"} {
-		if err := k.AddEntry(p, "EXAMPLE.COM", "secret", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := k.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt, conf = filepath.Join(dir, "quorum.keytab"), filepath.Join(dir, "krb5.conf")
-	if err := os.WriteFile(kt, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = EXAMPLE.COM\n[realms]\n EXAMPLE.COM = {\n  kdc = 127.0.0.1:88\n }\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kt, conf
+	return krbFiles(t, "[libdefaults]\n default_realm = EXAMPLE.COM\n[realms]\n EXAMPLE.COM = {\n  kdc = 127.0.0.1:88\n }\n", "zkquorum/a", "learner/a")
 }
 
 // quorumKrbJAAS is a JAAS file whose QuorumServer and QuorumLearner
