@@ -148,10 +148,10 @@ func port(t *testing.T) string {
 // or lacks a section's principal (ZooKeeper: the JDK's login module asks
 // for a password, and QuorumPeerMain exits; paddock names the file and
 // line). Where ZooKeeper starts on what cannot work (Kerberos in one
-// section only, a QuorumServer without storeKey), paddock refuses. (They
-// differ too where ZooKeeper logs in at start: a learner principal the
-// KDC does not know stops ZooKeeper, not paddock. README, "Quorum SASL
-// with Kerberos".)
+// section only, a QuorumServer without storeKey), paddock refuses; a
+// learner principal the KDC does not know stops ZooKeeper, which logs in
+// at start, and not paddock, which logs in when it connects (README,
+// "Quorum SASL with Kerberos").
 func TestQuorumKerberosAgainstZooKeeper(t *testing.T) {
 	kdc := zktest.StartKDC(t)
 	for _, p := range []string{"zkquorum/127.0.0.1", "learner/127.0.0.1"} {
@@ -160,6 +160,8 @@ func TestQuorumKerberosAgainstZooKeeper(t *testing.T) {
 	kt := kdc.Keytab("quorum.keytab", "zkquorum/127.0.0.1", "learner/127.0.0.1")
 	section := func(name, keytab, principal string) string { return zktest.Krb5Section(name, keytab, principal, "") }
 	server, learner := section("QuorumServer", kt, "zkquorum/127.0.0.1"), section("QuorumLearner", kt, "learner/127.0.0.1")
+	// A keytab of a principal the KDC does not know.
+	ghost, _ := krbFiles(t, "", "ghost/127.0.0.1")
 	lines := []string{"quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=true", "quorum.auth.serverRequireSasl=true",
 		"quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST"}
 	for _, c := range []struct {
@@ -177,6 +179,8 @@ func TestQuorumKerberosAgainstZooKeeper(t *testing.T) {
 		// the other; an acceptor without its key.
 		{"Kerberos in QuorumServer only", server + "QuorumLearner { org.apache.zookeeper.server.auth.DigestLoginModule required username=\"learner\" password=\"pw\"; };\n",
 			"", "section QuorumLearner has no com.sun.security.auth.module.Krb5LoginModule"},
+		// Where ZooKeeper logs in at start and paddock when it connects.
+		{"learner unknown to the KDC", server + section("QuorumLearner", ghost, "ghost/127.0.0.1"), "Client not found in Kerberos database (6) - CLIENT_NOT_FOUND", ""},
 		{"QuorumServer without storeKey", strings.Replace(server, "storeKey=true", "storeKey=false", 1) + learner,
 			"", "section QuorumServer: com.sun.security.auth.module.Krb5LoginModule: storeKey=true is needed"},
 	} {
