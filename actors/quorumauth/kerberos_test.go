@@ -21,7 +21,7 @@ type realm struct {
 	acceptorKT, learnerKT string
 }
 
-func startRealm(t *testing.T) *realm {
+func startRealm(t testing.TB) *realm {
 	t.Helper()
 	k := zktest.StartKDC(t)
 	for _, p := range []string{"zkquorum/host1", "zkquorum/host2", "learner/host1", "learner/host9"} {
@@ -31,7 +31,7 @@ func startRealm(t *testing.T) *realm {
 }
 
 // acceptor is zkquorum/host1's acceptor from keytab kt.
-func acceptor(t *testing.T, kt string) *kerberos.Acceptor {
+func acceptor(t testing.TB, kt string) *kerberos.Acceptor {
 	t.Helper()
 	tab, err := keytab.Load(kt)
 	if err != nil {
@@ -46,7 +46,7 @@ func acceptor(t *testing.T, kt string) *kerberos.Acceptor {
 
 // krbConfig is a member with r's acceptor that logs in as learner and
 // asks tickets for servicePrincipal.
-func (r *realm) config(t *testing.T, learner, servicePrincipal string) *Config {
+func (r *realm) config(t testing.TB, learner, servicePrincipal string) *Config {
 	t.Helper()
 	conf, err := kerberos.LoadConfig(r.kdc.Krb5Conf)
 	if err != nil {
@@ -169,5 +169,19 @@ func TestKerberosAcceptBadTokens(t *testing.T) {
 	var out bytes.Buffer
 	if _, err := Accept(c, bytes.NewReader(appendFrame(nil, statusInProgress, nil)), &out, MechDigest); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Errorf("DIGEST-MD5 learner: %v", err)
+	}
+}
+
+// BenchmarkKerberosExchange: one whole GSSAPI exchange, both sides, with
+// the learner's login to a local test KDC (an AS and a TGS exchange) and
+// the acceptor's check of the ticket: what Kerberos quorum SASL adds to
+// opening a connection between members.
+func BenchmarkKerberosExchange(b *testing.B) {
+	r := startRealm(b)
+	c := r.config(b, "learner/host1", "zkquorum/_HOST")
+	for b.Loop() {
+		if lerr, _, aerr := run(b, c, c); lerr != nil || aerr != nil {
+			b.Fatal(lerr, aerr)
+		}
 	}
 }
