@@ -89,6 +89,9 @@
 // name/host@REALM must name a host of the ensemble (Config.Hosts).
 //
 // The package does no I/O of its own beyond the reader and writer it is
-// given and starts no goroutines: callers set the connection's deadlines
-// around Learn and Accept.
+// given, except the Kerberos learner's login and ticket request to the
+// KDC (in its first step, bounded by gokrb5's own timeouts: 5 seconds
+// for each KDC it tries, not by the connection's deadline), and starts
+// no goroutines: callers set the connection's deadlines around Learn and
+// Accept.
 package quorumauth
