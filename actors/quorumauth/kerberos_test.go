@@ -3,6 +3,7 @@ package quorumauth
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,14 +64,24 @@ func (r *realm) config(t testing.TB, learner, servicePrincipal string) *Config {
 
 // Two members authenticate each other with Kerberos: the learner's
 // principal is what the acceptor reports, _HOST naming the peer (host1).
+// Each exchange logs in afresh, and leaves no goroutine behind (gokrb5
+// renews a login's tickets on one until the exchange drops them).
 func TestKerberosExchange(t *testing.T) {
 	r := startRealm(t)
 	c := r.config(t, "learner/host1", "zkquorum/_HOST")
-	for range 2 { // each exchange logs in afresh
+	before := runtime.NumGoroutine()
+	for range 5 {
 		lerr, p, aerr := run(t, c, c)
 		if lerr != nil || aerr != nil || p != "learner/host1@"+zktest.Realm {
 			t.Fatalf("learn %v, accept %q %v", lerr, p, aerr)
 		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after 5 exchanges, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond) // the renewal goroutines end on their own once cancelled
 	}
 }
 
