@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jcmturner/gokrb5/v8/keytab"
-
 	"github.com/paddockdb/paddock/wire"
 	"github.com/paddockdb/paddock/wire/kerberos"
 	"github.com/paddockdb/paddock/wire/zktest"
@@ -30,14 +28,7 @@ func kerberosServers(t *testing.T) *krbSetup {
 	k.AddPrincipal("other/localhost", "")
 	k.AddPrincipal("bob", "bobsecret")
 	k.AddPrincipal("alice", "alicesecret")
-	kt, err := keytab.Load(ktPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := kerberos.NewAcceptor(kt, kerberos.Principal{Name: []string{"zookeeper", "localhost"}, Realm: zktest.Realm})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc := krbAcceptor(t, ktPath, "zookeeper", "localhost")
 	log := &linesHandler{}
 	s, err := startTestServer(t.TempDir(), func(c *Config) {
 		c.Logger = slog.New(log)

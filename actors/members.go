@@ -39,11 +39,12 @@ import (
 // connection is the hello: "PDKM", version 2, the sender's server id
 // (uint64); or, from a member whose quorum SASL authenticates it
 // (quorum.auth.learnerRequireSasl), version 3: the same and a mechanism
-// byte (1: DIGEST-MD5), and quorum SASL's authentication phase follows
+// byte (1: DIGEST-MD5, 2: GSSAPI), and quorum SASL's authentication phase follows
 // (package quorumauth documents its frames, which are length-prefixed as
-// these are). The acceptor verifies the dialler against its QuorumServer
-// users and closes, with a warning naming the peer and the reason, a
-// connection that fails, or that sends version 2 while
+// these are). The acceptor verifies the dialler with its QuorumServer
+// section (DIGEST-MD5 users, or a Kerberos keytab) and closes, with a
+// warning naming the peer and the reason, a connection that fails, or
+// that sends version 2 while
 // quorum.auth.serverRequireSasl is true; the dialler sends nothing more
 // on a connection whose exchange failed. Join asks (below) go through
 // the same phase. Then touch frames: type 1, the applied zxid (int64), a count

@@ -24,20 +24,26 @@ func quorumSASL(password string, learnerRequire, serverRequire bool) *quorumauth
 
 // writeOn creates p through a client of member i and reads it back after
 // a sync there: member i's requests reach the leader (a write and a sync
-// are forwarded), and the leader's entries reach member i.
+// are forwarded), and the leader's entries reach member i. The requests
+// are retried while the connection is lost (on a loaded machine the
+// leader can change meanwhile, and a member without one closes its
+// clients).
 func writeOn(t *testing.T, e *testEnsemble, i int, p string) {
 	t.Helper()
 	c := e.dial(i)
 	defer c.Close()
-	if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("create %s on member %d: %v", p, i+1, err)
-	}
-	if _, err := c.Sync(p); err != nil {
-		t.Fatalf("sync on member %d: %v", i+1, err)
-	}
-	if b, _, err := c.Get(p); err != nil || string(b) != p {
-		t.Fatalf("member %d reads %s: %q %v", i+1, p, b, err)
-	}
+	eventually(t, fmt.Sprintf("create %s on member %d and read it back", p, i+1), func() error {
+		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err // ErrNodeExists: acknowledged after all, the reply lost
+		}
+		if _, err := c.Sync(p); err != nil {
+			return err
+		}
+		if b, _, err := c.Get(p); err != nil || string(b) != p {
+			return fmt.Errorf("read %q, %v", b, err)
+		}
+		return nil
+	})
 }
 
 // With quorum SASL required on every member, writes commit; a member
@@ -117,12 +123,18 @@ func TestEnsembleQuorumSASL(t *testing.T) {
 	// follower gone the leader hears from no quorum and steps down
 	// (CheckQuorum).
 	e.stop(good)
+	waitStepDown(t, e, leader)
+}
+
+// waitStepDown waits until member leader no longer leads.
+func waitStepDown(t *testing.T, e *testEnsemble, leader int) {
+	t.Helper()
 	s := e.servers[leader]
 	deadline := time.After(testTimeout)
 	for {
 		id, changed := s.leaderID()
 		if id != uint64(leader+1) {
-			break
+			return
 		}
 		select {
 		case <-changed:

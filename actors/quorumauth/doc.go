@@ -39,9 +39,9 @@
 //	status: 0 in progress, 1 success, 2 error, 3 unsupported
 //
 // The learner sends the first frame (status 0, its initial token:
-// empty for DIGEST-MD5); the server answers each frame with one, status
+// empty for DIGEST-MD5, the AP-REQ for GSSAPI); the server answers each frame with one, status
 // 0 and its challenge while the exchange goes on, 1 and its last token
-// (DIGEST-MD5's rspauth) when the learner has authenticated, 2 (no token)
+// (DIGEST-MD5's rspauth; none for GSSAPI) when the learner has authenticated, 2 (no token)
 // when it failed, 3 (no token) when this member does not do quorum SASL
 // or not with the mechanism asked for. The learner sends only status 0.
 // A token is at most MaxToken bytes; an exchange has at most MaxRounds
@@ -51,16 +51,47 @@
 // own frames follow on the connection.
 //
 // Mechanisms. A Mechanism (mechanism.go) makes both sides' exchanges;
-// Digest is DIGEST-MD5 (package wire/sasl) with ZooKeeper's quorum names
-// (protocol "zookeeper-quorum", server name "zk-quorum-sasl-md5"). The
-// wire names a mechanism by one byte (MechDigest, 1); GSSAPI (Kerberos)
-// is to plug in as another Mechanism, with its own byte.
+// the wire names it by one byte, the hello's mechanism byte:
 //
+//	0 MechNone    the dialler does not authenticate
+//	1 MechDigest  DIGEST-MD5
+//	2 MechGSSAPI  GSSAPI (Kerberos V5)
+//
+// Digest is DIGEST-MD5 (package wire/sasl) with ZooKeeper's quorum names
+// (protocol "zookeeper-quorum", server name "zk-quorum-sasl-md5"): the
+// learner's first token is empty, the acceptor's last is rspauth.
+//
+// Kerberos (kerberos.go) is GSSAPI (package wire/kerberos, RFC 4752) with
+// the Krb5LoginModule sections, as ZooKeeper runs it between members:
+// the acceptor is the QuorumServer section's service principal (e.g.
+// zkquorum/host@REALM) and keytab, and needs no KDC; the learner logs in
+// to the KDC as the QuorumLearner section's principal (e.g.
+// learner/host@REALM) with its keytab, asks a ticket for
+// quorum.auth.kerberos.servicePrincipal (default zkquorum/localhost;
+// zkquorum/_HOST names the member being dialled, as ZooKeeper's
+// SecurityUtils.getServerPrincipal replaces it: ServicePrincipalFor),
+// and sends an AP-REQ asking for mutual authentication. The tokens, in
+// the frames above: learner AP-REQ; acceptor AP-REP; learner empty;
+// acceptor its wrapped security-layer offer; learner its wrapped answer
+// ("no security layer", its principal as the authorization id); acceptor
+// success with no token. The learner is complete only after the AP-REP
+// and the offer checked out with the ticket's session key, which only
+// the holder of the service key can have. Every learner exchange logs in
+// afresh and drops its tickets once it holds the service ticket: members
+// connect rarely, and no ticket renewal outlives the exchange. The KDC
+// is contacted by the learner only, never at start (ZooKeeper's
+// Krb5LoginModule logs in when the member starts, and a member whose KDC
+// refuses it exits; paddock's starts, and each refused exchange says why
+// in the log).
+
 // Authorization, as SaslQuorumServerCallbackHandler: the authenticated
 // and the authorization ids must be the same, and a principal of the form
 // name/host@REALM must name a host of the ensemble (Config.Hosts).
 //
 // The package does no I/O of its own beyond the reader and writer it is
-// given and starts no goroutines: callers set the connection's deadlines
-// around Learn and Accept.
+// given, except the Kerberos learner's login and ticket request to the
+// KDC (in its first step, bounded by gokrb5's own timeouts: 5 seconds
+// for each KDC it tries, not by the connection's deadline), and starts
+// no goroutines: callers set the connection's deadlines around Learn and
+// Accept.
 package quorumauth

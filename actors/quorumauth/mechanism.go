@@ -68,7 +68,7 @@ func (d *Digest) random() io.Reader {
 }
 
 func (d *Digest) NewServer() ServerExchange {
-	return &digestServer{s: sasl.NewServerFor(func(user string) (string, bool) {
+	return &authzServer{s: sasl.NewServerFor(func(user string) (string, bool) {
 		p, ok := d.Users[user]
 		return p, ok
 	}, d.random(), sasl.QuorumService, sasl.QuorumRealm)}
@@ -78,14 +78,19 @@ func (d *Digest) NewLearner(string) Exchange {
 	return sasl.NewClientFor(d.User, d.Password, d.random(), sasl.QuorumService, sasl.QuorumRealm)
 }
 
-// digestServer is sasl.Server with SaslQuorumServerCallbackHandler's
-// authorization: the authorization id must be the authenticated one.
-type digestServer struct {
-	s        *sasl.Server
+// authzServer is a mechanism's server exchange with
+// SaslQuorumServerCallbackHandler's authorization: the authorization id
+// must be the authenticated one.
+type authzServer struct {
+	s interface {
+		Exchange
+		User() string
+		Authzid() string
+	}
 	complete bool
 }
 
-func (d *digestServer) Step(in []byte) ([]byte, error) {
+func (d *authzServer) Step(in []byte) ([]byte, error) {
 	out, err := d.s.Step(in)
 	if err != nil || !d.s.Complete() {
 		return out, err
@@ -97,5 +102,5 @@ func (d *digestServer) Step(in []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (d *digestServer) Complete() bool    { return d.complete }
-func (d *digestServer) Principal() string { return d.s.User() }
+func (d *authzServer) Complete() bool    { return d.complete }
+func (d *authzServer) Principal() string { return d.s.User() }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -138,7 +139,7 @@ func Learn(c *Config, r io.Reader, w io.Writer, host string) error {
 		}
 		switch status {
 		case statusError:
-			return fmt.Errorf("%w (wrong user or password in the QuorumLearner section, or not a user of the peer's QuorumServer section)", ErrRejected)
+			return fmt.Errorf("%w (%s)", ErrRejected, rejectHint(c.Mechanism))
 		case statusUnsupported:
 			return fmt.Errorf("%w: the peer does not verify %s (is quorum.auth.enableSasl true on it?)", ErrUnsupported, c.Mechanism.Name())
 		case statusSuccess:
@@ -162,6 +163,16 @@ func Learn(c *Config, r io.Reader, w io.Writer, host string) error {
 			return err
 		}
 	}
+}
+
+// rejectHint says what a refusal of mechanism m's credentials can mean
+// (the acceptor's log says which it was).
+func rejectHint(m Mechanism) string {
+	if m.ID() == MechGSSAPI {
+		return "the peer's QuorumServer keytab has no current key for the service principal, the ticket is for another principal than the peer's, " +
+			"or this member's principal names a host outside the ensemble"
+	}
+	return "wrong user or password in the QuorumLearner section, or not a user of the peer's QuorumServer section"
 }
 
 // Accept runs the acceptor's side for a connection whose hello carried
@@ -222,25 +233,32 @@ func Accept(c *Config, r io.Reader, w io.Writer, mech byte) (string, error) {
 }
 
 // principalHost is the host of a principal name/host@REALM, split as
-// SaslQuorumServerCallbackHandler splits it (Java's split on '/' and '@':
-// inner empty parts kept, trailing ones dropped; three parts exactly).
+// SaslQuorumServerCallbackHandler splits it (on '/' and '@'; three parts
+// exactly).
 func principalHost(p string) (string, bool) {
-	var parts []string
-	start := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' || p[i] == '@' {
-			parts = append(parts, p[start:i])
-			start = i + 1
-		}
-	}
-	parts = append(parts, p[start:])
-	for len(parts) > 0 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
+	parts := javaSplit(p, "/@")
 	if len(parts) != 3 {
 		return "", false
 	}
 	return parts[1], true
+}
+
+// javaSplit splits s at every byte of seps as Java's String.split with a
+// character class does: inner empty parts kept, trailing ones dropped.
+func javaSplit(s, seps string) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(seps, s[i]) >= 0 {
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	parts = append(parts, s[start:])
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	return parts
 }
 
 // Reporter logs the outcomes of one side's exchanges, per peer: the first

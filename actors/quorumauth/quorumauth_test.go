@@ -244,20 +244,26 @@ func TestRoundsBounded(t *testing.T) {
 	}
 }
 
-// FuzzAccept feeds bytes as a learner's to the acceptor, and as an
-// acceptor's to the learner: nothing panics, nothing authenticates, and
-// every error says why the exchange ended.
+// FuzzAccept feeds bytes as a learner's to the acceptor (DIGEST-MD5 and
+// GSSAPI), and as an acceptor's to the learner: nothing panics, nothing
+// authenticates, and every error says why the exchange ended.
 func FuzzAccept(f *testing.F) {
 	f.Add(appendFrame(nil, 0, nil))
 	f.Add(append(appendFrame(nil, 0, nil), appendFrame(nil, 0, []byte(`username="learner",realm="zk-quorum-sasl-md5"`))...))
 	f.Add(appendFrame(nil, statusSuccess, []byte("rspauth=00")))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add(appendFrame(nil, statusInProgress, []byte(`realm="zk-quorum-sasl-md5",nonce="abc",charset=utf-8,algorithm=md5-sess`)))
+	f.Add(appendFrame(nil, statusInProgress, []byte{0x60, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00}))
+	krb := keytabAcceptor(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := config("learner", "quorumsecret")
 		p, err := Accept(c, bytes.NewReader(data), io.Discard, MechDigest)
 		if err == nil || p != "" || !(errors.Is(err, ErrFrame) || errors.Is(err, ErrFailed)) {
 			t.Fatalf("accept: %q %v", p, err)
+		}
+		p, err = Accept(krb, bytes.NewReader(data), io.Discard, MechGSSAPI)
+		if err == nil || p != "" || !(errors.Is(err, ErrFrame) || errors.Is(err, ErrFailed)) {
+			t.Fatalf("accept GSSAPI: %q %v", p, err)
 		}
 		err = Learn(c, bytes.NewReader(data), io.Discard, "host1")
 		if err == nil || !(errors.Is(err, ErrFrame) || errors.Is(err, ErrFailed) || errors.Is(err, ErrRejected) || errors.Is(err, ErrUnsupported)) {

@@ -31,7 +31,7 @@
 //	frame  = length (4 bytes) | CRC-32C of the payload (4 bytes) | payload
 //
 // Version 1 has no mechanism byte: no authentication follows. Version 2
-// has one (1: DIGEST-MD5, never 0), and quorum SASL's authentication
+// has one (1: DIGEST-MD5, 2: GSSAPI; never 0), and quorum SASL's authentication
 // phase follows the hello (package quorumauth documents its frames). A
 // dialler sends version 2 when its quorum SASL asks the learner to
 // authenticate (Factory.QuorumAuth, quorum.auth.learnerRequireSasl) and

@@ -215,14 +215,19 @@ func saslConfig(sc zoocfg.SASL) *actors.SASLConfig {
 }
 
 // quorumAuth is quorum SASL between the members: nil without
-// quorum.auth.enableSasl; the hosts it authorizes are the members'
-// (actors fills them in).
+// quorum.auth.enableSasl; DIGEST-MD5, or GSSAPI when the JAAS sections are
+// Kerberos; the hosts it authorizes are the members' (actors fills them
+// in).
 func quorumAuth(q *zoocfg.QuorumSASL) *quorumauth.Config {
 	if q == nil {
 		return nil
 	}
-	return &quorumauth.Config{LearnerRequire: q.LearnerRequire, ServerRequire: q.ServerRequire,
+	c := &quorumauth.Config{LearnerRequire: q.LearnerRequire, ServerRequire: q.ServerRequire,
 		Mechanism: &quorumauth.Digest{Users: q.Users, User: q.User, Password: q.Password}}
+	if k := q.Kerberos; k != nil {
+		c.Mechanism = &quorumauth.Kerberos{Acceptor: k.Acceptor, Login: k.Login, ServicePrincipal: k.ServicePrincipal}
+	}
+	return c
 }
 
 // ensembleOf returns the members of the ensemble zk describes (none for a

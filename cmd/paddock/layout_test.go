@@ -30,7 +30,8 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// (actors/raftnet/doc.go).
 		"actors/raftnet": {"github.com/lni/dragonboat/v4", mod + "actors/quorumauth"},
 		// Quorum SASL runs its mechanisms on the SASL code under wire
-		// (actors/quorumauth/doc.go); it is used by the quorum port and
+		// (wire/sasl for DIGEST-MD5, wire/kerberos for GSSAPI;
+		// actors/quorumauth/doc.go); it is used by the quorum port and
 		// the member channel alike.
 		"actors/quorumauth": {mod + "wire"},
 		// The WAL scan reads pebble's format itself, before pebble opens

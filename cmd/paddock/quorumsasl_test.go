@@ -38,6 +38,34 @@ QuorumLearner {
 // password is wrong: it cannot even ask the others, so it never starts
 // serving, and both sides log why, while the other two commit writes.
 func TestServeQuorumSASL(t *testing.T) {
+	serveQuorumSASL(t, quorumSetup{
+		member: func(i int) (string, string, []string) {
+			password := "quorumsecret"
+			if i == 2 {
+				password = "wrong"
+			}
+			return fmt.Sprintf(quorumJAAS, password), "", []string{"quorum.auth.learner.saslLoginContext=QuorumLearner", "quorum.auth.server.saslLoginContext=QuorumServer"}
+		},
+		mechanism:  "DIGEST-MD5",
+		badWarn:    []string{"rejected"},
+		acceptWarn: []string{"mismatched response"},
+	})
+}
+
+// quorumSetup is what a serve test of quorum SASL varies.
+type quorumSetup struct {
+	// member returns member i's JAAS file, more -D flags for java.env
+	// and more zoo.cfg lines; member 2 (the third) must be refused.
+	member func(i int) (jaas, flags string, lines []string)
+	// mechanism is the name the members log.
+	mechanism string
+	// badWarn is in the refused member's warning that it cannot
+	// authenticate; acceptWarn in the others' that it did not.
+	badWarn, acceptWarn []string
+}
+
+func serveQuorumSASL(t *testing.T, setup quorumSetup) {
+	t.Helper()
 	root := t.TempDir()
 	port := func() int {
 		_, p, _ := net.SplitHostPort(zktest.LoopbackAddr(t))
@@ -60,23 +88,19 @@ func TestServeQuorumSASL(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		password := "quorumsecret"
-		if i == 2 {
-			password = "wrong"
-		}
+		text, flags, lines := setup.member(i)
 		jaas := filepath.Join(conf, "jaas.conf")
-		if err := os.WriteFile(jaas, []byte(fmt.Sprintf(quorumJAAS, password)), 0o600); err != nil {
+		if err := os.WriteFile(jaas, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(conf, "java.env"), []byte(`SERVER_JVMFLAGS="-Djava.security.auth.login.config=`+jaas+`"`+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(conf, "java.env"), []byte(`SERVER_JVMFLAGS="-Djava.security.auth.login.config=`+jaas+flags+`"`+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg := strings.Join(append([]string{
+		cfg := strings.Join(append(append([]string{
 			"tickTime=500", "initLimit=10", "syncLimit=5", "dataDir=" + dir,
 			fmt.Sprintf("clientPort=%d", clientPorts[i]), "clientPortAddress=127.0.0.1",
 			"quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=true", "quorum.auth.serverRequireSasl=true",
-			"quorum.auth.learner.saslLoginContext=QuorumLearner", "quorum.auth.server.saslLoginContext=QuorumServer",
-		}, servers...), "\n") + "\n"
+		}, lines...), servers...), "\n") + "\n"
 		cfgs[i] = filepath.Join(conf, "zoo.cfg")
 		if err := os.WriteFile(cfgs[i], []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -138,7 +162,7 @@ func TestServeQuorumSASL(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // polling a log being written by another goroutine
 		}
 	}
-	waitLog("member 1", all[0].stderr, "quorum SASL between the members", "learnerRequireSasl=true", "serverRequireSasl=true")
+	waitLog("member 1", all[0].stderr, "quorum SASL between the members", "mechanism="+setup.mechanism, "learnerRequireSasl=true", "serverRequireSasl=true")
 	for i, addr := range addrs {
 		c := connectGoZK(t, addr)
 		p := fmt.Sprintf("/written-on-%d", i)
@@ -154,9 +178,9 @@ func TestServeQuorumSASL(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitLog("member 3", all[2].stderr, "WARN", "member channel: quorum SASL: cannot authenticate", "rejected")
+	waitLog("member 3", all[2].stderr, append([]string{"WARN", "member channel: quorum SASL: cannot authenticate"}, setup.badWarn...)...)
 	for i, m := range all[:2] {
-		waitLog(fmt.Sprintf("member %d", i+1), m.stderr, "WARN", "closing the connection of a peer that did not authenticate", "mismatched response")
+		waitLog(fmt.Sprintf("member %d", i+1), m.stderr, append([]string{"WARN", "closing the connection of a peer that did not authenticate"}, setup.acceptWarn...)...)
 	}
 	select {
 	case code := <-all[2].done:

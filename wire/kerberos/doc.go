@@ -11,7 +11,8 @@
 //
 // Neither knows about ZooKeeper sessions: the tokens are what the sasl
 // request (wire.OpSASL) carries on the client port, and the same types
-// can authenticate ensemble members.
+// authenticate ensemble members to one another (actors/quorumauth's
+// Kerberos mechanism, quorum SASL).
 //
 // The exchange (server side, as GssKrb5Server runs it):
 //

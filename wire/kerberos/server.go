@@ -115,20 +115,23 @@ func NewAcceptor(kt *keytab.Keytab, principal Principal) (*Acceptor, error) {
 	if principal.Realm == "" {
 		return nil, fmt.Errorf("paddock/wire/kerberos: service principal %q has no realm (and krb5.conf names no default_realm)", principal)
 	}
-	found := false
-	for _, e := range kt.Entries {
-		if e.Principal.Realm == principal.Realm && slicesEqual(e.Principal.Components, principal.Name) {
-			found = true
-		}
-	}
-	if !found {
-		var have []string
-		for _, e := range kt.Entries {
-			have = append(have, e.Principal.String())
-		}
-		return nil, fmt.Errorf("paddock/wire/kerberos: the keytab has no key for %s (it has %s)", principal, strings.Join(dedupe(have), ", "))
+	if err := CheckKeytab(kt, principal); err != nil {
+		return nil, err
 	}
 	return &Acceptor{principal: principal, keytab: kt, now: time.Now, replay: map[replayKey]time.Time{}}, nil
+}
+
+// CheckKeytab reports an error, naming the principals kt has, unless kt
+// holds a key for principal.
+func CheckKeytab(kt *keytab.Keytab, principal Principal) error {
+	var have []string
+	for _, e := range kt.Entries {
+		if e.Principal.Realm == principal.Realm && slicesEqual(e.Principal.Components, principal.Name) {
+			return nil
+		}
+		have = append(have, e.Principal.String())
+	}
+	return fmt.Errorf("paddock/wire/kerberos: the keytab has no key for %s (it has %s)", principal, strings.Join(dedupe(have), ", "))
 }
 
 func slicesEqual(a, b []string) bool {

@@ -201,10 +201,17 @@ func (k *KDC) ClientJAAS(keytab, principal string) string {
 	return k.writeJAAS("Client", keytab, principal, "doNotPrompt=true")
 }
 
+// Krb5Section is a JAAS section that logs principal (without the realm)
+// in from keytab with the JDK's Krb5LoginModule, as ZooKeeper's
+// documentation writes it, with the options extra.
+func Krb5Section(section, keytab, principal, extra string) string {
+	return fmt.Sprintf("%s {\n  com.sun.security.auth.module.Krb5LoginModule required\n  useKeyTab=true\n  keyTab=%q\n  storeKey=true\n  useTicketCache=false\n  %s\n  principal=%q;\n};\n",
+		section, keytab, extra, principal+"@"+Realm)
+}
+
 func (k *KDC) writeJAAS(section, keytab, principal, extra string) string {
 	k.t.Helper()
-	text := fmt.Sprintf("%s {\n  com.sun.security.auth.module.Krb5LoginModule required\n  useKeyTab=true\n  keyTab=%q\n  storeKey=true\n  useTicketCache=false\n  %s\n  principal=%q;\n};\n",
-		section, keytab, extra, principal+"@"+Realm)
+	text := Krb5Section(section, keytab, principal, extra)
 	f, err := os.CreateTemp(k.Dir, strings.ToLower(section)+"-*.jaas")
 	if err == nil {
 		_, err = f.WriteString(text)
@@ -243,4 +250,20 @@ func (k *KDC) ZooKeeperService() (jaas, keytab string) {
 	k.AddPrincipal("zookeeper/localhost", "")
 	keytab = k.Keytab("zk.keytab", "zookeeper/localhost")
 	return k.ServerJAAS(keytab, "zookeeper/localhost"), keytab
+}
+
+// QuorumPrincipals makes what quorum SASL with Kerberos needs on host:
+// zkquorum/host (the members' service principal), learner/host (their
+// own) and stale/host, all with random keys exported to one keytab,
+// whose path it returns; stale/host then gets a new key, so the keytab
+// holds an old one (a member that logs in as stale/host cannot).
+func (k *KDC) QuorumPrincipals(host string) (keytab string) {
+	k.t.Helper()
+	ps := []string{"zkquorum/" + host, "learner/" + host, "stale/" + host}
+	for _, p := range ps {
+		k.AddPrincipal(p, "")
+	}
+	keytab = k.Keytab("quorum.keytab", ps...)
+	k.Rekey("stale/" + host)
+	return keytab
 }

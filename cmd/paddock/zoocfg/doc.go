@@ -50,9 +50,12 @@
 //   - Quorum SASL (quorumsasl.go): the quorum.auth.* keys are checked
 //     as QuorumPeerConfig checks them, and with quorum.auth.enableSasl the
 //     JAAS file's QuorumServer and QuorumLearner sections (or those the
-//     saslLoginContext keys name) must exist, hold DigestLoginModule and
-//     give users, and a username and password: errors with file and line
-//     at start, where ZooKeeper fails when the quorum peer starts. A
+//     saslLoginContext keys name) must exist and hold, both of them,
+//     DigestLoginModule (users; a username and password) or
+//     Krb5LoginModule (a service principal and keytab; the member's own
+//     principal and keytab, quorum.auth.kerberos.servicePrincipal, and a
+//     krb5.conf naming the realm's KDC): errors with file and line at
+//     start, where ZooKeeper fails when the quorum peer starts. A
 //     misspelt quorum.auth.* key, which ZooKeeper would ignore as a
 //     system property, is an error; so is -Dquorum.auth.*=true, which
 //     ZooKeeper never reads.

@@ -288,8 +288,8 @@ const (
 // DigestUsers returns the DIGEST-MD5 users (user_NAME="password") of
 // section, as SaslServerCallbackHandler collects them; ok is false when
 // the file has no such section. A module other than DigestLoginModule is
-// an error: a Krb5LoginModule here (the client port's server section
-// takes it through finishKerberos instead), or any other class.
+// an error (paddock reads a section with a Krb5LoginModule through
+// krb5Login instead).
 func (j *JAAS) DigestUsers(section string) (users map[string]string, ok bool, err error) {
 	mods, ok, err := j.digestModules(section)
 	if !ok || err != nil {
@@ -338,7 +338,7 @@ func (j *JAAS) digestModules(section string) ([]JAASModule, bool, error) {
 		switch m.Class {
 		case DigestLoginModule:
 		case krb5LoginModule:
-			return nil, true, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: %s (SASL GSSAPI, Kerberos) is not supported in this section: paddock speaks GSSAPI on the client port only; refusing to start rather than ignore it", section, m.Class)}
+			return nil, true, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: %s (SASL GSSAPI, Kerberos) where DIGEST-MD5 credentials are read", section, m.Class)}
 		default:
 			return nil, true, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: unknown login module %s (paddock knows %s)", section, m.Class, DigestLoginModule)}
 		}

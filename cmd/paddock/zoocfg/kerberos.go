@@ -47,15 +47,18 @@ func (j *JAAS) krb5Module(section string) (JAASModule, bool) {
 // that does not parse stops the start, an absent default one means no
 // default realm (as in a JVM without krb5.conf). A DIGEST-MD5 server
 // without the property reads none: its names map with no default realm.
+// It is read once; p.krb5 is the file, nil when none was read.
 func (p *parser) loadKrb5Conf(required bool) {
 	sc := &p.cfg.SASL
 	path, explicit := sc.Krb5Conf, sc.Krb5Conf != ""
-	if !explicit && !required {
-		return // DIGEST-MD5 alone: names map as without krb5.conf
+	if p.krb5Read || !explicit && !required {
+		return // read already, or DIGEST-MD5 alone: names map as without krb5.conf
 	}
+	p.krb5Read = true
 	if !explicit {
 		path = kerberos.DefaultConfigPath()
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			p.krb5Missing = path
 			return
 		}
 	}
@@ -64,45 +67,62 @@ func (p *parser) loadKrb5Conf(required bool) {
 		p.errs = append(p.errs, &Error{File: path, Msg: fmt.Sprintf("cannot read krb5.conf: %v", err)})
 		return
 	}
+	p.krb5, p.krb5Path = conf, path
 	sc.DefaultRealm = conf.LibDefaults.DefaultRealm
 }
 
-// finishKerberos checks the Krb5LoginModule m of section as the JDK's
-// module and ZooKeeper's acceptor would at start: a keytab that cannot be
-// read or holds no key for the principal stops the server with the file,
-// the line and the reason. Paddock never contacts the KDC: the keytab is
-// all an acceptor needs (ZooKeeper logs in at start when isInitiator is
-// true, its default; paddock does not).
+// finishKerberos takes the client port's server section's
+// Krb5LoginModule m: the acceptor of its principal (krb5Login).
 func (p *parser) finishKerberos(j *JAAS, section string, m JAASModule) {
-	fail := func(format string, args ...any) {
-		p.errs = append(p.errs, &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: %s: ", section, krb5LoginModule) + fmt.Sprintf(format, args...)})
+	if princ, kt, ok := p.krb5Login(j, section, m, true); ok {
+		if acc, ok := p.krb5Acceptor(j, section, m, princ, kt); ok {
+			p.cfg.SASL.Kerberos = &Kerberos{Principal: princ.String(), Keytab: m.Options["keyTab"], Acceptor: acc}
+		}
+	}
+}
+
+// krb5Login checks the Krb5LoginModule m of section as the JDK's module
+// and ZooKeeper would at start, and returns its principal (the realm
+// added) and keytab: a keytab that cannot be read or holds no key for
+// the principal stops the server with the file, the line and the
+// reason. An acceptor (a server section) needs storeKey=true, as the
+// JDK keeps no key to accept tickets with otherwise. Paddock never
+// contacts the KDC here: the keytab is all an acceptor needs, and a
+// learner logs in when it connects (ZooKeeper logs in at start when
+// isInitiator is true, its default).
+func (p *parser) krb5Login(j *JAAS, section string, m JAASModule, acceptor bool) (kerberos.Principal, *keytab.Keytab, bool) {
+	fail := func(format string, args ...any) (kerberos.Principal, *keytab.Keytab, bool) {
+		p.errs = append(p.errs, krb5Error(j, section, m, format, args...))
+		return kerberos.Principal{}, nil, false
 	}
 	for _, other := range j.Sections[section] {
 		switch other.Class {
 		case krb5LoginModule:
 		case DigestLoginModule:
 			p.cfg.Warnings = append(p.cfg.Warnings, Warning{File: j.File, Line: other.Line, Msg: fmt.Sprintf(
-				"section %s: %s is not used: with a Kerberos principal the server speaks only GSSAPI, as ZooKeeper does", section, DigestLoginModule)})
+				"section %s: %s is not used: with a Kerberos principal in the section only GSSAPI is spoken, as in ZooKeeper", section, DigestLoginModule)})
 		default:
-			fail("unknown login module %s beside it", other.Class)
-			return
+			return fail("unknown login module %s beside it", other.Class)
 		}
 	}
 	opt := func(k string) string { return m.Options[k] }
 	isTrue := func(k string) bool { return strings.EqualFold(opt(k), "true") } // Boolean.parseBoolean
+	example, why := "zookeeper/host@REALM", "paddock accepts tickets for one principal"
+	if !acceptor {
+		example, why = "learner/host@REALM", "the principal this member logs in as"
+	}
 	switch {
 	case !isTrue("useKeyTab"):
-		fail("useKeyTab=true is needed: a server authenticates clients with the keys of its keytab")
-		return
+		if acceptor {
+			return fail("useKeyTab=true is needed: a server authenticates clients with the keys of its keytab")
+		}
+		return fail("useKeyTab=true is needed: a member logs in with the keys of its keytab (paddock reads no ticket cache and asks for no password)")
 	case opt("keyTab") == "":
-		fail("keyTab=\"/path/to/zookeeper.keytab\" is needed")
-		return
-	case !isTrue("storeKey"):
-		fail("storeKey=true is needed: without it the JDK keeps no key to accept tickets with, and neither can paddock")
-		return
+		return fail("keyTab=\"/path/to/zookeeper.keytab\" is needed")
+	case acceptor && !isTrue("storeKey"):
+		return fail("storeKey=true is needed: without it the JDK keeps no key to accept tickets with, and neither can paddock")
 	case opt("principal") == "" || opt("principal") == "*":
-		fail("principal=\"zookeeper/host@REALM\" is needed (paddock accepts tickets for one principal)")
-		return
+		return fail("principal=%q is needed (%s)", example, why)
 	}
 	keys := make([]string, 0, len(m.Options))
 	for k := range m.Options {
@@ -120,18 +140,26 @@ func (p *parser) finishKerberos(j *JAAS, section string, m JAASModule) {
 	}
 	princ, err := kerberos.ParsePrincipal(opt("principal"), p.cfg.SASL.DefaultRealm)
 	if err != nil {
-		fail("%v", err)
-		return
+		return fail("%v", err)
 	}
 	kt, err := keytab.Load(opt("keyTab"))
 	if err != nil {
-		fail("cannot read the keytab %s: %v", opt("keyTab"), err)
-		return
+		return fail("cannot read the keytab %s: %v", opt("keyTab"), err)
 	}
+	return princ, kt, true
+}
+
+// krb5Acceptor is the acceptor of princ with the keys of kt, from
+// section's Krb5LoginModule m (krb5Login).
+func (p *parser) krb5Acceptor(j *JAAS, section string, m JAASModule, princ kerberos.Principal, kt *keytab.Keytab) (*kerberos.Acceptor, bool) {
 	acc, err := kerberos.NewAcceptor(kt, princ)
 	if err != nil {
-		fail("keytab %s: %v", opt("keyTab"), err)
-		return
+		p.errs = append(p.errs, krb5Error(j, section, m, "keytab %s: %v", m.Options["keyTab"], err))
+		return nil, false
 	}
-	p.cfg.SASL.Kerberos = &Kerberos{Principal: princ.String(), Keytab: opt("keyTab"), Acceptor: acc}
+	return acc, true
+}
+
+func krb5Error(j *JAAS, section string, m JAASModule, format string, args ...any) error {
+	return &Error{File: j.File, Line: m.Line, Msg: fmt.Sprintf("section %s: %s: ", section, krb5LoginModule) + fmt.Sprintf(format, args...)}
 }

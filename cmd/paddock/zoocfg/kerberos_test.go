@@ -14,21 +14,29 @@ import (
 // kerberosFiles writes a keytab holding zookeeper/localhost@EXAMPLE.COM
 // and a krb5.conf naming EXAMPLE.COM the default realm.
 func kerberosFiles(t *testing.T) (kt, conf string) {
+	return krbFiles(t, "[libdefaults]\n default_realm = EXAMPLE.COM\n", "zookeeper/localhost")
+}
+
+// krbFiles writes a keytab with a key for each principal (in EXAMPLE.COM)
+// and a krb5.conf of text.
+func krbFiles(t *testing.T, text string, principals ...string) (kt, conf string) {
 	t.Helper()
 	dir := t.TempDir()
 	k := keytab.New()
-	if err := k.AddEntry("zookeeper/localhost", "EXAMPLE.COM", "secret", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
-		t.Fatal(err)
+	for _, p := range principals {
+		if err := k.AddEntry(p, "EXAMPLE.COM", "secret", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, err := k.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kt, conf = filepath.Join(dir, "zk.keytab"), filepath.Join(dir, "krb5.conf")
+	kt, conf = filepath.Join(dir, "krb5.keytab"), filepath.Join(dir, "krb5.conf")
 	if err := os.WriteFile(kt, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = EXAMPLE.COM\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return kt, conf

@@ -64,8 +64,9 @@ func TestQuorumSASLSettings(t *testing.T) {
 }
 
 // TestQuorumSASLErrors: the combinations ZooKeeper refuses, a missing
-// JAAS file or section, incomplete credentials, Kerberos and malformed
-// values stop the server with the file, the line and the reason.
+// JAAS file or section, incomplete credentials, Kerberos in one section
+// only and malformed values stop the server with the file, the line and
+// the reason.
 func TestQuorumSASLErrors(t *testing.T) {
 	jaas := func(text string) []Property { return flags("java.security.auth.login.config=" + writeJAAS(t, text)) }
 	good := jaas(quorumJAAS)
@@ -93,11 +94,9 @@ func TestQuorumSASLErrors(t *testing.T) {
 		{[]string{"quorum.auth.enableSasl=true"}, jaas("QuorumServer { org.apache.zookeeper.server.auth.DigestLoginModule required user_a=\"b\"; };\nQuorumLearner {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"a\";\n};"),
 			"jaas.conf:3: section QuorumLearner: org.apache.zookeeper.server.auth.DigestLoginModule needs a username and a password option"},
 		{[]string{"quorum.auth.enableSasl=true"}, jaas("QuorumServer {\n com.sun.security.auth.module.Krb5LoginModule required keyTab=\"/k\" principal=\"zkquorum/a@R\";\n};\nQuorumLearner { org.apache.zookeeper.server.auth.DigestLoginModule required username=\"a\" password=\"b\"; };"),
-			"jaas.conf:2: section QuorumServer: com.sun.security.auth.module.Krb5LoginModule (SASL GSSAPI, Kerberos) is not supported in this section"},
+			"jaas.conf:2: section QuorumServer: com.sun.security.auth.module.Krb5LoginModule: section QuorumLearner has no com.sun.security.auth.module.Krb5LoginModule: a member's learner speaks GSSAPI or DIGEST-MD5 as its own section says"},
 		{[]string{"quorum.auth.enableSasl=true"}, jaas("QuorumServer { org.apache.zookeeper.server.auth.DigestLoginModule required user_a=\"b\"; };\nQuorumLearner {\n com.sun.security.auth.module.Krb5LoginModule required;\n};"),
-			"jaas.conf:3: section QuorumLearner: com.sun.security.auth.module.Krb5LoginModule (SASL GSSAPI, Kerberos) is not supported in this section"},
-		{[]string{"quorum.auth.enableSasl=true", "quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST"}, good,
-			"zoo.cfg:9: quorum.auth.kerberos.servicePrincipal: quorum SASL with Kerberos"},
+			"jaas.conf:3: section QuorumLearner: com.sun.security.auth.module.Krb5LoginModule: section QuorumServer has no com.sun.security.auth.module.Krb5LoginModule"},
 		{nil, flags("quorum.auth.enableSasl=true"),
 			"$SERVER_JVMFLAGS: -Dquorum.auth.enableSasl: ZooKeeper reads quorum.auth.enableSasl from zoo.cfg only, never as a system property"},
 		{nil, flags("quorum.auth.kerberos.servicePrincipal=zk/_HOST"), "-Dquorum.auth.kerberos.servicePrincipal: ZooKeeper reads"},
@@ -107,8 +106,14 @@ func TestQuorumSASLErrors(t *testing.T) {
 			t.Errorf("%q %v:\nerror %v\nwant  %q", c.lines, c.props, err, c.want)
 		}
 	}
+	// A service principal beside DIGEST-MD5 sections has no effect: said.
+	cfg, err := parseWith(t, ensembleCfg("quorum.auth.enableSasl=true", "quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST"), good)
+	if err != nil || cfg.QuorumSASL == nil || cfg.QuorumSASL.Kerberos != nil || len(cfg.Warnings) == 0 ||
+		!strings.Contains(cfg.Warnings[len(cfg.Warnings)-1].String(), "zoo.cfg:9: quorum.auth.kerberos.servicePrincipal: no effect: the QuorumServer and QuorumLearner sections use DIGEST-MD5") {
+		t.Errorf("service principal with DIGEST-MD5: %v, warnings %v", err, cfg.Warnings)
+	}
 	// A flag that asks for nothing is ignored with a warning.
-	cfg, err := parseWith(t, ensembleCfg(), flags("quorum.auth.learner.saslLoginContext=X"))
+	cfg, err = parseWith(t, ensembleCfg(), flags("quorum.auth.learner.saslLoginContext=X"))
 	if err != nil || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "ZooKeeper reads quorum.auth.learner.saslLoginContext from zoo.cfg only; ignored") {
 		t.Errorf("harmless flag: %v, warnings %v", err, cfg.Warnings)
 	}

@@ -111,7 +111,7 @@ func TestJAASErrors(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ text, want string }{
-		{"Server {\n com.sun.security.auth.module.Krb5LoginModule required keyTab=\"/k\";\n};", "jaas.conf:2: section Server: com.sun.security.auth.module.Krb5LoginModule (SASL GSSAPI, Kerberos) is not supported in this section"},
+		{"Server {\n com.sun.security.auth.module.Krb5LoginModule required keyTab=\"/k\";\n};", "jaas.conf:2: section Server: com.sun.security.auth.module.Krb5LoginModule (SASL GSSAPI, Kerberos) where DIGEST-MD5 credentials are read"},
 		{"Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required;\n org.example.Mine optional;\n};", "jaas.conf:3: section Server: unknown login module org.example.Mine"},
 	} {
 		j, err := ParseJAAS("jaas.conf", c.text)

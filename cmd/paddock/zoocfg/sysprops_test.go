@@ -181,7 +181,6 @@ func TestSecuritySettingsRefused(t *testing.T) {
 	for _, line := range []string{
 		"secureClientPort=2281", "secureClientPortAddress=0.0.0.0", "sslQuorum=true",
 		"sslQuorumReloadCertFiles=true", "portUnification=true",
-		"quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
 	} {
 		t.Run("zoo.cfg "+line, func(t *testing.T) {
 			_, err := parseWith(t, "clientPort=2181\n"+line+"\n", nil)

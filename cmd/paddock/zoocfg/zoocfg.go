@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	krb5config "github.com/jcmturner/gokrb5/v8/config"
+
 	"github.com/paddockdb/paddock/wire"
 )
 
@@ -375,6 +377,12 @@ type parser struct {
 	jaas *JAAS
 	// The quorum.auth.* lines by key (finishQuorumSASL).
 	quorumKeys map[string]entry
+	// krb5.conf, once read (loadKrb5Conf): nil when none was; the
+	// default path when it did not exist.
+	krb5        *krb5config.Config
+	krb5Path    string
+	krb5Read    bool
+	krb5Missing string
 
 	// The system properties, in the order given (setProp).
 	props  []setting
@@ -569,14 +577,14 @@ func (p *parser) entry(e entry) {
 			return
 		}
 		p.quorumKeys[k] = e
-	case k == "quorum.auth.kerberos.servicePrincipal":
-		p.refuseKey(e, "quorum SASL with Kerberos (GSSAPI, which quorum.auth.kerberos.servicePrincipal names the principal of)")
+	case k == keyQuorumServicePrincipal:
+		p.quorumKeys[k] = e
 	case strings.HasPrefix(k, "quorum.auth."):
 		// ZooKeeper would take it for the system property zookeeper.KEY
 		// and ignore it: a misspelt key that meant to ask for quorum
 		// SASL must not go unnoticed.
-		p.errorf(e.line, k, "unknown quorum SASL key (ZooKeeper's are %s, %s, %s, %s, %s and quorum.auth.kerberos.servicePrincipal)",
-			keyQuorumEnable, keyQuorumLearnerRequire, keyQuorumServerRequire, keyQuorumLearnerContext, keyQuorumServerContext)
+		p.errorf(e.line, k, "unknown quorum SASL key (ZooKeeper's are %s, %s, %s, %s, %s and %s)",
+			keyQuorumEnable, keyQuorumLearnerRequire, keyQuorumServerRequire, keyQuorumLearnerContext, keyQuorumServerContext, keyQuorumServicePrincipal)
 	case slices.Contains(quorumPeerIgnored, k):
 		p.warnf(e.line, k, "ZooKeeper setting has no effect in paddock; ignored")
 	default:
