@@ -26,10 +26,11 @@ const waitTimeout = 30 * time.Second
 const sessionTimeout = 2 * time.Second
 
 // longSessionTimeout is the other sessions' (Connect): long enough to
-// outlast a restart of ZooKeeper on a loaded machine, a JVM starting in
-// seconds. Paddock, whose ticks here are 100 ms, caps it at 2 s, and
-// restarts in process well within that.
-const longSessionTimeout = 20 * time.Second
+// outlast a restart of ZooKeeper on a loaded machine (a JVM that has
+// taken 21 s to serve again on 2 busy cores), and the zktest server's
+// maxSessionTimeout. Paddock, whose ticks here are 100 ms, caps it at
+// 2 s, and restarts in process well within that.
+const longSessionTimeout = 60 * time.Second
 
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
