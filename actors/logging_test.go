@@ -51,17 +51,20 @@ func jsonLogger(buf *syncBuffer, level slog.Level) *slog.Logger {
 // package's election WARNINGs at Info and config's TLS warning at Debug;
 // another package's warning at Warn, with its trailing newline dropped;
 // its DEBUG below Debug. After Close they no longer reach the server's
-// log.
-func TestDragonboatLogsToServerLogger(t *testing.T) {
+// log. protoactor's go there too (lib=protoactor), from Warn up.
+func TestLibrariesLogToServerLogger(t *testing.T) {
 	var buf syncBuffer
 	s := startServer(t, t.TempDir(), func(c *Config) { c.Logger = jsonLogger(&buf, slog.LevelDebug) })
 	dblogger.GetLogger("logdb").Warningf("probe %d\n", 1)
 	dblogger.GetLogger("logdb").Debugf("probe %d", 2)
+	s.system.Logger().Warn("probe 4")
+	s.system.Logger().Info("probe 5")
 	lines := jsonLines(t, buf.String())
 	for _, want := range []map[string]any{
 		{"lib": "dragonboat", "pkg": "dragonboat", "level": "DEBUG", "msg": "DeploymentID set to 1"},
 		{"lib": "dragonboat", "pkg": "config", "level": "DEBUG", "msg": "mutual TLS disabled, communication is insecure"},
 		{"lib": "dragonboat", "pkg": "logdb", "level": "WARN", "msg": "probe 1"},
+		{"lib": "protoactor", "level": "WARN", "msg": "probe 4"},
 	} {
 		if findLine(lines, want) == nil {
 			t.Errorf("no line %v in the server's log:\n%s", want, buf.String())
@@ -75,8 +78,10 @@ func TestDragonboatLogsToServerLogger(t *testing.T) {
 	if !election {
 		t.Errorf("no raft line \"became candidate\" at INFO:\n%s", buf.String())
 	}
-	if l := findLine(lines, map[string]any{"msg": "probe 2"}); l != nil {
-		t.Errorf("Dragonboat's DEBUG line logged at Debug: %v", l)
+	for _, msg := range []string{"probe 2", "probe 5"} {
+		if l := findLine(lines, map[string]any{"msg": msg}); l != nil {
+			t.Errorf("logged: %v", l)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
