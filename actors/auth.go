@@ -6,6 +6,7 @@ package actors
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"log/slog"
 	"strings"
 
 	"github.com/paddockdb/paddock/statemachine"
@@ -25,7 +26,7 @@ func (ss *session) addAuth(sl *slot) {
 			// Every write carries the session's ids (statemachine checks
 			// ACLs at apply), so they are capped; ZooKeeper keeps a set
 			// (a duplicate is ignored, as here) with no cap.
-			ss.s.log.Warn("too many auth ids on one session", "session", sid(ss.id), "ids", len(ss.auth), "max", maxAuthIDs)
+			ss.s.logRequest(slog.LevelWarn, "too many auth ids on one session", ss.id, sl.span, "ids", len(ss.auth), "max", maxAuthIDs)
 			h.Err = wire.ErrAuthFailed
 			break
 		}
@@ -43,7 +44,7 @@ func (ss *session) addAuth(sl *slot) {
 	sl.code, sl.done, sl.zxid = h.Err, true, 0
 	if h.Err != wire.Ok {
 		// ZooKeeper answers AuthFailed and closes the connection.
-		ss.s.log.Info("auth failed, closing connection", "session", sid(ss.id), "scheme", req.Scheme)
+		ss.s.logRequest(slog.LevelInfo, "auth failed, closing connection", ss.id, sl.span, "scheme", req.Scheme)
 		sl.close = true
 		ss.closing = true
 	}

@@ -47,7 +47,13 @@
 //     corrupted one, before Dragonboat opens it (checkWAL in server.go;
 //     the scan is package walcheck's);
 //   - tracing: a span per request, a raft.propose child per write, and
-//     watch.event spans linked to the write that fired them (tracing.go).
+//     watch.event spans linked to the write that fired them (tracing.go);
+//   - one log (logging.go): Paddock's lines, protoactor's (Warn and above)
+//     and Dragonboat's all go to Config.Logger. Dragonboat's logging is
+//     process-global, so its lines go to the newest Server still running
+//     (slog.Default() with none), at the levels of the README's table;
+//     a line about a request (logRequest) carries session and, when the
+//     request's span context is valid, trace_id and span_id.
 //
 // The fault suite's storage faults (actors/faults) reach in at three
 // places: startShard gives the NodeHost faults.Setup's file layer and

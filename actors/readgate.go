@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"log/slog"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -146,7 +147,7 @@ func (s *Server) releaseReads(txns []statemachine.Txn, results []statemachine.Re
 				// A later write of the session shared the entry: the
 				// proposer's barrier failed. Serving now would show the
 				// read a future write of its own session.
-				s.log.Error("read-after-write window missed; serving late", "session", sid(g.id), "after", g.reads[n].after, "applied", g.applied)
+				s.logRequest(slog.LevelError, "read-after-write window missed; serving late", g.id, g.reads[n].sl.span, "after", g.reads[n].after, "applied", g.applied)
 			}
 			ready = append(ready, g.reads[n])
 			n++

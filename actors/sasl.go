@@ -23,6 +23,7 @@ package actors
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -88,7 +89,7 @@ func (ss *session) saslStep(sl *slot) {
 	case cfg == nil:
 		// ZooKeeper without a JAAS server section has no SASL server:
 		// it logs the NullPointerException and answers OK, no token.
-		ss.s.log.Warn("sasl request but no SASL users are configured (no JAAS server section)", "session", sid(ss.id))
+		ss.s.logRequest(slog.LevelWarn, "sasl request but no SASL users are configured (no JAAS server section)", ss.id, sl.span)
 	default:
 		if ss.saslSrv == nil {
 			ss.saslSrv = cfg.newServer()
@@ -98,27 +99,27 @@ func (ss *session) saslStep(sl *slot) {
 		case err != nil:
 			required := slices.Contains(ss.s.cfg.EnforceAuth, statemachine.SchemeSASL)
 			if cfg.AllowFailed && !required {
-				ss.s.log.Warn("SASL authentication failed; connection kept (allowSaslFailedClients)", "session", sid(ss.id), "err", err)
+				ss.s.logRequest(slog.LevelWarn, "SASL authentication failed; connection kept (allowSaslFailedClients)", ss.id, sl.span, "err", err)
 				break
 			}
 			h.Err = wire.ErrAuthFailed
 			if required {
 				h.Err = wire.ErrSessionClosedRequireSasl
 			}
-			ss.s.log.Warn("SASL authentication failed, closing connection", "session", sid(ss.id), "err", err)
+			ss.s.logRequest(slog.LevelWarn, "SASL authentication failed, closing connection", ss.id, sl.span, "err", err)
 		case ss.saslSrv.Complete():
 			id, ok := saslPrincipal(ss.saslSrv.User(), cfg.DefaultRealm, cfg.RemoveHost, cfg.RemoveRealm)
 			if !ok || !ss.authRoom(wire.ID{Scheme: statemachine.SchemeSASL, ID: id}) {
 				h.Err = wire.ErrAuthFailed
-				ss.s.log.Warn("SASL principal refused, closing connection", "session", sid(ss.id), "user", ss.saslSrv.User())
+				ss.s.logRequest(slog.LevelWarn, "SASL principal refused, closing connection", ss.id, sl.span, "user", ss.saslSrv.User())
 				break
 			}
 			token = tok
 			ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSASL, ID: id})
-			ss.s.log.Info("adding SASL authorization", "session", sid(ss.id), "id", id)
+			ss.s.logRequest(slog.LevelInfo, "adding SASL authorization", ss.id, sl.span, "id", id)
 			if id != "" && slices.Contains(cfg.SuperUsers, id) { // isSaslSuperUser: never the empty id
 				ss.auth = appendID(ss.auth, wire.ID{Scheme: statemachine.SchemeSuper, ID: ""})
-				ss.s.log.Info("SASL id authenticated as super user", "session", sid(ss.id), "id", id)
+				ss.s.logRequest(slog.LevelInfo, "SASL id authenticated as super user", ss.id, sl.span, "id", id)
 			}
 		default:
 			token = tok
@@ -147,8 +148,8 @@ func (ss *session) enforced() bool {
 // refuseUnauthenticated answers sl SessionClosedRequireSasl and closes
 // the connection.
 func (ss *session) refuseUnauthenticated(sl *slot) {
-	ss.s.log.Warn("session has not authenticated with an enforced scheme, closing connection",
-		"session", sid(ss.id), "op", sl.req.op.String(), "enforced", ss.s.cfg.EnforceAuth)
+	ss.s.logRequest(slog.LevelWarn, "session has not authenticated with an enforced scheme, closing connection",
+		ss.id, sl.span, "op", sl.req.op.String(), "enforced", ss.s.cfg.EnforceAuth)
 	h := wire.ReplyHeader{Xid: sl.req.xid, Err: wire.ErrSessionClosedRequireSasl}
 	sl.frame = wire.AppendFrame(nil, &h)
 	ss.hold(len(sl.frame))

@@ -20,7 +20,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/lni/dragonboat/v4"
 	"github.com/lni/dragonboat/v4/config"
-	dblogger "github.com/lni/dragonboat/v4/logger"
 	chantransport "github.com/lni/dragonboat/v4/plugin/chan"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
@@ -220,6 +219,7 @@ func (c *Config) setDefaults() error {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	dbLog   *slog.Logger // the sink of Dragonboat's lines (logging.go)
 	started time.Time
 
 	nh *dragonboat.NodeHost
@@ -294,7 +294,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	quietDragonboat()
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "actors"),
@@ -322,6 +321,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	}))
 	s.root = s.system.Root
+	// Dragonboat's lines go to this server's log until stopActors (logging.go).
+	s.dbLog = slog.New(cfg.Logger.Handler())
+	addDragonboatSink(s.dbLog)
 	s.meta.router = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRouter(s) }))
 	s.tracker = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newTracker(s) }))
 	s.meta.proposer = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newProposer(s) }))
@@ -560,16 +562,6 @@ type localTransport struct {
 
 func (localTransport) Validate(string) bool { return true }
 
-var quietOnce sync.Once
-
-func quietDragonboat() {
-	quietOnce.Do(func() {
-		for _, p := range []string{"dragonboat", "raft", "rsm", "transport", "logdb", "raftpb", "config", "settings", "grpc", "tan", "registry"} {
-			dblogger.GetLogger(p).SetLevel(dblogger.WARNING)
-		}
-	})
-}
-
 // Addr returns the client listener's address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -610,6 +602,7 @@ func (s *Server) stopActors() {
 		}
 	}
 	s.system.Shutdown()
+	removeDragonboatSink(s.dbLog)
 }
 
 // onApply is the replica's apply hook: it runs inside Update on

@@ -9,6 +9,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -210,7 +211,7 @@ func (ss *session) receive(ctx actor.Context) {
 			delete(ss.bySeq, m.seq)
 			ss.syncs--
 			if !m.ok {
-				ss.s.log.Warn("sync failed, closing connection", "session", sid(ss.id))
+				ss.s.logRequest(slog.LevelWarn, "sync failed, closing connection", ss.id, sl.span)
 				ss.c.close("sync failed")
 				return
 			}
@@ -331,7 +332,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 	if r.unknown {
 		// ZooKeeper answers an unknown opcode (notification included)
 		// Unimplemented and then closes the connection.
-		ss.s.log.Info("unknown opcode, closing connection", "session", sid(ss.id), "op", int32(r.op))
+		ss.s.logRequest(slog.LevelInfo, "unknown opcode, closing connection", ss.id, sl.span, "op", int32(r.op))
 		ss.fail(sl, wire.ErrUnimplemented)
 		sl.close = true
 		ss.closing = true
@@ -441,7 +442,7 @@ func (ss *session) start(ctx actor.Context, sl *slot) {
 		if n, limit, big := ss.s.txnTooLarge(&txn); big {
 			// Refused before replication (ZooKeeper reads a txn up to
 			// jute.maxbuffer plus jute.maxbuffer.extrasize).
-			ss.s.log.Warn("transaction larger than the max packet size, refused", "session", sid(ss.id), "op", r.op.String(), "bytes", n, "max", limit)
+			ss.s.logRequest(slog.LevelWarn, "transaction larger than the max packet size, refused", ss.id, sl.span, "op", r.op.String(), "bytes", n, "max", limit)
 			ss.fail(sl, wire.ErrMarshallingError)
 			return
 		}

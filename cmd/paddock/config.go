@@ -36,6 +36,7 @@ type serveOptions struct {
 	dataDir    string
 	clientAddr string
 	logLevel   string
+	logFormat  string // "text" (also when empty) or "json"
 	jaas       string
 }
 

@@ -103,7 +103,9 @@ type crashProcess struct {
 	log  bytes.Buffer
 }
 
-var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
+// servingAddr finds the client address in serve's "serving" line, text
+// or JSON (--log-format json).
+var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)|"msg":"serving","addr":"([^"]+)"`)
 
 func startCrashProcess(t *testing.T, bin, dataDir string) *crashProcess {
 	t.Helper()
@@ -142,7 +144,7 @@ func startProcess(t *testing.T, name string, args ...string) *crashProcess {
 			p.log.WriteString(l + "\n")
 			p.mu.Unlock()
 			if m := servingAddr.FindStringSubmatch(l); m != nil && !sent {
-				addrC <- m[1]
+				addrC <- m[1] + m[2]
 				sent = true
 			}
 		}

@@ -42,6 +42,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"serve", "-h"}, exitOK, "", "usage: paddock serve"},
 		{[]string{"serve", "stray"}, exitUsage, "", `unexpected argument "stray"`},
 		{[]string{"serve", "--log-level", "loud"}, exitUsage, "", `--log-level "loud"`},
+		{[]string{"serve", "--log-format", "xml"}, exitUsage, "", `invalid value "xml" for flag -log-format: want text or json`},
+		{[]string{"serve", "--log-format", ""}, exitUsage, "", `invalid value "" for flag -log-format: want text or json`},
 		{[]string{"serve", "--config", "/nonexistent/zoo.cfg"}, exitUsage, "", "/nonexistent/zoo.cfg"},
 	}
 	for _, tt := range tests {

@@ -28,7 +28,14 @@ func newServeFlags(opts *serveOptions, out io.Writer) *flag.FlagSet {
 		"data `directory` (overrides $"+dataDirEnv+" and zoo.cfg's dataDir; default ./"+defaultDataDir+")")
 	fs.StringVar(&opts.clientAddr, "client-addr", "",
 		"client listen `address` host:port (overrides zoo.cfg; default "+defaultClientAddr+" without --config)")
-	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error (Dragonboat's own debug lines: debug-4)")
+	fs.Func("log-format", "log `format`: text (key=value, the default) or json (one JSON object a line, for log shippers)", func(v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		opts.logFormat = v
+		return nil
+	})
 	fs.StringVar(&opts.jaas, "jaas", "",
 		"JAAS `file`: its Server section's SASL DIGEST-MD5 users or Kerberos keytab and principal, and with quorum.auth.enableSasl its QuorumServer and QuorumLearner sections (overrides -Djava.security.auth.login.config)")
 	return fs
@@ -86,7 +93,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 // with the client address once the server listens (for tests).
 func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 	stdout, stderr io.Writer, ready func(net.Addr)) int {
-	logger, err := newLogger(opts.logLevel, stderr)
+	logger, err := newLogger(opts.logLevel, opts.logFormat, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "paddock serve: %v\n", err)
 		return exitUsage
@@ -172,11 +179,17 @@ func serve(ctx context.Context, opts serveOptions, getenv func(string) string,
 	return exitOK
 }
 
-// newLogger makes the text logger on w at the named level.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger makes the logger on w at the named level, in JSON when format
+// is "json" and as text otherwise (--log-format checked it): everything the server logs, Dragonboat's and protoactor's lines
+// included, goes through it (actors, logging.go).
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
