@@ -388,3 +388,39 @@ func TestAdminServerLifecycle(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestAdminServerEnsemble: in an ensemble, leader names the same leader
+// on every member (ZooKeeper's keys: is_leader, leader_id, leader_ip),
+// voting_view lists every member with its addresses, and server_stats
+// says leader or follower.
+func TestAdminServerEnsemble(t *testing.T) {
+	e := startEnsembleWith(t, 3, 50*time.Millisecond, func(c *Config) { c.Admin = &AdminConfig{Addr: "127.0.0.1:0"} })
+	leader := e.waitLeader()
+	for i, s := range e.servers {
+		addr := s.AdminAddr().String()
+		lead := adminJSON(t, addr, "lead")
+		if lead["error"] != nil || lead["is_leader"] != (i == leader) ||
+			lead["leader_id"] != json.Number(fmt.Sprint(leader+1)) || lead["leader_ip"] != "127.0.0.1" {
+			t.Errorf("member %d leader: %v (leader is member %d)", i+1, lead, leader+1)
+		}
+		state := "follower"
+		if i == leader {
+			state = "leader"
+		}
+		if st := adminJSON(t, addr, "srvr")["server_stats"].(map[string]any); st["server_state"] != state {
+			t.Errorf("member %d server_state %v, want %s", i+1, st["server_state"], state)
+		}
+		view := adminJSON(t, addr, "voting_view")["current_config"].(map[string]any)
+		if len(view) != len(e.members) {
+			t.Errorf("member %d voting_view: %v", i+1, view)
+		}
+		for _, m := range e.members {
+			got := sortedJSON(view[fmt.Sprint(m.ID)])
+			want := sortedJSON(map[string]any{"serverAddresses": []any{m.QuorumAddr}, "electionAddresses": []any{m.ElectionAddr},
+				"clientAddress": "", "learnerType": "participant"})
+			if got != want {
+				t.Errorf("member %d voting_view[%d] = %s, want %s", i+1, m.ID, got, want)
+			}
+		}
+	}
+}
