@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,9 +51,6 @@ type AdminConfig struct {
 	// "/commands" if empty.
 	CommandURL string
 }
-
-// adminShutdownTimeout bounds how long Close waits for commands in flight.
-const adminShutdownTimeout = 5 * time.Second
 
 // adminCommand is one command: its primary name, aliases and answer.
 type adminCommand struct {
@@ -153,18 +149,18 @@ func (s *Server) startAdmin() error {
 	return nil
 }
 
-// stopAdmin closes the AdminServer's listener and waits (boundedly) for
-// the commands in flight.
+// stopAdmin closes the AdminServer's listener and connections, half-sent
+// requests included, and waits for the commands in flight (each bounded:
+// the slowest, watches and watches_by_path, by probeTimeout); the
+// connections' goroutines then end with their closed sockets.
 func (s *Server) stopAdmin() {
 	if s.admin == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-	defer cancel()
-	if err := s.admin.Shutdown(ctx); err != nil {
-		s.log.Warn("AdminServer shutdown", "err", err)
-		_ = s.admin.Close()
+	if err := s.admin.Close(); err != nil {
+		s.log.Warn("AdminServer close", "err", err)
 	}
+	s.adminRunning.Lock() // held for good: no command runs after Close
 }
 
 // AdminAddr is the AdminServer's address, nil when it is off.
@@ -181,6 +177,11 @@ func (s *Server) adminHandler() http.Handler {
 		prefix = "/commands"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.adminRunning.TryRLock() { // the server is closing
+			http.Error(w, "server closing", http.StatusServiceUnavailable)
+			return
+		}
+		defer s.adminRunning.RUnlock()
 		p := r.URL.Path
 		if p != prefix && !strings.HasPrefix(p, prefix+"/") {
 			http.NotFound(w, r)

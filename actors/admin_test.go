@@ -379,8 +379,26 @@ func TestAdminServerLifecycle(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AdminServer") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("start on a taken admin port: %v", err)
 	}
+	// A client that never finishes its request does not hold Close up,
+	// and its connection is closed.
+	half, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	if _, err := io.WriteString(half, "GET /cmds/ruok HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(closed); d > 5*time.Second {
+		t.Errorf("Close took %v with a half-sent request", d)
+	}
+	_ = half.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := io.ReadAll(half); err != nil {
+		t.Errorf("half-sent request's connection: %v, want it closed by the server", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

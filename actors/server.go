@@ -249,9 +249,11 @@ type Server struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 	stop chan struct{}
-	// admin and adminLn are the AdminServer's, nil when it is off (admin.go).
-	admin   *http.Server
-	adminLn net.Listener
+	// admin and adminLn are the AdminServer's, nil when it is off;
+	// commands run under adminRunning's read lock (admin.go).
+	admin        *http.Server
+	adminLn      net.Listener
+	adminRunning sync.RWMutex
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
