@@ -33,6 +33,8 @@ import (
 //     default there and absent here). A URL that does not parse answers
 //     400, a path outside commandURL 404.
 //   - The four-letter-word whitelist does not apply, as in ZooKeeper.
+//   - A port that cannot be bound fails Start, as it stops a standalone
+//     ZooKeeper (a ZooKeeper ensemble member only warns).
 //
 // Where the keys differ from ZooKeeper's (admin_test.go holds the lists):
 // server_stats and stats leave out fsync_threshold_exceed_count,
@@ -132,9 +134,14 @@ func (s *Server) startAdmin() error {
 	if err != nil {
 		return fmt.Errorf("paddock/actors: AdminServer: listen %s: %w", a.Addr, err)
 	}
+	prefix := a.CommandURL
+	if prefix == "" {
+		prefix = "/commands"
+	}
+	prefix = strings.TrimSuffix(prefix, "/") // "/" serves the commands at the root
 	s.adminLn = ln
 	s.admin = &http.Server{
-		Handler:           s.adminHandler(),
+		Handler:           s.adminHandler(prefix),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -145,7 +152,7 @@ func (s *Server) startAdmin() error {
 			s.log.Error("AdminServer stopped", "err", err)
 		}
 	}()
-	s.log.Info("AdminServer serving", "addr", ln.Addr().String(), "commandURL", a.CommandURL)
+	s.log.Info("AdminServer serving", "addr", ln.Addr().String(), "commandURL", prefix)
 	return nil
 }
 
@@ -171,11 +178,8 @@ func (s *Server) AdminAddr() net.Addr {
 	return s.adminLn.Addr()
 }
 
-func (s *Server) adminHandler() http.Handler {
-	prefix := strings.TrimSuffix(s.cfg.Admin.CommandURL, "/")
-	if prefix == "" {
-		prefix = "/commands"
-	}
+// adminHandler serves the commands under prefix (no trailing slash).
+func (s *Server) adminHandler(prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.adminRunning.TryRLock() { // the server is closing
 			http.Error(w, "server closing", http.StatusServiceUnavailable)

@@ -375,6 +375,12 @@ func TestAdminServerLifecycle(t *testing.T) {
 		t.Errorf("/commands/ruok with commandURL /cmds: %d, want 404", code)
 	}
 
+	root := startServer(t, t.TempDir(), func(c *Config) { c.Admin = &AdminConfig{Addr: "127.0.0.1:0", CommandURL: "/"} })
+	if code, body := adminGet(t, http.MethodGet, root.AdminAddr().String(), "/ruok"); code != 200 || !strings.Contains(body, `"command": "ruok"`) {
+		t.Errorf("commandURL /: /ruok answered %d %s", code, body)
+	}
+	root.Close()
+
 	_, err := Start(t.Context(), Config{DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", Admin: &AdminConfig{Addr: addr}})
 	if err == nil || !strings.Contains(err.Error(), "AdminServer") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("start on a taken admin port: %v", err)
