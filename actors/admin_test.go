@@ -418,22 +418,29 @@ func TestAdminServerLifecycle(t *testing.T) {
 // voting_view lists every member with its addresses, and server_stats
 // says leader or follower.
 func TestAdminServerEnsemble(t *testing.T) {
-	e := startEnsembleWith(t, 3, 50*time.Millisecond, func(c *Config) { c.Admin = &AdminConfig{Addr: "127.0.0.1:0"} })
-	leader := e.waitLeader()
+	e := startEnsembleWith(t, 3, 500*time.Millisecond, func(c *Config) { c.Admin = &AdminConfig{Addr: "127.0.0.1:0"} })
+	// Retried: a loaded machine may move the leadership meanwhile.
+	eventually(t, "every member's AdminServer names the leader", func() error {
+		leader := e.waitLeader()
+		for i, s := range e.servers {
+			addr := s.AdminAddr().String()
+			lead := adminJSON(t, addr, "lead")
+			if lead["error"] != nil || lead["is_leader"] != (i == leader) ||
+				lead["leader_id"] != json.Number(fmt.Sprint(leader+1)) || lead["leader_ip"] != "127.0.0.1" {
+				return fmt.Errorf("member %d leader: %v (leader is member %d)", i+1, lead, leader+1)
+			}
+			state := "follower"
+			if i == leader {
+				state = "leader"
+			}
+			if st := adminJSON(t, addr, "srvr")["server_stats"].(map[string]any); st["server_state"] != state {
+				return fmt.Errorf("member %d server_state %v, want %s", i+1, st["server_state"], state)
+			}
+		}
+		return nil
+	})
 	for i, s := range e.servers {
 		addr := s.AdminAddr().String()
-		lead := adminJSON(t, addr, "lead")
-		if lead["error"] != nil || lead["is_leader"] != (i == leader) ||
-			lead["leader_id"] != json.Number(fmt.Sprint(leader+1)) || lead["leader_ip"] != "127.0.0.1" {
-			t.Errorf("member %d leader: %v (leader is member %d)", i+1, lead, leader+1)
-		}
-		state := "follower"
-		if i == leader {
-			state = "leader"
-		}
-		if st := adminJSON(t, addr, "srvr")["server_stats"].(map[string]any); st["server_state"] != state {
-			t.Errorf("member %d server_state %v, want %s", i+1, st["server_state"], state)
-		}
 		view := adminJSON(t, addr, "voting_view")["current_config"].(map[string]any)
 		if len(view) != len(e.members) {
 			t.Errorf("member %d voting_view: %v", i+1, view)
