@@ -45,23 +45,39 @@ func (cs *connStats) record(r *replyStats) {
 	cs.cnt += r.n
 }
 
-// write appends cons's fields after lop (which comes before est).
-func (cs *connStats) write(b *strings.Builder, est time.Time, timeout int32) {
+// consView is a connection's cons fields after its packet counters, read
+// at once (cons prints them, the AdminServer's connections sends them).
+type consView struct {
+	lastOp                          string
+	lastCxid, lastZxid, lastResp    int64 // lastCxid -1 after a reset
+	lastLat, minLat, avgLat, maxLat int64
+}
+
+// view reads the fields as ZooKeeper's ServerCnxn reports them: min 0
+// before the first reply, the average rounded down.
+func (cs *connStats) view() consView {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	fmt.Fprintf(b, ",lop=%s,est=%d,to=%d", cs.lastOp, est.UnixMilli(), timeout)
-	if cs.lastCxid >= 0 {
-		fmt.Fprintf(b, ",lcxid=0x%x", cs.lastCxid)
-	}
-	lo, avg := cs.minLat, int64(0)
-	if lo == math.MaxInt64 {
-		lo = 0
+	v := consView{lastOp: cs.lastOp, lastCxid: cs.lastCxid, lastZxid: cs.lastZxid, lastResp: cs.lastResp,
+		lastLat: cs.lastLat, minLat: cs.minLat, maxLat: cs.maxLat}
+	if v.minLat == math.MaxInt64 {
+		v.minLat = 0
 	}
 	if cs.cnt > 0 {
-		avg = cs.totalLat / cs.cnt
+		v.avgLat = cs.totalLat / cs.cnt
+	}
+	return v
+}
+
+// write appends cons's fields after lop (which comes before est).
+func (cs *connStats) write(b *strings.Builder, est time.Time, timeout int32) {
+	v := cs.view()
+	fmt.Fprintf(b, ",lop=%s,est=%d,to=%d", v.lastOp, est.UnixMilli(), timeout)
+	if v.lastCxid >= 0 {
+		fmt.Fprintf(b, ",lcxid=0x%x", v.lastCxid)
 	}
 	fmt.Fprintf(b, ",lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
-		uint64(cs.lastZxid), cs.lastResp, cs.lastLat, lo, avg, cs.maxLat)
+		uint64(v.lastZxid), v.lastResp, v.lastLat, v.minLat, v.avgLat, v.maxLat)
 }
 
 // replyStats accumulates one flush's replies and frames for conn.record.

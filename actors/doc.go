@@ -7,6 +7,9 @@
 //
 //   - the client listener and one reader/writer goroutine pair per
 //     connection (framing, max packet size, handshake, four-letter words);
+//   - the AdminServer (Config.Admin, admin.go): ZooKeeper's HTTP JSON
+//     commands on a listener and goroutine of their own that Close stops,
+//     answered from the data the four-letter words read;
 //   - a session actor per connection: FIFO order, local reads through
 //     statemachine.Replica.Read (a direct call, no actor hop, no Raft),
 //     writes to the proposer, reads behind the session's own unapplied

@@ -146,11 +146,7 @@ func (s *Server) fourLetterOutput(w string) string {
 		}
 		b.WriteString("\n")
 	case "crst":
-		for _, c := range s.connList() {
-			c.recv.Store(0)
-			c.sent.Store(0)
-			c.cstats.reset()
-		}
+		s.resetConnStats()
 		return "Connection stats reset.\n"
 	case "srst":
 		s.stats.reset()
@@ -214,38 +210,58 @@ func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Zxid: 0x%x\nMode: %s\nNode count: %d\n", uint64(ts.zxid), s.mode(), ts.nodes)
 }
 
+// stat is one mntr key and its value: an int64, a float64 (a latency
+// average) or a string. The four-letter word prints it as text; the
+// AdminServer's monitor command sends it as a JSON number or string under
+// the key without its zk_ prefix.
+type stat struct {
+	key string
+	val any
+}
+
 func (s *Server) writeMntr(b *strings.Builder) {
+	for _, p := range s.mntr() {
+		v := fmt.Sprint(p.val)
+		if f, ok := p.val.(float64); ok {
+			v = javaDouble(f)
+		}
+		b.WriteString(p.key + "\t" + v + "\n")
+	}
+}
+
+// mntr is what mntr and monitor report, in mntr's order.
+func (s *Server) mntr() []stat {
 	ts := s.treeStats()
 	conns := s.connList()
 	lo, avg, hi := s.latencies()
 	_, _, _, watches := s.watchSummary()
-	kv := [][2]string{
+	kv := []stat{
 		{"zk_version", s.fullVersion()},
 		{"zk_server_state", s.mode()},
-		{"zk_ephemerals_count", fmt.Sprint(ts.eph)},
-		{"zk_num_alive_connections", fmt.Sprint(len(conns))},
-		{"zk_avg_latency", javaDouble(avg)},
-		{"zk_outstanding_requests", fmt.Sprint(s.stats.outstanding.Load())},
-		{"zk_znode_count", fmt.Sprint(ts.nodes)},
-		{"zk_global_sessions", fmt.Sprint(s.liveCount())},
-		{"zk_local_sessions", "0"}, // Paddock has no local sessions
-		{"zk_packets_sent", fmt.Sprint(s.stats.sent.Load())},
-		{"zk_packets_received", fmt.Sprint(s.stats.received.Load())},
-		{"zk_watch_count", fmt.Sprint(watches)},
-		{"zk_min_latency", fmt.Sprint(lo)},
-		{"zk_max_latency", fmt.Sprint(hi)},
-		{"zk_approximate_data_size", fmt.Sprint(ts.size)},
-		{"zk_open_file_descriptor_count", fmt.Sprint(openFDs())},
-		{"zk_max_file_descriptor_count", fmt.Sprint(maxFDs())},
-		{"zk_uptime", fmt.Sprint(time.Since(s.started).Milliseconds())},
-		{"zk_connection_rejected", fmt.Sprint(s.stats.rejected.Load())},
-		{"zk_slow_connections_closed", fmt.Sprint(s.stats.slowClosed.Load())},
-		{"zk_bytes_received_count", fmt.Sprint(s.stats.bytesReceived.Load())},
-		{"zk_response_bytes", fmt.Sprint(s.stats.respBytes.Load())},
-		{"zk_watch_bytes", fmt.Sprint(s.stats.watchBytes.Load())},
-		{"zk_last_client_response_size", fmt.Sprint(s.stats.respLast.Load())},
-		{"zk_min_client_response_size", fmt.Sprint(s.stats.respMin.Load())},
-		{"zk_max_client_response_size", fmt.Sprint(s.stats.respMax.Load())},
+		{"zk_ephemerals_count", int64(ts.eph)},
+		{"zk_num_alive_connections", int64(len(conns))},
+		{"zk_avg_latency", avg},
+		{"zk_outstanding_requests", s.stats.outstanding.Load()},
+		{"zk_znode_count", int64(ts.nodes)},
+		{"zk_global_sessions", int64(s.liveCount())},
+		{"zk_local_sessions", int64(0)}, // Paddock has no local sessions
+		{"zk_packets_sent", s.stats.sent.Load()},
+		{"zk_packets_received", s.stats.received.Load()},
+		{"zk_watch_count", int64(watches)},
+		{"zk_min_latency", lo},
+		{"zk_max_latency", hi},
+		{"zk_approximate_data_size", ts.size},
+		{"zk_open_file_descriptor_count", int64(openFDs())},
+		{"zk_max_file_descriptor_count", int64(maxFDs())},
+		{"zk_uptime", time.Since(s.started).Milliseconds()},
+		{"zk_connection_rejected", s.stats.rejected.Load()},
+		{"zk_slow_connections_closed", s.stats.slowClosed.Load()},
+		{"zk_bytes_received_count", s.stats.bytesReceived.Load()},
+		{"zk_response_bytes", s.stats.respBytes.Load()},
+		{"zk_watch_bytes", s.stats.watchBytes.Load()},
+		{"zk_last_client_response_size", s.stats.respLast.Load()},
+		{"zk_min_client_response_size", s.stats.respMin.Load()},
+		{"zk_max_client_response_size", s.stats.respMax.Load()},
 	}
 	if s.members != nil && s.isLeader() {
 		// The leader's view of its followers, as ZooKeeper's leader
@@ -254,16 +270,14 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		// from within a tick).
 		n, synced := s.members.followerCounts(time.Now(), ts.zxid)
 		kv = append(kv,
-			[2]string{"zk_learners", fmt.Sprint(n)},
-			[2]string{"zk_followers", fmt.Sprint(n)},
-			[2]string{"zk_synced_followers", fmt.Sprint(synced)},
-			[2]string{"zk_synced_non_voting_followers", "0"},
-			[2]string{"zk_synced_observers", "0"},
-			[2]string{"zk_pending_syncs", fmt.Sprint(s.pendingSyncs.Load())})
+			stat{"zk_learners", int64(n)},
+			stat{"zk_followers", int64(n)},
+			stat{"zk_synced_followers", int64(synced)},
+			stat{"zk_synced_non_voting_followers", int64(0)},
+			stat{"zk_synced_observers", int64(0)},
+			stat{"zk_pending_syncs", s.pendingSyncs.Load()})
 	}
-	for _, p := range kv {
-		b.WriteString(p[0] + "\t" + p[1] + "\n")
-	}
+	return kv
 }
 
 // mode is srvr's Mode and mntr's zk_server_state: standalone for a single
@@ -284,6 +298,15 @@ func (s *Server) mode() string {
 }
 
 func (s *Server) writeEnvi(b *strings.Builder) {
+	b.WriteString("Environment:\n")
+	for _, p := range s.environment() {
+		b.WriteString(p[0] + "=" + p[1] + "\n")
+	}
+}
+
+// environment is what envi and the AdminServer's environment report, in
+// envi's order.
+func (s *Server) environment() [][2]string {
 	host, _ := os.Hostname()
 	wd, _ := os.Getwd()
 	osVersion := "unknown"
@@ -303,10 +326,14 @@ func (s *Server) writeEnvi(b *strings.Builder) {
 	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < 1<<62 {
 		max = uint64(lim) / mb
 	}
-	fmt.Fprintf(b, "Environment:\nzookeeper.version=%s\nhost.name=%s\ngo.version=%s\nos.name=%s\nos.arch=%s\nos.version=%s\nuser.name=%s\nuser.home=%s\nuser.dir=%s\n",
-		s.fullVersion(), host, runtime.Version(), osName(), runtime.GOARCH, osVersion, userName, userHome, wd)
-	fmt.Fprintf(b, "os.memory.free=%dMB\nos.memory.max=%dMB\nos.memory.total=%dMB\n",
-		(ms.HeapIdle-ms.HeapReleased)/mb, max, ms.Sys/mb)
+	return [][2]string{
+		{"zookeeper.version", s.fullVersion()}, {"host.name", host}, {"go.version", runtime.Version()},
+		{"os.name", osName()}, {"os.arch", runtime.GOARCH}, {"os.version", osVersion},
+		{"user.name", userName}, {"user.home", userHome}, {"user.dir", wd},
+		{"os.memory.free", fmt.Sprintf("%dMB", (ms.HeapIdle-ms.HeapReleased)/mb)},
+		{"os.memory.max", fmt.Sprintf("%dMB", max)},
+		{"os.memory.total", fmt.Sprintf("%dMB", ms.Sys/mb)},
+	}
 }
 
 // osName spells GOOS as Java's os.name does for the common cases.
@@ -328,43 +355,27 @@ func osName() string {
 // expiry time (rounded up to the tick, as its ExpiryQueue), the
 // ephemerals of each session, and the connections.
 func (s *Server) writeDump(b *strings.Builder) {
-	tick := s.cfg.TickTime.Milliseconds()
-	var sessions []statemachine.SessionInfo
-	eph := map[int64][]string{}
-	s.meta.replica.Read(func(t *statemachine.Tree) {
-		sessions = t.Sessions()
-		for _, si := range sessions {
-			if ps := t.Ephemerals(si.ID, "/"); len(ps) > 0 {
-				eph[si.ID] = ps
-			}
-		}
-	})
-	sort.Slice(sessions, func(i, j int) bool { return sessions[i].ID < sessions[j].ID })
-	expiry := map[int64][]string{}
-	n := 0
-	for _, si := range sessions {
-		at := time.Now().UnixMilli() + int64(si.Timeout)
-		if v, ok := s.live.Load(si.ID); ok {
-			l := v.(*liveness)
-			at = l.lastSeen.Load() + l.timeoutMs
-		}
-		at = roundToTick(at, tick)
-		expiry[at] = append(expiry[at], sid(si.ID))
-		n++
-	}
+	d := s.dump()
 	b.WriteString("SessionTracker dump:\n")
-	writeExpirySets(b, "Session", expiry, n)
+	expiry := map[int64][]string{}
+	for at, ids := range d.expiry {
+		for _, id := range ids {
+			expiry[at] = append(expiry[at], sid(id))
+		}
+	}
+	writeExpirySets(b, "Session", expiry, len(d.sessions))
 	b.WriteString("ephemeral nodes dump:\n")
-	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
-	for _, si := range sessions {
-		if ps := eph[si.ID]; len(ps) > 0 {
-			fmt.Fprintf(b, "%s:\n", sid(si.ID))
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(d.eph))
+	for _, id := range d.sessions {
+		if ps := d.eph[id]; len(ps) > 0 {
+			fmt.Fprintf(b, "%s:\n", sid(id))
 			for _, p := range ps {
 				fmt.Fprintf(b, "\t%s\n", p)
 			}
 		}
 	}
 	b.WriteString("Connections dump:\n")
+	tick := s.cfg.TickTime.Milliseconds()
 	cx := map[int64][]string{}
 	conns := s.sortedConns()
 	for _, c := range conns {
@@ -377,6 +388,42 @@ func (s *Server) writeDump(b *strings.Builder) {
 		cx[at] = append(cx[at], fmt.Sprintf("ip: /%s sessionId: %s", c.nc.RemoteAddr(), sid(id)))
 	}
 	writeExpirySets(b, "Connections", cx, len(conns))
+}
+
+// dumpData is the session tracker's view that dump and the AdminServer's
+// dump report: the sessions (sorted by id), their expiry times (ms since
+// the epoch, rounded up to the tick as ZooKeeper's ExpiryQueue) and each
+// session's ephemerals.
+type dumpData struct {
+	sessions []int64
+	expiry   map[int64][]int64
+	eph      map[int64][]string
+}
+
+func (s *Server) dump() dumpData {
+	tick := s.cfg.TickTime.Milliseconds()
+	var sessions []statemachine.SessionInfo
+	d := dumpData{expiry: map[int64][]int64{}, eph: map[int64][]string{}}
+	s.meta.replica.Read(func(t *statemachine.Tree) {
+		sessions = t.Sessions()
+		for _, si := range sessions {
+			if ps := t.Ephemerals(si.ID, "/"); len(ps) > 0 {
+				d.eph[si.ID] = ps
+			}
+		}
+	})
+	sort.Slice(sessions, func(i, j int) bool { return sessions[i].ID < sessions[j].ID })
+	for _, si := range sessions {
+		at := time.Now().UnixMilli() + int64(si.Timeout)
+		if v, ok := s.live.Load(si.ID); ok {
+			l := v.(*liveness)
+			at = l.lastSeen.Load() + l.timeoutMs
+		}
+		at = roundToTick(at, tick)
+		d.expiry[at] = append(d.expiry[at], si.ID)
+		d.sessions = append(d.sessions, si.ID)
+	}
+	return d
 }
 
 // writeExpirySets prints an expiry queue as ZooKeeper's ExpiryQueue.dump.
@@ -411,19 +458,7 @@ func (s *Server) writeWatches(b *strings.Builder, w string) {
 		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", sessions, paths, total)
 		return
 	}
-	regs, err := s.watchRegs()
-	if err != nil {
-		s.log.Warn(w+": reading watch registrations", "err", err)
-	}
-	byPath := map[string][]int64{}
-	bySession := map[int64][]string{}
-	for _, r := range regs {
-		if !inDataTable(r.kind) {
-			continue
-		}
-		byPath[r.path] = append(byPath[r.path], r.session)
-		bySession[r.session] = append(bySession[r.session], r.path)
-	}
+	byPath, bySession := s.watchTables(w)
 	switch w {
 	case "wchp":
 		paths := make([]string, 0, len(byPath))
@@ -451,6 +486,33 @@ func (s *Server) writeWatches(b *strings.Builder, w string) {
 			}
 		}
 		b.WriteString("\n")
+	}
+}
+
+// watchTables is every data-table registration (see inDataTable) by
+// path and by session, for wchc and wchp (cmd names the asker in the log).
+func (s *Server) watchTables(cmd string) (byPath map[string][]int64, bySession map[int64][]string) {
+	regs, err := s.watchRegs()
+	if err != nil {
+		s.log.Warn(cmd+": reading watch registrations", "err", err)
+	}
+	byPath, bySession = map[string][]int64{}, map[int64][]string{}
+	for _, r := range regs {
+		if !inDataTable(r.kind) {
+			continue
+		}
+		byPath[r.path] = append(byPath[r.path], r.session)
+		bySession[r.session] = append(bySession[r.session], r.path)
+	}
+	return byPath, bySession
+}
+
+// resetConnStats is crst: every connection's counters and cons fields.
+func (s *Server) resetConnStats() {
+	for _, c := range s.connList() {
+		c.recv.Store(0)
+		c.sent.Store(0)
+		c.cstats.reset()
 	}
 }
 

@@ -201,7 +201,7 @@ var (
 // these and that Paddock lacks fails the test.
 var mntrOmitted = []struct{ re, why string }{
 	{`^zk_(avg|min|max|cnt|sum|p50|p95|p99|p999)_(?:[a-z0-9_]+)$`, "summary metrics of ZooKeeper's pipeline stages, JVM, quorum and per-namespace traffic"},
-	{`^zk_(non_mtls_(remote|local)_conn_count|outstanding_tls_handshake|tls_handshake_exceeded|insecure_admin_count|auth_failed_count|ensemble_auth_(success|fail|skip))$`, "no TLS, SASL or admin server"},
+	{`^zk_(non_mtls_(remote|local)_conn_count|outstanding_tls_handshake|tls_handshake_exceeded|insecure_admin_count|auth_failed_count|ensemble_auth_(success|fail|skip))$`, "no TLS (client port or AdminServer) and no SASL failure or ensemble-auth counters"},
 	{`^zk_(connection_drop_probability|connection_drop_count|connection_request_count|connection_revalidate_count|revalidate_count|unsuccessful_handshake|sessionless_connections_expired|stale_sessions_expired|cnxn_closed_without_zk_server_running)$`, "connection bookkeeping of ZooKeeper's NIO layer"},
 	{`^zk_(proposal_count|outstanding_changes_(removed|queued)|throttled_ops|stale_requests(_dropped)?|large_requests_rejected|request_throttle_wait_count|requests_not_forwarded_to_commit_processor|prep_processor_request_queued|sync_processor_request_queued|request_commit_queued|stale_replies|commit_count|snap_count|diff_count|looking_count|quit_leading_due_to_disloyal_voter|unrecoverable_error_count|skip_learner_request_to_next_processor_count|learner_(proposal|commit)_received_count|digest_mismatches_count)$`, "ZooKeeper's request processors, Zab and digest"},
 	{`^zk_(dead_watchers_(queued|cleared)|add_dead_watcher_stall_time)$`, "no dead-watcher cleaner: a session's watches go with its actor"},

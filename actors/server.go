@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,7 @@ type Config struct {
 	SessionlessTimeout                   time.Duration // a connection's time to send its ConnectRequest (zookeeper.nio.sessionlessCnxnTimeout); default 10s
 	MaxPacket                            int           // jute.maxbuffer, default wire.DefaultMaxPacket
 	FourLetterWords                      []string      // whitelist; "*" = all; default {"srvr"}
+	Admin                                *AdminConfig  // the AdminServer (admin.go); nil: off
 	ExtendedTypes                        bool          // TTL nodes (else createTTL -> Unimplemented)
 	SuperDigest                          string        // "super:base64sha1" or ""
 	EnforceQuota                         bool          // hard quota limits refuse writes with QuotaExceeded (zookeeper.enforceQuota)
@@ -247,6 +249,11 @@ type Server struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 	stop chan struct{}
+	// admin and adminLn are the AdminServer's, nil when it is off;
+	// commands run under adminRunning's read lock (admin.go).
+	admin        *http.Server
+	adminLn      net.Listener
+	adminRunning sync.RWMutex
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -358,6 +365,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("paddock/actors: listen %s: %w", cfg.ClientAddr, err)
 	}
 	s.ln = ln
+	if err := s.startAdmin(); err != nil {
+		ln.Close()
+		stopMembers()
+		s.nh.Close()
+		s.stopActors()
+		return nil, err
+	}
 	s.wg.Add(3)
 	go s.acceptLoop()
 	go s.ticker()
@@ -583,6 +597,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	err := s.ln.Close()
+	s.stopAdmin()
 	if s.members != nil {
 		s.members.close()
 	}

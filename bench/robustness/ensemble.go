@@ -201,9 +201,7 @@ func (m *Member) writeFiles() error {
 		"clientPortAddress=" + m.ip,
 		"4lw.commands.whitelist=*",
 		"maxClientCnxns=0",
-	}
-	if o.Kind == ZooKeeper {
-		cfg = append(cfg, "admin.enableServer=false")
+		"admin.enableServer=false", // many members on one machine
 	}
 	cfg = append(cfg, o.Config...)
 	if o.Size > 1 {

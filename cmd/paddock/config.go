@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/paddockdb/paddock/actors"
@@ -73,6 +74,11 @@ func resolveConfig(opts serveOptions, getenv func(string) string) (resolved, err
 	} else {
 		if zk, err = zoocfg.FromProperties(props); err != nil {
 			return resolved{}, err
+		}
+		// No zoo.cfg, no ZooKeeper default to follow: the AdminServer
+		// runs only when a -D flag turns it on.
+		if !slices.ContainsFunc(props, func(p zoocfg.Property) bool { return p.Name == "zookeeper.admin.enableServer" }) {
+			zk.Admin.Enabled = false
 		}
 		host, port, _ := net.SplitHostPort(defaultClientAddr)
 		zk.ClientPortAddress = host
@@ -175,6 +181,7 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		SessionlessTimeout:     zk.SessionlessTimeout,
 		MaxPacket:              zk.JuteMaxBuffer,
 		FourLetterWords:        words,
+		Admin:                  adminConfig(zk.Admin),
 		ExtendedTypes:          zk.ExtendedTypes,
 		SuperDigest:            zk.SuperDigest,
 		SASL:                   saslConfig(zk.SASL),
@@ -190,6 +197,15 @@ func toActorsConfig(zk *zoocfg.Config, serverID uint64, logger *slog.Logger) (ac
 		ServerID:               serverID,
 		Logger:                 logger,
 	}, nil
+}
+
+// adminConfig is the AdminServer's listener: nil when admin.enableServer
+// is false.
+func adminConfig(a zoocfg.Admin) *actors.AdminConfig {
+	if !a.Enabled {
+		return nil
+	}
+	return &actors.AdminConfig{Addr: net.JoinHostPort(a.Address, strconv.Itoa(a.Port)), CommandURL: a.CommandURL}
 }
 
 // saslConfig is the SASL server's configuration: nil without users or a

@@ -27,6 +27,45 @@ func writeCfg(t *testing.T, text string) string {
 	return path
 }
 
+// TestAdminServerConfig: zoo.cfg's admin.* keys make the AdminServer's
+// listener, on by default as in ZooKeeper; without a zoo.cfg it is on
+// only when a -D flag says so.
+func TestAdminServerConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts serveOptions
+		env  map[string]string
+		want *actors.AdminConfig
+	}{
+		{"zoo.cfg without admin keys", serveOptions{configPath: writeCfg(t, "dataDir=/d\nclientPort=2181\n")}, nil,
+			&actors.AdminConfig{Addr: "0.0.0.0:8080", CommandURL: "/commands"}},
+		{"zoo.cfg admin keys", serveOptions{configPath: writeCfg(t, "dataDir=/d\nclientPort=2181\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\nadmin.commandURL=/cmds\n")}, nil,
+			&actors.AdminConfig{Addr: "127.0.0.1:0", CommandURL: "/cmds"}},
+		{"zoo.cfg IPv6 address", serveOptions{configPath: writeCfg(t, "dataDir=/d\nclientPort=2181\nadmin.serverAddress=::1\nadmin.serverPort=9090\n")}, nil,
+			&actors.AdminConfig{Addr: "[::1]:9090", CommandURL: "/commands"}},
+		{"zoo.cfg turns it off", serveOptions{configPath: writeCfg(t, "dataDir=/d\nclientPort=2181\nadmin.enableServer=false\n")}, nil, nil},
+		{"JVM flag turns it off", serveOptions{configPath: writeCfg(t, "dataDir=/d\nclientPort=2181\n")},
+			map[string]string{"JVMFLAGS": "-Dzookeeper.admin.enableServer=false"}, nil},
+		{"no zoo.cfg", serveOptions{}, nil, nil},
+		{"no zoo.cfg, JVM flag on", serveOptions{}, map[string]string{"SERVER_JVMFLAGS": "-Dzookeeper.admin.enableServer=true -Dzookeeper.admin.serverPort=9191"},
+			&actors.AdminConfig{Addr: "0.0.0.0:9191", CommandURL: "/commands"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := resolveConfig(tt.opts, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := toActorsConfig(r.zk, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Admin, tt.want) {
+				t.Errorf("Admin = %+v, want %+v", c.Admin, tt.want)
+			}
+		})
+	}
+}
+
 func TestToActorsConfig(t *testing.T) {
 	zk, err := zoocfg.Parse(strings.NewReader(`
 tickTime=1000
@@ -62,6 +101,7 @@ commitLogCount=50
 		SessionlessTimeout:    10 * time.Second,
 		MaxPacket:             2 << 20,
 		FourLetterWords:       []string{"ruok", "mntr", "srvr"},
+		Admin:                 &actors.AdminConfig{Addr: "0.0.0.0:8080", CommandURL: "/commands"}, // ZooKeeper's default
 		ExtendedTypes:         true,
 		SuperDigest:           "super:abc=",
 		ContainerMaxPerMinute: 10000,

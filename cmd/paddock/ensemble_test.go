@@ -53,6 +53,7 @@ func TestServeEnsemble(t *testing.T) {
 		cfg := strings.Join(append([]string{
 			"tickTime=500", "initLimit=10", "syncLimit=5", "dataDir=" + dir,
 			fmt.Sprintf("clientPort=%d", clientPorts[i]), "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=*",
+			"admin.enableServer=false", // three members on one machine
 		}, servers...), "\n") + "\n"
 		cfgs[i] = filepath.Join(dir, "zoo.cfg")
 		if err := os.WriteFile(cfgs[i], []byte(cfg), 0o644); err != nil {

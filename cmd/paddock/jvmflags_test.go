@@ -103,7 +103,7 @@ func TestServeWithJVMFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(conf, "zoo.cfg")
-	if err := os.WriteFile(cfg, []byte("tickTime=200\ndataDir="+filepath.Join(dir, "data")+"\nclientPort=2181\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("tickTime=200\ndataDir="+filepath.Join(dir, "data")+"\nclientPort=2181\nadmin.enableServer=false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	javaEnv := `# as an operator writes it

@@ -31,7 +31,7 @@ func TestServeWithKerberos(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(conf, "zoo.cfg")
-	zooCfg := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nclientPort=2181\n" +
+	zooCfg := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nclientPort=2181\nadmin.enableServer=false\n" +
 		"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
 	if err := os.WriteFile(cfg, []byte(zooCfg), 0o644); err != nil {
 		t.Fatal(err)

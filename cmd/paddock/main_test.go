@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -80,7 +83,7 @@ func (s *syncBuffer) String() string {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "zoo.cfg")
-	text := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nflurb=1\n"
+	text := "tickTime=200\ndataDir=" + filepath.Join(dir, "data") + "\nflurb=1\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\n"
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +104,20 @@ func TestServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close()
+		// zoo.cfg's admin.* keys reach the AdminServer.
+		m := regexp.MustCompile(`msg="AdminServer serving".* addr=(\S+) commandURL=/commands`).FindStringSubmatch(stderr.String())
+		if m == nil {
+			t.Fatalf("no AdminServer in the log:\n%s", stderr.String())
+		}
+		resp, err := http.Get("http://" + m[1] + "/commands/ruok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"command": "ruok"`) {
+			t.Errorf("AdminServer ruok: %d %s", resp.StatusCode, body)
+		}
 	case code := <-done:
 		t.Fatalf("serve exited with %d before listening:\n%s", code, stderr.String())
 	case <-time.After(60 * time.Second):

@@ -98,7 +98,7 @@ func serveQuorumSASL(t *testing.T, setup quorumSetup) {
 		}
 		cfg := strings.Join(append(append([]string{
 			"tickTime=500", "initLimit=10", "syncLimit=5", "dataDir=" + dir,
-			fmt.Sprintf("clientPort=%d", clientPorts[i]), "clientPortAddress=127.0.0.1",
+			fmt.Sprintf("clientPort=%d", clientPorts[i]), "clientPortAddress=127.0.0.1", "admin.enableServer=false",
 			"quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=true", "quorum.auth.serverRequireSasl=true",
 		}, lines...), servers...), "\n") + "\n"
 		cfgs[i] = filepath.Join(conf, "zoo.cfg")

@@ -39,9 +39,13 @@ type Server struct {
 	Addr string // host:port of the client port
 	Dir  string // holds zoo.cfg, data/ and zk.log
 
+	// AdminAddr is host:port of the AdminServer, "" unless WithAdminServer.
+	AdminAddr string
+
 	t     testing.TB
 	extra []string
 	flags []string
+	admin bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -61,6 +65,19 @@ func WithConfig(lines ...string) Option {
 func WithJVMFlags(flags ...string) Option {
 	return func(s *Server) { s.flags = append(s.flags, flags...) }
 }
+
+// AdminClasspath adds what ZooKeeper's AdminServer needs (Jetty, the
+// servlet API, Jackson; all from Debian's packages) to Classpath.
+const AdminClasspath = Classpath + ":/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-api.jar" +
+	":/usr/share/java/jetty9-server.jar:/usr/share/java/jetty9-servlet.jar:/usr/share/java/jetty9-http.jar" +
+	":/usr/share/java/jetty9-io.jar:/usr/share/java/jetty9-util.jar:/usr/share/java/jetty9-security.jar" +
+	":/usr/share/java/jetty9-util-ajax.jar:/usr/share/java/servlet-api.jar" +
+	":/usr/share/java/jackson-databind.jar:/usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar"
+
+// WithAdminServer runs ZooKeeper's AdminServer on 127.0.0.1 at a port
+// picked at run time (Server.AdminAddr), with the default commandURL.
+// Without it the AdminServer is off.
+func WithAdminServer() Option { return func(s *Server) { s.admin = true } }
 
 // Start runs a standalone ZooKeeper and waits until it serves requests. The
 // server is killed when the test ends.
@@ -86,10 +103,19 @@ func Start(t testing.TB, opts ...Option) *Server {
 		fmt.Sprintf("clientPort=%d", port),
 		"clientPortAddress=127.0.0.1",
 		"4lw.commands.whitelist=*",
-		"admin.enableServer=false",
 		"maxClientCnxns=0",
 		"minSessionTimeout=400",
 		"maxSessionTimeout=60000",
+	}
+	if s.admin {
+		adminPort, err := freePort()
+		if err != nil {
+			t.Fatalf("zktest: pick a port: %v", err)
+		}
+		s.AdminAddr = fmt.Sprintf("127.0.0.1:%d", adminPort)
+		cfg = append(cfg, "admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", adminPort))
+	} else {
+		cfg = append(cfg, "admin.enableServer=false")
 	}
 	cfg = append(cfg, s.extra...)
 	if err := os.WriteFile(filepath.Join(s.Dir, "zoo.cfg"), []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
@@ -106,9 +132,14 @@ func (s *Server) start() {
 	if err != nil {
 		s.t.Fatalf("zktest: open log: %v", err)
 	}
-	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false"}
+	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	cp := AdminClasspath
+	if !s.admin {
+		args = append(args, "-Dzookeeper.admin.enableServer=false")
+		cp = Classpath
+	}
 	args = append(args, s.flags...)
-	args = append(args, "-cp", Classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(s.Dir, "zoo.cfg"))
+	args = append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(s.Dir, "zoo.cfg"))
 	cmd := exec.Command("java", args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -168,18 +168,18 @@ var systemProperties = []SystemProperty{
 		}
 		p.cfg.Container.MaxNeverUsed = time.Duration(n) * time.Millisecond
 	}},
-	{"zookeeper.admin.enableServer", "parsed; paddock has no AdminServer yet and opens no admin port", func(p *parser, s setting) {
+	{"zookeeper.admin.enableServer", "the AdminServer (HTTP JSON commands); on by default as in ZooKeeper; without a zoo.cfg, off unless this flag turns it on", func(p *parser, s setting) {
 		if b, ok := p.propBool(s); ok {
 			p.cfg.Admin.Enabled = b
 		}
 	}},
-	{"zookeeper.admin.serverAddress", "parsed, as above", func(p *parser, s setting) { p.cfg.Admin.Address = s.value }},
-	{"zookeeper.admin.serverPort", "parsed, as above", func(p *parser, s setting) {
+	{"zookeeper.admin.serverAddress", "the AdminServer's listen address", func(p *parser, s setting) { p.cfg.Admin.Address = s.value }},
+	{"zookeeper.admin.serverPort", "the AdminServer's port (0 picks a free one)", func(p *parser, s setting) {
 		if n, ok := p.propPort(s); ok {
 			p.cfg.Admin.Port = n
 		}
 	}},
-	{"zookeeper.admin.commandURL", "parsed, as above; must start with `/`", func(p *parser, s setting) {
+	{"zookeeper.admin.commandURL", "the commands' path prefix; must start with `/`", func(p *parser, s setting) {
 		if !strings.HasPrefix(s.value, "/") {
 			p.propErrorf(s, "%q must start with /", s.value)
 			return
@@ -305,8 +305,8 @@ var systemProperties = []SystemProperty{
 	{"zookeeper.pathStats.", "no effect", noEffect("")},
 	{"zookeeper.messageTracker.", "no effect", noEffect("")},
 	{"zookeeper.audit.impl.class", "no effect", noEffect("")},
-	{"zookeeper.admin.idleTimeout", "no effect", noEffect("no AdminServer yet")},
-	{"zookeeper.admin.httpVersion", "no effect", noEffect("no AdminServer yet")},
+	{"zookeeper.admin.idleTimeout", "no effect", noEffect("the AdminServer keeps Go's HTTP defaults")},
+	{"zookeeper.admin.httpVersion", "no effect", noEffect("the AdminServer speaks HTTP/1.1")},
 	{"zookeeper.datadir.autocreate", "no effect: paddock creates its data directory", noEffect("paddock creates its data directory")},
 	{"zookeeper.db.autocreate", "no effect", noEffect("paddock creates its data directory")},
 	{"zookeeper.tcpKeepAlive", "no effect", noEffect("")},
