@@ -80,7 +80,9 @@ var adminCommands = []adminCommand{
 		return m
 	}},
 	{[]string{"hash"}, func(*Server) map[string]any { return map[string]any{"digests": []any{}} }},
-	{[]string{"is_read_only", "isro"}, func(*Server) map[string]any { return map[string]any{"read_only": false} }},
+	{[]string{"is_read_only", "isro"}, func(s *Server) map[string]any {
+		return map[string]any{"read_only": s.servingReadOnly(time.Now())}
+	}},
 	{[]string{"leader", "lead"}, (*Server).adminLeader},
 	{[]string{"monitor", "mntr"}, func(s *Server) map[string]any {
 		m := map[string]any{}

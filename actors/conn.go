@@ -454,7 +454,7 @@ func (c *conn) handshake(body []byte) bool {
 	}
 	if s.cfg.ensemble() {
 		readOnly := s.cfg.ReadOnlyMode && req.HasReadOnly && req.ReadOnly
-		if readOnly && s.leaderlessFor(time.Now()) >= s.readOnlyDelay() || !s.waitLeader(s.syncBound(), c.done) {
+		if readOnly && s.servingReadOnly(time.Now()) || !s.waitLeader(s.syncBound(), c.done) {
 			if readOnly {
 				return c.readOnlyHandshake(&req)
 			}

@@ -239,6 +239,13 @@ func (s *Server) dropLeaderless(now time.Time) {
 // read-only sessions at once: max(2 s, tickTime), ZooKeeper's.
 func (s *Server) readOnlyDelay() time.Duration { return max(2*time.Second, s.cfg.TickTime) }
 
+// servingReadOnly reports whether the member is in read-only mode at now:
+// readonlymode.enabled and no leader for readOnlyDelay (ZooKeeper runs its
+// ReadOnlyZooKeeperServer then, and isro answers "ro").
+func (s *Server) servingReadOnly(now time.Time) bool {
+	return s.cfg.ReadOnlyMode && s.leaderlessFor(now) >= s.readOnlyDelay()
+}
+
 // readOnlyHandshake answers a ConnectRequest with a read-only session.
 func (c *conn) readOnlyHandshake(req *wire.ConnectRequest) bool {
 	s := c.s

@@ -677,7 +677,10 @@ func testLogLevel() slog.Level {
 // writes NotReadOnly; clients that did not ask are refused. When a leader
 // is back, the read-only connections close.
 func TestEnsembleReadOnlyMode(t *testing.T) {
-	e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) { c.ReadOnlyMode = true })
+	e := startEnsembleWith(t, 3, 200*time.Millisecond, func(c *Config) {
+		c.ReadOnlyMode = true
+		c.FourLetterWords = []string{"isro"}
+	})
 	leader := e.waitLeader()
 	alone := (leader + 1) % 3
 	c := e.dial(alone)
@@ -696,6 +699,9 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 		}
 		return nil
 	})
+	if got := fourLetter(t, s, "isro"); got != "ro" {
+		t.Fatalf("isro in read-only mode: %q", got)
+	}
 	if _, ok := handshake(t, e.addr(alone), wire.ConnectRequest{TimeOut: 4000, HasReadOnly: true}); ok {
 		t.Fatal("a client that did not ask for read-only mode got a session")
 	}
@@ -741,6 +747,9 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	_ = nc.SetDeadline(time.Now().Add(testTimeout))
 	if _, err := wire.ReadFrame(nc, nil, wire.DefaultMaxPacket); err == nil {
 		t.Fatal("the read-only connection stayed open with a leader back")
+	}
+	if got := fourLetter(t, s, "isro"); got != "rw" {
+		t.Fatalf("isro with a leader back: %q", got)
 	}
 }
 

@@ -123,6 +123,9 @@ func (s *Server) fourLetterOutput(w string) string {
 	case "ruok":
 		return "imok"
 	case "isro":
+		if s.servingReadOnly(time.Now()) {
+			return "ro"
+		}
 		return "rw"
 	case "srvr", "stat":
 		s.writeSrvr(&b, w == "stat")
