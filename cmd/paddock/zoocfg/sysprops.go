@@ -137,7 +137,7 @@ var systemProperties = []SystemProperty{
 			p.cfg.JuteMaxBuffer = n
 		}
 	}},
-	{"readonlymode.enabled", "read-only mode: a member of an ensemble without a quorum serves the clients that ask for it read-only; adds `isro` to the four-letter words, as in ZooKeeper", func(p *parser, s setting) {
+	{"readonlymode.enabled", "read-only mode: a member of an ensemble without a quorum serves the clients that ask for it read-only; adds `isro` to the four-letter words, as in ZooKeeper (`ro` while the member serves read-only, else `rw`; the AdminServer's `is_read_only` likewise)", func(p *parser, s setting) {
 		if b, ok := p.propBool(s); ok {
 			p.cfg.ReadOnlyMode = b
 		}
